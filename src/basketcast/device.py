@@ -1,0 +1,95 @@
+"""The one place that probes for a GPU, picks engines, and sets thread budgets.
+
+Capability flags are computed lazily and cached; nothing here imports CUDA
+libraries at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import warnings
+
+from basketcast.config import Device
+
+__all__ = ["FallbackPolicy", "has_cuda", "polars_engine", "resolve_device", "set_thread_budget"]
+
+log = logging.getLogger(__name__)
+
+
+class FallbackPolicy:
+    """What to do when the GPU was asked for but cannot be used."""
+
+    WARN = "warn"
+    RAISE = "raise"
+    SILENT = "silent"
+
+
+@functools.cache
+def has_cuda() -> bool:
+    """True when an NVIDIA GPU is visible to this process."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return False
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+@functools.cache
+def xgboost_has_cuda() -> bool:
+    """True when the installed XGBoost was built with CUDA (the `xgboost-cpu` wheel is not)."""
+    import xgboost
+
+    return bool(xgboost.build_info().get("USE_CUDA", False))
+
+
+def resolve_device(device: Device | str, *, policy: str = FallbackPolicy.WARN) -> str:
+    """Map the configured device to the XGBoost `device` parameter ("cpu" or "cuda")."""
+    device = Device(device)
+    if device is Device.CPU:
+        return "cpu"
+    usable = has_cuda() and xgboost_has_cuda()
+    if device is Device.AUTO:
+        return "cuda" if usable else "cpu"
+    if usable:
+        return "cuda"
+    reason = "no GPU is visible" if not has_cuda() else "the installed XGBoost has no CUDA support"
+    message = f"device=cuda was asked for but {reason}; training on the CPU"
+    if policy == FallbackPolicy.RAISE:
+        raise RuntimeError(message)
+    if policy == FallbackPolicy.WARN:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return "cpu"
+
+
+def polars_engine(*, gpu: bool = False) -> str:
+    """The Polars engine to collect feature plans with: "gpu" only when asked for and cuDF is installed."""
+    if not gpu:
+        return "auto"
+    try:
+        import cudf_polars  # noqa: F401
+    except ImportError:
+        log.warning("Polars GPU engine asked for but cudf-polars is not installed; using the CPU engine")
+        return "auto"
+    log.info("Polars GPU engine (cudf-polars) in use")
+    return "gpu"
+
+
+def set_thread_budget(threads: int = 0) -> int:
+    """Give Polars, XGBoost and Numba one shared thread count; returns it.
+
+    Must run before Polars is first imported for its pool size to take
+    effect (the CLI and the test configuration call it first thing).
+    """
+    n = threads if threads > 0 else (os.cpu_count() or 1)
+    for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+    return n
