@@ -1,0 +1,79 @@
+"""Product features: popularity, loyalty, and where in the cart a product lands."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from basketcast.features.history import History
+from basketcast.features.registry import register
+
+__all__ = ["DESCRIPTIONS", "product_dow_profile", "product_features", "with_next_purchase"]
+
+DESCRIPTIONS = register(
+    "product",
+    {
+        "p_purchases": "times the product was bought (all users)",
+        "p_buyers": "distinct users who bought the product",
+        "p_reorder_prob": "share of the product's lines that were reorders",
+        "p_one_time_share": "share of its buyers who bought it only once",
+        "p_reorder_after_first": "reorders per order placed after a user's first purchase of it",
+        "p_rebuy_1": "probability it is bought again in the very next order",
+        "p_rebuy_3": "probability it is bought again within the next 3 orders",
+        "p_cart_mean": "mean add-to-cart position",
+        "p_cart_std": "standard deviation of the add-to-cart position",
+        "p_hour_mean": "mean hour of day of its purchases",
+    },
+)
+
+
+def with_next_purchase(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Lines sorted by user, product, order with the user's last order number and the next purchase of the same product."""
+    same_pair = (pl.col("user_id") == pl.col("user_id").shift(-1)) & (
+        pl.col("product_id") == pl.col("product_id").shift(-1)
+    )
+    return (
+        lines.with_columns(u_last=pl.col("order_number").max().over("user_id"))
+        .sort("user_id", "product_id", "order_number")
+        .with_columns(
+            next_number=pl.when(same_pair).then(pl.col("order_number").shift(-1)),
+        )
+    )
+
+
+def product_features(history: History, sorted_lines: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per product_id; `sorted_lines` comes from `with_next_purchase`."""
+    after = pl.col("next_number") - pl.col("order_number")
+    left = pl.col("u_last") - pl.col("order_number")
+    per_pair = sorted_lines.group_by("user_id", "product_id").agg(
+        n=pl.len(), first_on=pl.col("order_number").min(), u_last=pl.col("u_last").first()
+    )
+    loyalty = per_pair.group_by("product_id").agg(
+        p_one_time_share=(pl.col("n") == 1).mean(),
+        p_reorder_after_first=(pl.col("n") - 1).sum()
+        / (pl.col("u_last") - pl.col("first_on")).sum(),
+    )
+    return (
+        sorted_lines.group_by("product_id")
+        .agg(
+            p_purchases=pl.len(),
+            p_buyers=pl.col("user_id").n_unique(),
+            p_reorder_prob=pl.col("is_reorder").mean(),
+            p_rebuy_1=(after.fill_null(99) <= 1).filter(left >= 1).mean(),
+            p_rebuy_3=(after.fill_null(99) <= 3).filter(left >= 3).mean(),
+            p_cart_mean=pl.col("add_to_cart_order").cast(pl.Float32).mean(),
+            p_cart_std=pl.col("add_to_cart_order").cast(pl.Float32).std(),
+            p_hour_mean=pl.col("order_hour_of_day").cast(pl.Float32).mean(),
+        )
+        .join(loyalty, on="product_id", how="left")
+        .with_columns(pl.col(pl.Float64, pl.Float32).fill_nan(None))
+    )
+
+
+def product_dow_profile(history: History) -> pl.LazyFrame:
+    """product_id, order_dow, p_dow_share: the share of the product's purchases on each day of week."""
+    return (
+        history.lines.group_by("product_id", "order_dow")
+        .agg(n=pl.len())
+        .with_columns(p_dow_share=pl.col("n") / pl.col("n").sum().over("product_id"))
+        .drop("n")
+    )
