@@ -45,3 +45,124 @@ def friendly_errors(func: F) -> F:
 DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
 
 # --- commands: each calls one library function ------------------------------------------
+
+
+# --- datasets: other data → the Instacart layout (basketcast.data.sources) -----------------
+
+
+def _table_format(value: str) -> Any:
+    if value not in ("csv", "parquet"):
+        raise typer.BadParameter(f"--format must be csv or parquet, not {value!r}")
+    return value
+
+
+def _print_conversion(summary: dict[str, Any], out: Path) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"wrote {escape(str(out))}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in summary.items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else escape(str(value)))
+    console.print(table)
+
+
+@datasets_app.command("from-transactions")
+@friendly_errors
+def from_transactions_command(
+    file: Annotated[
+        Path, typer.Argument(help="Transactions: CSV, CSV.gz or Parquet, one row per line.")
+    ],
+    user: Annotated[str, typer.Option("--user", help="Column of customer ids.")],
+    order: Annotated[str, typer.Option("--order", help="Column of order (basket) ids.")],
+    time: Annotated[
+        str,
+        typer.Option("--time", help="Column of order times (datetime, ISO text or epoch seconds)."),
+    ],
+    product: Annotated[str, typer.Option("--product", help="Column of product ids.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    products: Annotated[
+        Path | None, typer.Option("--products", help="Product catalogue file.")
+    ] = None,
+    product_key: Annotated[
+        str | None,
+        typer.Option("--product-key", help="Catalogue's product id column (default: --product)."),
+    ] = None,
+    product_name: Annotated[
+        str | None, typer.Option("--product-name", help="Catalogue column of names.")
+    ] = None,
+    aisle: Annotated[
+        str | None, typer.Option("--aisle", help="Catalogue column used as aisle.")
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="Catalogue column used as department.")
+    ] = None,
+    test_share: Annotated[
+        float, typer.Option("--test-share", help="Share of users whose target is test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Changes which users are test.")] = 0,
+    format: Annotated[
+        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
+    ] = "csv",
+) -> None:
+    """Convert a plain transactions table to the Instacart layout (+ truth.csv and id maps)."""
+    from basketcast.data.sources.transactions import from_transactions, read_table, write_converted
+
+    lines = read_table(file, id_columns=[user, order, product])
+    catalogue = None
+    if products is not None:
+        catalogue = read_table(products, id_columns=[product_key or product])
+    converted = from_transactions(
+        lines,
+        user=user,
+        order=order,
+        time=time,
+        product=product,
+        products=catalogue,
+        product_key=product_key,
+        product_name=product_name,
+        aisle=aisle,
+        department=department,
+        test_share=test_share,
+        seed=seed,
+        source=file.name,
+        products_source=products.name if products is not None else "products",
+    )
+    write_converted(converted, out, format=format)  # type: ignore[arg-type]
+    _print_conversion(converted.summary, out)
+
+
+@datasets_app.command("complete-journey")
+@friendly_errors
+def complete_journey_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    format: Annotated[
+        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
+    ] = "csv",
+    test_share: Annotated[
+        float, typer.Option("--test-share", help="Share of households whose target is test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Changes which households are test.")] = 0,
+) -> None:
+    """Convert Dunnhumby's The Complete Journey (bundled, no download) to the Instacart layout."""
+    from basketcast.data.sources.complete_journey import complete_journey
+    from basketcast.data.sources.transactions import write_converted
+
+    converted = complete_journey(test_share=test_share, seed=seed)
+    write_converted(converted, out, format=format)  # type: ignore[arg-type]
+    _print_conversion(converted.summary, out)
+
+
+@app.command("evaluate")
+@friendly_errors
+def evaluate_command(
+    submission: Annotated[Path, typer.Argument(help="Submission CSV: order_id,products.")],
+    truth: Annotated[Path, typer.Argument(help="Truth CSV: order_id,products.")],
+) -> None:
+    """Print the Kaggle mean F1 of SUBMISSION against TRUTH ("None" is a token)."""
+    from basketcast.evaluate import mean_f1, read_submission, read_truth
+
+    sub, true = read_submission(submission), read_truth(truth)
+    score = mean_f1(sub, true, sources=(str(submission), str(truth)))
+    console.print(f"mean F1 {score:.6f} over {true.height:,} orders", highlight=False)
