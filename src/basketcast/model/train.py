@@ -1,0 +1,288 @@
+"""User-grouped K-fold XGBoost training, for the item model and the None model alike.
+
+Training rows are all labelled rows: the real train orders (depth 0) and the
+history targets (depth >= 1) of every user, test users included. Fold ``f``'s
+model learns from the labelled rows of users outside fold ``f`` and early-stops
+on fold ``f``'s labelled depth-0 rows only, because depth 0 is the quantity we
+are scored on; history targets of the held-out users still get out-of-fold
+predictions (useful downstream) but never drive early stopping or metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import polars as pl
+import xgboost as xgb
+
+from basketcast.config import ModelConfig
+from basketcast.model._columns import check_frame, feature_matrix, id_columns
+from basketcast.model.folds import FOLD_DTYPE, assign_folds
+from basketcast.model.metrics import log_loss, roc_auc
+
+__all__ = ["CVResult", "Progress", "train_cv", "xgb_params"]
+
+Progress = Callable[[int, str], None]
+"""Callback ``(fold, message)``; the CLI turns it into a progress display."""
+
+_PROGRESS_EVERY = 50
+
+
+@dataclass(frozen=True)
+class CVResult:
+    """Everything one cross-validated training run produces.
+
+    Attributes
+    ----------
+    boosters
+        Fold -> Booster, each cut to its best iteration (predict with all trees).
+    oof
+        Out-of-fold predictions for every labelled row of the trained folds, all
+        depths: id columns (``product_id`` only for the item frame), ``fold``
+        (Int32), ``p`` (Float32); rows in the input frame's order.
+    test
+        Unlabelled rows: id columns and ``p`` (Float32), the mean over fold models.
+    fold_metrics
+        One row per trained fold: ``fold, n_train, n_valid, best_iteration,
+        logloss, auc, seconds``; ``n_valid`` and the metrics cover the held-out
+        labelled depth-0 rows.
+    importance
+        ``feature, fold, gain``: total gain per feature and fold, 0 when unused.
+    feature_names
+        The model's features, in matrix column order.
+    logloss, auc
+        Out-of-fold metrics over the labelled depth-0 rows of all trained folds.
+    params
+        The XGBoost parameters used (for the run's metrics and the model manifest).
+    n_folds, seed
+        The fold scheme: users were split by ``assign_folds(folds=n_folds, seed=seed)``.
+    """
+
+    boosters: dict[int, xgb.Booster]
+    oof: pl.DataFrame
+    test: pl.DataFrame
+    fold_metrics: pl.DataFrame
+    importance: pl.DataFrame
+    feature_names: list[str]
+    logloss: float
+    auc: float
+    params: dict[str, Any] = field(default_factory=dict)
+    n_folds: int = 0
+    seed: int = 0
+
+    @property
+    def trained_folds(self) -> tuple[int, ...]:
+        return tuple(sorted(self.boosters))
+
+
+def xgb_params(config: ModelConfig, *, device: str = "cpu", threads: int = 0) -> dict[str, Any]:
+    """XGBoost native parameters for ``config``.
+
+    ``threads=0`` leaves ``nthread`` unset, so XGBoost follows the process-wide
+    budget that `basketcast.device.set_thread_budget` put in ``OMP_NUM_THREADS``.
+    """
+    params: dict[str, Any] = {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": "hist",
+        "device": device,
+        "seed": config.seed,
+        "max_depth": config.max_depth,
+        "learning_rate": config.eta,
+        "subsample": config.subsample,
+        "colsample_bytree": config.colsample_bytree,
+        "min_child_weight": config.min_child_weight,
+        "lambda": config.reg_lambda,
+        "max_bin": config.max_bin,
+    }
+    if threads > 0:
+        params["nthread"] = threads
+    return params
+
+
+class _ReportProgress(xgb.callback.TrainingCallback):
+    """Forward the validation log loss to the caller's callback every few rounds."""
+
+    def __init__(self, fold: int, progress: Progress) -> None:
+        super().__init__()
+        self._fold = fold
+        self._progress = progress
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        if (epoch + 1) % _PROGRESS_EVERY == 0:
+            loss = evals_log["valid"]["logloss"][-1]
+            self._progress(self._fold, f"round {epoch + 1}: valid logloss {loss:.5f}")
+        return False
+
+
+def train_cv(
+    frame: pl.DataFrame,
+    *,
+    config: ModelConfig,
+    device: str = "cpu",
+    threads: int = 0,
+    progress: Progress | None = None,
+) -> CVResult:
+    """Train one XGBoost model per fold with user-grouped folds.
+
+    Parameters
+    ----------
+    frame
+        An item feature frame (``order_id, user_id, product_id, depth, label``
+        + Float32 features) or an order-level frame (the same without
+        ``product_id``). ``label`` is null for test rows.
+    config
+        Folds, which folds to train, seed and XGBoost parameters.
+    device
+        XGBoost device, already resolved (`basketcast.device.resolve_device`).
+    threads
+        XGBoost threads; 0 follows the process-wide thread budget.
+    progress
+        Optional ``(fold, message)`` callback; the library itself never prints.
+
+    Returns
+    -------
+    CVResult
+    """
+    names = check_frame(frame)
+    keys = id_columns(frame)
+    report: Progress = progress or (lambda fold, message: None)
+    params = xgb_params(config, device=device, threads=threads)
+    nthread = threads if threads > 0 else None
+
+    fold = assign_folds(frame["user_id"], folds=config.folds, seed=config.seed).to_numpy()
+    labelled = frame["label"].is_not_null().to_numpy()
+    y = frame["label"].fill_null(0).cast(pl.Float32).to_numpy()
+    depth0 = (frame["depth"] == 0).to_numpy()
+    # One float32 copy of the features; folds take row subsets of it, never of the frame.
+    x = feature_matrix(frame, names)
+
+    test_mask = ~labelled
+    dtest = (
+        xgb.DMatrix(x[test_mask], feature_names=names, nthread=nthread) if test_mask.any() else None
+    )
+    test_sum = np.zeros(int(test_mask.sum()), dtype=np.float64)
+    oof_p = np.full(len(frame), np.nan, dtype=np.float32)
+    oof_rows = np.zeros(len(frame), dtype=bool)
+
+    boosters: dict[int, xgb.Booster] = {}
+    fold_rows: list[dict[str, Any]] = []
+    importance_rows: list[dict[str, Any]] = []
+    for f in sorted(set(config.folds_to_train)):
+        start = time.perf_counter()
+        in_fold = fold == f
+        train_mask = labelled & ~in_fold
+        held_out = labelled & in_fold
+        valid_mask = held_out & depth0
+        n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
+        if n_train == 0 or n_valid == 0:
+            raise ValueError(
+                f"fold {f} has {n_train} training rows and {n_valid} labelled depth-0 rows to "
+                f"validate on; both must be positive (too few users for {config.folds} folds?)"
+            )
+        report(f, f"training on {n_train:,} rows, early stopping on {n_valid:,} depth-0 rows")
+
+        dtrain = xgb.QuantileDMatrix(
+            x[train_mask],
+            label=y[train_mask],
+            feature_names=names,
+            max_bin=config.max_bin,
+            nthread=nthread,
+        )
+        # `ref=` reuses the training quantiles instead of sketching the validation rows again.
+        dvalid = xgb.QuantileDMatrix(
+            x[valid_mask],
+            label=y[valid_mask],
+            feature_names=names,
+            max_bin=config.max_bin,
+            ref=dtrain,
+            nthread=nthread,
+        )
+        callbacks: list[xgb.callback.TrainingCallback] = [
+            xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True)
+        ]
+        if progress is not None:
+            callbacks.append(_ReportProgress(f, progress))
+        booster = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=config.num_boost_round,
+            evals=[(dvalid, "valid")],
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+        del dtrain, dvalid
+        best_iteration = booster.num_boosted_rounds() - 1
+
+        doof = xgb.DMatrix(x[held_out], feature_names=names, nthread=nthread)
+        p_held = booster.predict(doof).astype(np.float32)
+        oof_p[held_out] = p_held
+        oof_rows |= held_out
+        if dtest is not None:
+            test_sum += booster.predict(dtest)
+
+        p_valid = p_held[depth0[held_out]]
+        y_valid = y[valid_mask]
+        loss, auc = log_loss(y_valid, p_valid), roc_auc(y_valid, p_valid)
+        seconds = time.perf_counter() - start
+        boosters[f] = booster
+        fold_rows.append(
+            {
+                "fold": f,
+                "n_train": n_train,
+                "n_valid": n_valid,
+                "best_iteration": best_iteration,
+                "logloss": loss,
+                "auc": auc,
+                "seconds": seconds,
+            }
+        )
+        # Features never split on are absent from get_score; report them as 0.
+        gain = booster.get_score(importance_type="total_gain")
+        importance_rows += [
+            {"feature": n, "fold": f, "gain": float(cast(float, gain.get(n, 0.0)))} for n in names
+        ]
+        report(
+            f,
+            f"done in {seconds:.1f}s: best iteration {best_iteration}, "
+            f"logloss {loss:.5f}, AUC {auc:.4f}",
+        )
+
+    ids = frame.select(keys)
+    oof = ids.with_columns(
+        pl.Series("fold", fold, dtype=FOLD_DTYPE), pl.Series("p", oof_p, dtype=pl.Float32)
+    ).filter(pl.Series(oof_rows))
+    test_p = (test_sum / max(len(boosters), 1)).astype(np.float32)
+    test = ids.filter(pl.Series(test_mask)).with_columns(pl.Series("p", test_p, dtype=pl.Float32))
+
+    scored = oof_rows & depth0
+    return CVResult(
+        boosters=boosters,
+        oof=oof,
+        test=test,
+        fold_metrics=pl.DataFrame(
+            fold_rows,
+            schema={
+                "fold": FOLD_DTYPE,
+                "n_train": pl.Int64,
+                "n_valid": pl.Int64,
+                "best_iteration": pl.Int32,
+                "logloss": pl.Float64,
+                "auc": pl.Float64,
+                "seconds": pl.Float64,
+            },
+        ),
+        importance=pl.DataFrame(
+            importance_rows, schema={"feature": pl.String, "fold": FOLD_DTYPE, "gain": pl.Float64}
+        ),
+        feature_names=names,
+        logloss=log_loss(y[scored], oof_p[scored]),
+        auc=roc_auc(y[scored], oof_p[scored]),
+        params=params,
+        n_folds=config.folds,
+        seed=config.seed,
+    )
