@@ -9,21 +9,29 @@ from basketcast.data import schema
 from basketcast.data.dataset import Dataset
 
 
-def make_dataset(orders: list[tuple], lines: list[tuple], products: list[tuple] | None = None) -> Dataset:
+def make_dataset(
+    orders: list[tuple], lines: list[tuple], products: list[tuple] | None = None
+) -> Dataset:
     """orders: (order_id, user_id, eval_set, number, dow, hour, days); lines: (order_id, product_id)."""
-    o = pl.DataFrame(orders, schema=list(schema.ORDERS.columns), orient="row").cast(schema.ORDERS.columns)
+    o = pl.DataFrame(orders, schema=list(schema.ORDERS.columns), orient="row").cast(
+        schema.ORDERS.columns
+    )
     rows = []
     position: dict[int, int] = {}
     for order_id, product_id in lines:
         position[order_id] = position.get(order_id, 0) + 1
         rows.append((order_id, product_id, position[order_id], 0))
-    li = pl.DataFrame(rows, schema=list(schema.PRIOR.columns), orient="row").cast(schema.PRIOR.columns)
+    li = pl.DataFrame(rows, schema=list(schema.PRIOR.columns), orient="row").cast(
+        schema.PRIOR.columns
+    )
     eval_of = o.select("order_id", "eval_set")
     li = li.join(eval_of, on="order_id")
     prod = None
     if products is not None:
         prod = pl.DataFrame(
-            [(p, f"product {p}", a, d) for p, a, d in products], schema=list(schema.PRODUCTS.columns), orient="row"
+            [(p, f"product {p}", a, d) for p, a, d in products],
+            schema=list(schema.PRODUCTS.columns),
+            orient="row",
         ).cast(schema.PRODUCTS.columns)
     return Dataset(
         orders=o,

@@ -46,7 +46,11 @@ def test_hand_computed_values(tiny):
     assert a["u_days_mean"] == pytest.approx(7)
     assert (a["up_orders"], b["up_orders"], c["up_orders"]) == (3, 2, 1)
     assert (a["up_share"], b["up_share"], c["up_share"]) == pytest.approx((1, 2 / 3, 1 / 3))
-    assert (a["up_orders_since_last"], b["up_orders_since_last"], c["up_orders_since_last"]) == (1, 1, 2)
+    assert (a["up_orders_since_last"], b["up_orders_since_last"], c["up_orders_since_last"]) == (
+        1,
+        1,
+        2,
+    )
     assert (a["up_streak"], b["up_streak"], c["up_streak"]) == (3, 1, 0)
     assert (a["up_in_last3"], b["up_in_last3"], c["up_in_last1"]) == (3, 2, 0)
     assert c["up_days_since_last_hist"] == 7  # C last bought on day 7, last order on day 14
@@ -68,13 +72,40 @@ def test_every_feature_is_described_and_float32(tiny):
     for frame in (frames.items, frames.orders):
         names = feature_names(frame)
         assert names, "no features"
-        assert all(registry.describe(n) for n in names), [n for n in names if not registry.describe(n)]
+        assert all(registry.describe(n) for n in names), [
+            n for n in names if not registry.describe(n)
+        ]
         assert all(frame.schema[n] == pl.Float32 for n in names)
+        assert frame.select(pl.col(names).is_nan().any() | pl.col(names).is_infinite().any()).row(
+            0
+        ) == (False,) * len(names)
     assert frames.items.columns[:5] == list(ID_COLUMNS)
 
 
+def test_ratios_over_zero_are_missing_not_infinite():
+    # User 3 places all orders on the same day: mean gap 0, cycle 0 days.
+    orders = [
+        *ORDERS,
+        (301, 3, "prior", 1, 0, 8, None),
+        (302, 3, "prior", 2, 0, 9, 0.0),
+        (303, 3, "train", 3, 0, 10, 0.0),
+    ]
+    lines = [*LINES, (301, A), (302, A), (303, A)]
+    items = build_features(
+        make_dataset(orders, lines, PRODUCTS), config=FeatureConfig(history_targets=0)
+    ).items
+    mine = row(items, depth=0, user=3, product=A)
+    assert (
+        mine["u_days_mean"] == 0
+        and mine["t_days_ratio"] is None
+        and mine["up_days_vs_cycle"] is None
+    )
+
+
 def test_context_switch_removes_target_dependent_features(tiny):
-    items = build_features(tiny, config=FeatureConfig(history_targets=0, context_features=False)).items
+    items = build_features(
+        tiny, config=FeatureConfig(history_targets=0, context_features=False)
+    ).items
     assert not {"t_days", "t_dow", "up_days_since_last"} & set(items.columns)
     assert "up_days_since_last_hist" in items.columns
 
@@ -92,7 +123,9 @@ def test_order_frame_labels_none(tiny):
     assert labels == {(0, 104): 0, (0, 203): None, (1, 103): 0, (1, 202): 0, (2, 102): 0}
     # Change order 103 so that it reorders nothing: its depth-1 order row becomes a None.
     lines = [(o, p) for o, p in LINES if o != 103] + [(103, D)]
-    orders = build_features(make_dataset(ORDERS, lines, PRODUCTS), config=FeatureConfig(history_targets=1)).orders
+    orders = build_features(
+        make_dataset(ORDERS, lines, PRODUCTS), config=FeatureConfig(history_targets=1)
+    ).orders
     assert orders.filter(pl.col("order_id") == 103)["label"].to_list() == [1]
 
 
@@ -109,5 +142,7 @@ def test_no_leakage_from_the_target_or_later_orders():
         new = after.filter(pl.col("depth") == depth).drop("label")
         assert old.equals(new), depth
     # The labels of 103 did change, and depth 0 (which sees 103) changed too.
-    assert not before.filter(pl.col("depth") == 1)["label"].equals(after.filter(pl.col("depth") == 1)["label"])
+    assert not before.filter(pl.col("depth") == 1)["label"].equals(
+        after.filter(pl.col("depth") == 1)["label"]
+    )
     assert not before.filter(pl.col("depth") == 0).equals(after.filter(pl.col("depth") == 0))

@@ -54,10 +54,12 @@ def build_depth(dataset: Dataset, history: History, *, config: FeatureConfig) ->
     if config.context_features:
         frame = context.with_context(frame, history.targets, product_dow_profile(history))
     known = [c for c in registry.DESCRIPTIONS if c in frame.collect_schema().names()]
+    # Ratios over zero (a user whose orders all came on one day, say) are missing, not inf or NaN.
+    finite = (pl.col(c).cast(pl.Float32) for c in known)
     return frame.select(
         pl.col("order_id", "user_id", "product_id", "depth", "label"),
-        *(pl.col(c).cast(pl.Float32) for c in known),
-    ).with_columns(pl.col(pl.Float32).fill_nan(None))
+        *(pl.when(f.is_finite()).then(f).alias(c) for f, c in zip(finite, known, strict=True)),
+    )
 
 
 def build_features(
