@@ -166,3 +166,37 @@ def evaluate_command(
     sub, true = read_submission(submission), read_truth(truth)
     score = mean_f1(sub, true, sources=(str(submission), str(truth)))
     console.print(f"mean F1 {score:.6f} over {true.height:,} orders", highlight=False)
+
+
+# --- synthetic data (basketcast.data.sources.synthetic) -----------------------------------
+
+
+@app.command("synth")
+@friendly_errors
+def synth_command(
+    users: Annotated[
+        int, typer.Option("--users", help="Number of users (Instacart's full scale: 206209).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same users and seed, same data.")] = 0,
+    format: Annotated[
+        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
+    ] = "csv",
+) -> None:
+    """Generate an Instacart-shaped history with a planted reorder probability.
+
+    Writes the six tables, truth.csv (test orders) and true_probs.parquet (the
+    probability each candidate was drawn with).
+    """
+    from basketcast.data.sources.synthetic import synthetic, write_synthetic
+
+    with err_console.status(f"generating {users:,} users"):
+        data = synthetic(users, seed=seed)
+        write_synthetic(data, out, format=format)  # type: ignore[arg-type]
+    orders = data.tables["orders"]
+    console.print(
+        f"wrote {users:,} users, {orders.height:,} orders, "
+        f"{data.tables['order_products__prior'].height:,} prior lines and "
+        f"{data.true_probs.height:,} candidates to {out}",
+        highlight=False,
+    )
