@@ -47,6 +47,48 @@ DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layou
 # --- commands: each calls one library function ------------------------------------------
 
 
+@app.command("validate")
+@friendly_errors
+def validate_command(data: DirArg) -> None:
+    """Check the tables in DATA: print the counts, or every problem found (exit code 2)."""
+    from rich.markup import escape
+
+    from basketcast.data.load import load_dataset
+    from basketcast.data.validate import summarize
+
+    summary = summarize(load_dataset(data), history=False)
+    sets = ", ".join(f"{n:,} {name}" for name, n in summary.orders.items())
+    console.print(
+        f"OK: {summary.users:,} users, {sum(summary.orders.values()):,} orders ({sets}), "
+        f"{summary.prior_lines:,} prior lines, {summary.train_lines:,} train lines, "
+        f"{summary.products_bought:,} products bought",
+        highlight=False,
+    )
+    for warning in summary.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+@app.command("describe")
+@friendly_errors
+def describe_command(data: DirArg) -> None:
+    """Validate the tables in DATA and print a summary table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from basketcast.data.load import load_dataset
+    from basketcast.data.validate import summarize
+
+    summary = summarize(load_dataset(data))
+    table = Table(title=f"dataset {escape(str(data))}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in summary.rows():
+        table.add_row(label, value)
+    console.print(table)
+    for warning in summary.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 # --- datasets: other data → the Instacart layout (basketcast.data.sources) -----------------
 
 
