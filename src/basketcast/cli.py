@@ -36,7 +36,9 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (DataError, FileNotFoundError, ValueError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            from rich.markup import escape
+
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -208,6 +210,157 @@ def evaluate_command(
     sub, true = read_submission(submission), read_truth(truth)
     score = mean_f1(sub, true, sources=(str(submission), str(truth)))
     console.print(f"mean F1 {score:.6f} over {true.height:,} orders", highlight=False)
+
+
+# --- modelling: features, run, predict, demo (basketcast.pipeline) ----------------------------
+
+
+class _StageProgress:
+    """The one Rich progress display: a line per stage with its elapsed time."""
+
+    def __init__(self) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _StageProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, stage: str, event: str) -> None:
+        if event == "start":
+            self.tasks[stage] = self.progress.add_task(stage, total=1)
+        elif event in ("done", "cached"):
+            label = f"{stage} [dim](cached)[/]" if event == "cached" else stage
+            self.progress.update(self.tasks[stage], completed=1, description=f"[green]✓[/] {label}")
+        elif stage in self.tasks:
+            self.progress.update(self.tasks[stage], description=f"{stage} [dim]{event}[/]")
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="auto, cpu or cuda (overrides the config).")
+]
+
+
+def _config(path: Path | None, device: str | None = None, **overrides: Any) -> Any:
+    from basketcast.config import load_config
+
+    return load_config(path, **{"model.device": device}, **overrides)
+
+
+@app.command("features")
+@friendly_errors
+def features_command(
+    data: DirArg,
+    out: Annotated[Path, typer.Option("--out", help="Parquet file for the candidate features.")],
+    config: ConfigOpt = None,
+    orders_out: Annotated[
+        Path | None, typer.Option("--orders-out", help="Parquet file for the order-level features.")
+    ] = None,
+) -> None:
+    """Write the feature table (ids, depth, label, features) for every train and test order."""
+    from basketcast.data.load import load_dataset
+    from basketcast.features.build import build_features
+    from basketcast.io import write_frame
+
+    cfg = _config(config)
+    with err_console.status("building features"):
+        frames = build_features(load_dataset(data), config=cfg.features)
+    write_frame(frames.items, out)
+    if orders_out is not None:
+        write_frame(frames.orders, orders_out)
+    console.print(
+        f"wrote {frames.items.height:,} candidate rows × {frames.items.width - 5} features to {out}",
+        highlight=False,
+    )
+
+
+def _print_run(result: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="mean F1", title_justify="left")
+    for name in ("method", "orders", "n", "mean F1", "95 % interval"):
+        table.add_column(name, justify="right" if name != "method" else "left")
+    headline = result.metrics["f1"]["orders"]
+    for row in result.metrics["f1_table"]:
+        if row["orders"] == headline:
+            table.add_row(
+                row["method"], row["orders"], f"{row['n']:,}", f"{row['mean_f1']:.4f}",
+                f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
+            )  # fmt: skip
+    console.print(table)
+    item = result.metrics["item_model"]
+    console.print(
+        f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
+        highlight=False,
+    )
+    console.print(
+        f"outputs in {result.out} (report: {result.out / 'report.html'})", highlight=False
+    )
+
+
+@app.command("run")
+@friendly_errors
+def run_command(
+    data: DirArg,
+    out: Annotated[Path, typer.Option("--out", help="Run folder for every output.")],
+    config: ConfigOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Validate → features → item and None models → F1-optimal baskets → submission, metrics, report."""
+    from basketcast.pipeline import run
+
+    cfg = _config(config, device)
+    with _StageProgress() as progress:
+        result = run(data, out, config=cfg, progress=progress)
+    _print_run(result)
+
+
+@app.command("predict")
+@friendly_errors
+def predict_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
+    data: DirArg,
+    out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
+) -> None:
+    """Baskets for the target orders in DATA from the models a run saved (no retraining)."""
+    from basketcast.pipeline import predict
+
+    with err_console.status("predicting"):
+        submission = predict(run_dir, data, out)
+    console.print(f"wrote {submission.height:,} baskets to {out}", highlight=False)
+
+
+@app.command("demo")
+@friendly_errors
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
+    config: ConfigOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """The whole run on the bundled real data (The Complete Journey), scored on held-out households."""
+    from basketcast.data.sources.complete_journey import complete_journey
+    from basketcast.data.sources.transactions import write_converted
+    from basketcast.pipeline import run
+
+    data = out / "data"
+    if not (data / "truth.csv").exists():
+        with err_console.status("converting The Complete Journey to the Instacart layout"):
+            write_converted(complete_journey(), data, format="parquet")
+    cfg = _config(config, device)
+    with _StageProgress() as progress:
+        result = run(data, out, config=cfg, progress=progress)
+    _print_run(result)
 
 
 # --- synthetic data (basketcast.data.sources.synthetic) -----------------------------------

@@ -77,7 +77,9 @@ def polars_engine(*, gpu: bool = False) -> str:
     try:
         import cudf_polars  # noqa: F401
     except ImportError:
-        log.warning("Polars GPU engine asked for but cudf-polars is not installed; using the CPU engine")
+        log.warning(
+            "Polars GPU engine asked for but cudf-polars is not installed; using the CPU engine"
+        )
         return "auto"
     log.info("Polars GPU engine (cudf-polars) in use")
     return "gpu"
@@ -90,6 +92,14 @@ def set_thread_budget(threads: int = 0) -> int:
     effect (the CLI and the test configuration call it first thing).
     """
     n = threads if threads > 0 else (os.cpu_count() or 1)
-    for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    # Idle OpenMP threads sleep instead of spinning: on a small machine shared with
+    # another process, spinning made XGBoost many times slower.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    for var in (
+        "POLARS_MAX_THREADS",
+        "OMP_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+    ):
         os.environ.setdefault(var, str(n))
     return n

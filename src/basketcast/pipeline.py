@@ -1,0 +1,493 @@
+"""The only place that wires the stages together.
+
+validate → features → item model → None model → baskets → evaluate → report.
+Each expensive stage is cached under the run folder, keyed by a fingerprint
+of its inputs and of its part of the configuration, so re-running with the
+same inputs and configuration reuses finished stages. Every output is
+written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from basketcast import evaluate
+from basketcast._meter import StageMeter, StageRecord
+from basketcast.basket import select_baskets
+from basketcast.config import RunConfig
+from basketcast.data.dataset import Dataset
+from basketcast.data.load import find_tables, load_dataset
+from basketcast.device import resolve_device
+from basketcast.features.build import FeatureFrames, build_features
+from basketcast.io import write_frame, write_text
+from basketcast.model import metrics as model_metrics
+from basketcast.model.cache import load_cv_result, save_cv_result
+from basketcast.model.train import CVResult, train_cv
+
+__all__ = ["RunResult", "data_fingerprint", "predict", "run"]
+
+Progress = Callable[[str, str], None]
+"""progress(stage, event): event is "start", "done", "cached", or a message."""
+
+STAGES = ("validate", "features", "item model", "none model", "baskets", "evaluate", "report")
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, metrics and the submission."""
+
+    out: Path
+    metrics: dict[str, Any]
+    submission: pl.DataFrame
+    stages: list[StageRecord] = field(default_factory=list)
+
+
+def data_fingerprint(folder: str | Path) -> str:
+    """A hash of the input tables' names and bytes (and of truth.csv when present)."""
+    digest = hashlib.sha256()
+    paths = sorted(find_tables(folder).values())
+    truth = Path(folder) / "truth.csv"
+    if truth.exists():
+        paths.append(truth)
+    for path in paths:
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class _Stages:
+    """Runs stages with timing, peak memory and progress events."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.records: list[StageRecord] = []
+        self._progress = progress or (lambda stage, event: None)
+
+    def __call__(self, name: str) -> StageMeter:
+        stages = self
+
+        class _Meter(StageMeter):
+            def __enter__(self) -> StageMeter:
+                stages._progress(name, "start")
+                return super().__enter__()
+
+            def __exit__(self, *exc: object) -> None:
+                super().__exit__(*exc)
+                if exc[0] is None and self.record is not None:
+                    stages.records.append(self.record)
+                    stages._progress(name, "cached" if self.cached else "done")
+
+        return _Meter(name)
+
+    def message(self, name: str, text: str) -> None:
+        self._progress(name, text)
+
+
+def run(
+    data: str | Path,
+    out: str | Path,
+    *,
+    config: RunConfig | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Validate, engineer features, train, choose baskets, evaluate and report.
+
+    Writes into `out`: config.toml, features/, models/, oof.parquet,
+    predictions.parquet, submission.csv, metrics.json, report.html.
+    """
+    config = config or RunConfig()
+    data, out = Path(data), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = _Stages(progress)
+    started = time.time()
+    write_text(out / "config.toml", config.to_toml())
+
+    with stage("validate"):
+        dataset = load_dataset(data)
+        fingerprint = data_fingerprint(data)
+
+    with stage("features") as meter:
+        frames, meter.cached = _features(dataset, out, fingerprint, config)
+
+    device = resolve_device(config.model.device)
+    model_key = _key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
+    with stage("item model") as meter:
+        items, meter.cached = _train(
+            frames.items,
+            out,
+            "item",
+            model_key,
+            config,
+            device,
+            lambda m: stage.message("item model", m),
+        )
+    none_result: CVResult | None = None
+    if config.model.none_model:
+        with stage("none model") as meter:
+            none_result, meter.cached = _train(
+                frames.orders,
+                out,
+                "none",
+                model_key,
+                config,
+                device,
+                lambda m: stage.message("none model", m),
+            )
+
+    with stage("baskets"):
+        oof, predictions = _probability_tables(items, none_result)
+        write_frame(oof, out / "oof.parquet")
+        write_frame(predictions, out / "predictions.parquet")
+        use_none = config.basket.use_none_model and none_result is not None
+        submission = _baskets(predictions, use_none=use_none).select("order_id", "products")
+        write_frame(submission, out / "submission.csv")
+
+    with stage("evaluate"):
+        scores = _evaluate(dataset, data, oof, predictions, config, none_result is not None)
+
+    metrics = {
+        "run_id": f"{fingerprint}-{config.stage_hash()}",
+        "config_hash": config.stage_hash(),
+        "data_fingerprint": fingerprint,
+        "data": str(data),
+        "device": device,
+        "folds": config.model.folds,
+        "folds_covered": list(config.model.folds_to_train),
+        "item_model": _model_metrics(items),
+        "none_model": _model_metrics(none_result) if none_result else None,
+        **scores,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+    }
+    with stage("report"):
+        _report(out, dataset, config, metrics, items, none_result, oof, predictions, stage.records)
+    metrics["stages"] = [
+        {"name": r.name, "seconds": r.seconds, "peak_rss_mb": r.peak_rss_mb, "cached": r.cached}
+        for r in stage.records
+    ]
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default) + "\n")
+    return RunResult(out=out, metrics=metrics, submission=submission, stages=stage.records)
+
+
+def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFrame:
+    """Baskets for every target order in `data` from the models a run saved; no retraining.
+
+    Writes the submission CSV `out` and returns it.
+    """
+    from dataclasses import replace
+
+    from basketcast.config import load_config
+    from basketcast.model.predict import load_manifest, load_models, predict_frame
+
+    run_dir = Path(run_dir)
+    config = load_config(run_dir / "config.toml")
+    models = run_dir / "models"
+    if not (models / "item_models.json").exists():
+        raise FileNotFoundError(f"{models}: no item models saved (is {run_dir} a finished run?)")
+    dataset = load_dataset(data)
+    frames = build_features(dataset, config=replace(config.features, history_targets=0))
+
+    def probabilities(frame: pl.DataFrame, prefix: str) -> np.ndarray:
+        names = load_manifest(models, prefix=prefix)["feature_names"]
+        return predict_frame(
+            load_models(models, prefix=prefix), frame, names, threads=config.threads
+        )
+
+    probs = frames.items.select("order_id", "product_id", p=probabilities(frames.items, "item"))
+    p_none = None
+    if config.basket.use_none_model and (models / "none_models.json").exists():
+        p_none = frames.orders.select("order_id", p_none=probabilities(frames.orders, "none"))
+    submission = select_baskets(probs, p_none).select("order_id", "products")
+    write_frame(submission, out)
+    return submission
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _features(
+    dataset: Dataset, out: Path, fingerprint: str, config: RunConfig
+) -> tuple[FeatureFrames, bool]:
+    key = _key(fingerprint, config.stage_hash("features"))
+    items_path = out / "features" / f"items-{key}.parquet"
+    orders_path = out / "features" / f"orders-{key}.parquet"
+    if items_path.exists() and orders_path.exists():
+        return FeatureFrames(
+            items=pl.read_parquet(items_path), orders=pl.read_parquet(orders_path)
+        ), True
+    frames = build_features(dataset, config=config.features)
+    for old in (out / "features").glob("*.parquet"):
+        old.unlink()  # one cached feature set per run folder
+    write_frame(frames.items, items_path)
+    write_frame(frames.orders, orders_path)
+    return frames, False
+
+
+def _train(
+    frame: pl.DataFrame,
+    out: Path,
+    name: str,
+    key: str,
+    config: RunConfig,
+    device: str,
+    message: Callable[[str], None],
+) -> tuple[CVResult, bool]:
+    folder = out / "models"
+    cached = load_cv_result(folder, prefix=name, key=key)
+    if cached is not None:
+        return cached, True
+    result = train_cv(
+        frame,
+        config=config.model,
+        device=device,
+        threads=config.threads,
+        progress=lambda fold, text: message(f"fold {fold}: {text}"),
+    )
+    save_cv_result(result, folder, prefix=name, key=key)
+    return result, False
+
+
+def _probability_tables(
+    items: CVResult, none: CVResult | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """oof / predictions: one row per candidate with p, plus one row per order with p_none."""
+
+    def with_none(item_rows: pl.DataFrame, none_rows: pl.DataFrame | None) -> pl.DataFrame:
+        rows = item_rows.with_columns(kind=pl.lit("item"))
+        if none_rows is None:
+            return rows
+        orders = none_rows.with_columns(product_id=pl.lit(None, pl.Int64), kind=pl.lit("none"))
+        return pl.concat([rows, orders.select(rows.columns)], how="vertical")
+
+    oof_items = items.oof.select("order_id", "user_id", "product_id", "depth", "fold", "p")
+    test_items = (
+        items.test.select("order_id", "user_id", "product_id", "depth", "p")
+        .with_columns(fold=pl.lit(-1, pl.Int8))
+        .select(oof_items.columns)
+    )
+    oof_none = test_none = None
+    if none is not None:
+        oof_none = none.oof.select("order_id", "user_id", "depth", "fold", "p")
+        test_none = none.test.select("order_id", "user_id", "depth", "p").with_columns(
+            fold=pl.lit(-1, pl.Int8)
+        )
+    oof = with_none(
+        oof_items.cast({"fold": pl.Int8}),
+        oof_none.cast({"fold": pl.Int8}) if oof_none is not None else None,
+    )
+    preds = with_none(
+        test_items,
+        test_none.select("order_id", "user_id", "depth", "fold", "p")
+        if test_none is not None
+        else None,
+    )
+    return oof.sort("kind", "order_id", "product_id"), preds.sort("kind", "order_id", "product_id")
+
+
+def _baskets(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
+    """F1-optimal baskets of the depth-0 orders in a probability table."""
+    rows = probabilities.filter(pl.col("depth") == 0)
+    items = rows.filter(pl.col("kind") == "item").select("order_id", "product_id", "p")
+    p_none = None
+    if use_none:
+        p_none = rows.filter(pl.col("kind") == "none").select("order_id", p_none=pl.col("p"))
+    return select_baskets(items, p_none)
+
+
+def _evaluate(
+    dataset: Dataset,
+    data: Path,
+    oof: pl.DataFrame,
+    predictions: pl.DataFrame,
+    config: RunConfig,
+    has_none: bool,
+) -> dict[str, Any]:
+    """Out-of-fold F1 on train orders, F1 on test orders when truth.csv is given, and baselines."""
+    truth = evaluate.truth_from_dataset(dataset)
+    scored_orders = oof.filter(pl.col("depth") == 0).select("order_id").unique()
+    truth_sets = {"train (out of fold)": truth.join(scored_orders, on="order_id", how="semi")}
+    truth_file = data / "truth.csv"
+    if truth_file.exists():
+        test_truth = evaluate.read_truth(truth_file)
+        test_orders = predictions.select("order_id").unique()
+        truth_sets["test"] = test_truth.join(test_orders, on="order_id", how="semi")
+        truth_sets["all last baskets"] = pl.concat(
+            [truth_sets["train (out of fold)"], truth_sets["test"]]
+        )
+    truth_all = truth_sets.get("all last baskets", truth_sets["train (out of fold)"])
+
+    both = pl.concat([oof, predictions], how="vertical")
+    methods: dict[str, pl.DataFrame] = {
+        "basketcast (p_none = prod(1 - p))": _baskets(both, use_none=False)
+    }
+    if has_none:
+        methods["basketcast (None model)"] = _baskets(both, use_none=True)
+    true_probs = data / "true_probs.parquet"
+    if true_probs.exists():  # synthetic data: the generator's own probabilities bound what is reachable
+        oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
+        methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
+    threshold = evaluate.tune_frequency_threshold(dataset, truth)
+    methods |= {
+        "baseline: None for every order": evaluate.baseline_none(dataset),
+        "baseline: repeat the last basket": evaluate.baseline_last_basket(dataset),
+        f"baseline: personal frequency >= {threshold:.2f}": evaluate.baseline_frequency(
+            dataset, threshold
+        ),
+        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(dataset),
+    }
+    rng_seed = config.seed
+    table: list[dict[str, Any]] = []
+    for method, baskets in methods.items():
+        for subset, subset_truth in truth_sets.items():
+            f1 = evaluate.per_order_f1(baskets.select("order_id", "products"), subset_truth)
+            values = f1.get_column("f1").to_numpy()
+            low, high = _bootstrap(values, seed=rng_seed)
+            table.append(
+                {
+                    "method": method,
+                    "orders": subset,
+                    "n": f1.height,
+                    "mean_f1": float(values.mean()) if values.size else float("nan"),
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    chosen = (
+        "basketcast (None model)"
+        if has_none and config.basket.use_none_model
+        else next(iter(methods))
+    )
+    headline = next(
+        r for r in table if r["method"] == chosen and r["orders"] == _headline_subset(truth_sets)
+    )
+    best_baseline = max(
+        (
+            r
+            for r in table
+            if r["method"].startswith("baseline") and r["orders"] == headline["orders"]
+        ),
+        key=lambda r: r["mean_f1"],
+    )
+    item_rows = oof.filter((pl.col("kind") == "item") & (pl.col("depth") == 0))
+    labelled = item_rows.join(
+        _labels(dataset, item_rows), on=["order_id", "product_id"], how="left"
+    )
+    y = labelled.get_column("label").fill_null(0).to_numpy()
+    p = labelled.get_column("p").to_numpy()
+    del truth_all
+    return {
+        "f1": {"method": chosen, **headline, "best_baseline": best_baseline},
+        "f1_table": table,
+        "frequency_threshold": threshold,
+        "calibration_ece": model_metrics.expected_calibration_error(y, p) if y.size else None,
+        "calibration": (
+            model_metrics.calibration_table(y, p)
+            .filter(pl.col("count") > 0)
+            .select(p_mean="mean_p", y_mean="mean_y", n="count")
+            .to_dicts()
+            if y.size
+            else []
+        ),
+    }
+
+
+def _headline_subset(truth_sets: dict[str, pl.DataFrame]) -> str:
+    return "all last baskets" if "all last baskets" in truth_sets else "train (out of fold)"
+
+
+def _labels(dataset: Dataset, rows: pl.DataFrame) -> pl.DataFrame:
+    return (
+        dataset.train.select("order_id", "product_id")
+        .join(rows.select("order_id").unique(), on="order_id", how="semi")
+        .with_columns(label=pl.lit(1, pl.Int8))
+    )
+
+
+def _bootstrap(values: np.ndarray, *, seed: int, draws: int = 1000) -> tuple[float, float]:
+    """95 % bootstrap interval of the mean of per-order F1."""
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, values.size, size=(draws, values.size))
+    means = values[idx].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def _model_metrics(result: CVResult) -> dict[str, Any]:
+    return {
+        "oof_logloss": result.logloss,
+        "oof_auc": result.auc,
+        "folds": result.fold_metrics.to_dicts(),
+        "features": len(result.feature_names),
+    }
+
+
+def _report(
+    out: Path,
+    dataset: Dataset,
+    config: RunConfig,
+    metrics: dict[str, Any],
+    items: CVResult,
+    none: CVResult | None,
+    oof: pl.DataFrame,
+    predictions: pl.DataFrame,
+    records: list[StageRecord],
+) -> None:
+    from basketcast.report import ReportInputs, write_report
+
+    folds = [items.fold_metrics.with_columns(model=pl.lit("item"))]
+    if none is not None:
+        folds.append(none.fold_metrics.with_columns(model=pl.lit("none")))
+    table = pl.DataFrame(metrics["f1_table"])
+    sizes = predictions if predictions.height else oof
+    baskets = _baskets(sizes, use_none=none is not None and config.basket.use_none_model)
+    basket_sizes = baskets.get_column("products").map_elements(
+        lambda s: len([t for t in s.split() if t != "None"]), return_dtype=pl.Int64
+    )
+    f1 = metrics["f1"]
+    inputs = ReportInputs(
+        title="basketcast run",
+        summary=[
+            ("run id", metrics["run_id"]),
+            ("data", metrics["data"]),
+            ("users", f"{dataset.n_users:,}"),
+            ("device", metrics["device"]),
+            (
+                "folds trained",
+                ", ".join(map(str, metrics["folds_covered"])) + f" of {metrics['folds']}",
+            ),
+            ("mean F1", f"{f1['mean_f1']:.4f} ({f1['method']}, {f1['orders']}, n={f1['n']:,})"),
+            (
+                "best baseline",
+                f"{f1['best_baseline']['mean_f1']:.4f} ({f1['best_baseline']['method']})",
+            ),
+        ],
+        f1_table=table.select("method", "orders", "mean_f1", "ci_low", "ci_high"),
+        fold_metrics=pl.concat(folds, how="diagonal_relaxed"),
+        importance=items.importance,
+        calibration=pl.DataFrame(metrics["calibration"]) if metrics["calibration"] else None,
+        basket_sizes=basket_sizes,
+        stages=list(records),
+        config_toml=config.to_toml(),
+        notes=[],
+    )
+    write_report(out / "report.html", dataset=dataset, inputs=inputs)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
