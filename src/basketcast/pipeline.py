@@ -107,14 +107,14 @@ def run(
     """
     config = config or RunConfig()
     data, out = Path(data), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     stage = _Stages(progress)
     started = time.time()
-    write_text(out / "config.toml", config.to_toml())
 
     with stage("validate"):
         dataset = load_dataset(data)
         fingerprint = data_fingerprint(data)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "config.toml", config.to_toml())
 
     with stage("features") as meter:
         frames, meter.cached = _features(dataset, out, fingerprint, config)
