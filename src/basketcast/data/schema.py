@@ -73,11 +73,18 @@ PRODUCTS = TableSchema(
     key=("product_id",),
     required=False,
 )
-AISLES = TableSchema("aisles", {"aisle_id": ID, "aisle": pl.String}, key=("aisle_id",), required=False)
+AISLES = TableSchema(
+    "aisles", {"aisle_id": ID, "aisle": pl.String}, key=("aisle_id",), required=False
+)
 DEPARTMENTS = TableSchema(
-    "departments", {"department_id": ID, "department": pl.String}, key=("department_id",), required=False
+    "departments",
+    {"department_id": ID, "department": pl.String},
+    key=("department_id",),
+    required=False,
 )
 
-TABLES: dict[str, TableSchema] = {t.name: t for t in (ORDERS, PRIOR, TRAIN, PRODUCTS, AISLES, DEPARTMENTS)}
+TABLES: dict[str, TableSchema] = {
+    t.name: t for t in (ORDERS, PRIOR, TRAIN, PRODUCTS, AISLES, DEPARTMENTS)
+}
 REQUIRED_TABLES = tuple(t.name for t in TABLES.values() if t.required)
 OPTIONAL_TABLES = tuple(t.name for t in TABLES.values() if not t.required)
