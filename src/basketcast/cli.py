@@ -348,12 +348,18 @@ def demo_command(
     config: ConfigOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    """The whole run on the bundled real data (The Complete Journey), scored on held-out households."""
+    """The whole run on the bundled real data (The Complete Journey), scored on held-out households.
+
+    Uses the packaged demo configuration (3 folds, 1 history target) unless --config is given.
+    """
     from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
     from basketcast.pipeline import run
 
+    from importlib.resources import files
+
     data = out / "data"
+    config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
     if not (data / "truth.csv").exists():
         with err_console.status("converting The Complete Journey to the Instacart layout"):
             write_converted(complete_journey(), data, format="parquet")
@@ -395,3 +401,11 @@ def synth_command(
         f"{data.true_probs.height:,} candidates to {out}",
         highlight=False,
     )
+
+
+@app.command("config")
+def config_command(
+    config: ConfigOpt = None,
+) -> None:
+    """Print the resolved configuration as TOML: every knob with its default (or the file's value)."""
+    console.print(_config(config).to_toml(), highlight=False, markup=False)

@@ -1,0 +1,68 @@
+"""Configuration: defaults, TOML round trip, validation in one place, the packaged demo file, the CLI."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib.resources import files
+
+import pytest
+from typer.testing import CliRunner
+
+from basketcast.cli import app
+from basketcast.config import Device, RunConfig, load_config
+
+
+def test_toml_round_trip_keeps_every_knob(tmp_path):
+    config = load_config(
+        **{"model.train_folds": [0, 2], "model.device": "cpu", "features.history_targets": 3}
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(config.to_toml())
+    again = load_config(path)
+    assert again == config
+    assert again.model.device is Device.CPU and again.model.folds_to_train == (0, 2)
+    assert set(tomllib.loads(config.to_toml())) == {
+        "seed",
+        "threads",
+        "features",
+        "model",
+        "basket",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model.folds": 1}, "folds"),
+        ({"model.train_folds": [5]}, "train_folds"),
+        ({"model.eta": 0.0}, "eta"),
+        ({"features.history_targets": -1}, "history_targets"),
+        ({"model.colour": "red"}, "colour"),
+        ({"colour": "red"}, "colour"),
+        ({"model.device": "tpu"}, "tpu"),
+    ],
+)
+def test_bad_values_are_refused_with_their_name(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(**overrides)
+
+
+def test_stage_hash_changes_only_with_its_section():
+    base = RunConfig()
+    deeper = load_config(**{"model.max_depth": 4})
+    assert base.stage_hash("features") == deeper.stage_hash("features")
+    assert base.stage_hash("model") != deeper.stage_hash("model")
+
+
+def test_packaged_demo_configuration_parses():
+    config = load_config(files("basketcast") / "configs" / "demo.toml")
+    assert config.model.folds == 3 and config.features.history_targets == 1
+    assert config.model.max_depth == RunConfig().model.max_depth
+
+
+def test_config_command_prints_a_loadable_file(tmp_path):
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "c.toml"
+    path.write_text(result.output)
+    assert load_config(path) == RunConfig()
