@@ -121,9 +121,11 @@ def run(
 
     device = resolve_device(config.model.device)
     model_key = _key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
+    item_frame, order_frame = frames.items, frames.orders
+    del frames  # the candidate frame is the largest object of a run: let it go after training
     with stage("item model") as meter:
         items, meter.cached = _train(
-            frames.items,
+            item_frame,
             out,
             "item",
             model_key,
@@ -131,11 +133,12 @@ def run(
             device,
             lambda m: stage.message("item model", m),
         )
+    del item_frame
     none_result: CVResult | None = None
     if config.model.none_model:
         with stage("none model") as meter:
             none_result, meter.cached = _train(
-                frames.orders,
+                order_frame,
                 out,
                 "none",
                 model_key,

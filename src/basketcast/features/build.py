@@ -74,7 +74,10 @@ def build_features(
     parts = []
     for depth in range(config.history_targets + 1):
         history = cut_history(dataset, depth)
-        parts.append(build_depth(dataset, history, config=config).collect(engine=engine))  # type: ignore[call-overload]
-    items = pl.concat(parts, how="vertical").sort("depth", "order_id", "product_id")
+        # Sorted per depth (a stable row order for reproducible models), then stacked without
+        # a copy: a global sort would briefly hold the whole frame twice.
+        plan = build_depth(dataset, history, config=config).sort("order_id", "product_id")
+        parts.append(plan.collect(engine=engine))  # type: ignore[call-overload]
+    items = pl.concat(parts, how="vertical", rechunk=False)
     orders = order_features(items.lazy()).collect()
     return FeatureFrames(items=items, orders=orders)

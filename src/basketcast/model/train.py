@@ -11,7 +11,7 @@ predictions (useful downstream) but never drive early stopping or metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,7 +20,7 @@ import polars as pl
 import xgboost as xgb
 
 from basketcast.config import ModelConfig
-from basketcast.model._columns import check_frame, feature_matrix, id_columns
+from basketcast.model._columns import check_frame, feature_chunks, id_columns
 from basketcast.model.folds import FOLD_DTYPE, assign_folds
 from basketcast.model.metrics import log_loss, roc_auc
 
@@ -119,6 +119,42 @@ class _ReportProgress(xgb.callback.TrainingCallback):
         return False
 
 
+class _Chunks(xgb.DataIter):
+    """Feeds a QuantileDMatrix the chosen rows of a feature frame, one chunk at a time."""
+
+    def __init__(
+        self, frame: pl.DataFrame, names: list[str], rows: np.ndarray, y: np.ndarray
+    ) -> None:
+        self._frame, self._names, self._rows, self._y = frame, names, rows, y
+        self._chunks: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
+        super().__init__(release_data=True)
+
+    def reset(self) -> None:
+        self._chunks = None
+
+    def next(self, input_data: Callable[..., None]) -> bool:
+        if self._chunks is None:
+            self._chunks = feature_chunks(self._frame, self._names, self._rows)
+        batch = next(self._chunks, None)
+        if batch is None:
+            return False
+        index, matrix = batch
+        input_data(data=matrix, label=self._y[index], feature_names=self._names)
+        return True
+
+
+def _predict(
+    booster: xgb.Booster, frame: pl.DataFrame, names: list[str], rows: np.ndarray
+) -> np.ndarray:
+    """Probabilities for the chosen rows, predicted chunk by chunk."""
+    out = np.empty(len(rows), dtype=np.float32)
+    done = 0
+    for index, matrix in feature_chunks(frame, names, rows):
+        out[done : done + len(index)] = booster.inplace_predict(matrix, validate_features=False)
+        done += len(index)
+    return out
+
+
 def train_cv(
     frame: pl.DataFrame,
     *,
@@ -158,14 +194,9 @@ def train_cv(
     labelled = frame["label"].is_not_null().to_numpy()
     y = frame["label"].fill_null(0).cast(pl.Float32).to_numpy()
     depth0 = (frame["depth"] == 0).to_numpy()
-    # One float32 copy of the features; folds take row subsets of it, never of the frame.
-    x = feature_matrix(frame, names)
 
-    test_mask = ~labelled
-    dtest = (
-        xgb.DMatrix(x[test_mask], feature_names=names, nthread=nthread) if test_mask.any() else None
-    )
-    test_sum = np.zeros(int(test_mask.sum()), dtype=np.float64)
+    test_rows = np.flatnonzero(~labelled)
+    test_sum = np.zeros(len(test_rows), dtype=np.float64)
     oof_p = np.full(len(frame), np.nan, dtype=np.float32)
     oof_rows = np.zeros(len(frame), dtype=bool)
 
@@ -186,18 +217,15 @@ def train_cv(
             )
         report(f, f"training on {n_train:,} rows, early stopping on {n_valid:,} depth-0 rows")
 
+        # Matrices are fed chunk by chunk from the frame: no full float32 copy of the rows.
         dtrain = xgb.QuantileDMatrix(
-            x[train_mask],
-            label=y[train_mask],
-            feature_names=names,
+            _Chunks(frame, names, np.flatnonzero(train_mask), y),
             max_bin=config.max_bin,
             nthread=nthread,
         )
         # `ref=` reuses the training quantiles instead of sketching the validation rows again.
         dvalid = xgb.QuantileDMatrix(
-            x[valid_mask],
-            label=y[valid_mask],
-            feature_names=names,
+            _Chunks(frame, names, np.flatnonzero(valid_mask), y),
             max_bin=config.max_bin,
             ref=dtrain,
             nthread=nthread,
@@ -218,12 +246,11 @@ def train_cv(
         del dtrain, dvalid
         best_iteration = booster.num_boosted_rounds() - 1
 
-        doof = xgb.DMatrix(x[held_out], feature_names=names, nthread=nthread)
-        p_held = booster.predict(doof).astype(np.float32)
+        p_held = _predict(booster, frame, names, np.flatnonzero(held_out))
         oof_p[held_out] = p_held
         oof_rows |= held_out
-        if dtest is not None:
-            test_sum += booster.predict(dtest)
+        if len(test_rows):
+            test_sum += _predict(booster, frame, names, test_rows)
 
         p_valid = p_held[depth0[held_out]]
         y_valid = y[valid_mask]
@@ -257,7 +284,7 @@ def train_cv(
         pl.Series("fold", fold, dtype=FOLD_DTYPE), pl.Series("p", oof_p, dtype=pl.Float32)
     ).filter(pl.Series(oof_rows))
     test_p = (test_sum / max(len(boosters), 1)).astype(np.float32)
-    test = ids.filter(pl.Series(test_mask)).with_columns(pl.Series("p", test_p, dtype=pl.Float32))
+    test = ids.filter(pl.Series(~labelled)).with_columns(pl.Series("p", test_p, dtype=pl.Float32))
 
     scored = oof_rows & depth0
     return CVResult(
