@@ -66,3 +66,23 @@ def test_config_command_prints_a_loadable_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(result.output)
     assert load_config(path) == RunConfig()
+
+
+def test_the_thread_budget_is_set_before_polars_starts():
+    """Importing the package must leave Polars unloaded, so its pool can still be sized."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from basketcast.device import set_thread_budget; "
+        "assert 'polars' not in sys.modules; set_thread_budget(1); "
+        "import polars; print(polars.thread_pool_size())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in __import__("os").environ.items() if k != "POLARS_MAX_THREADS"},
+    )
+    assert out.stdout.strip() == "1"
