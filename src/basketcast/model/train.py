@@ -119,13 +119,27 @@ class _ReportProgress(xgb.callback.TrainingCallback):
         return False
 
 
+def _on_device(matrix: np.ndarray, device: str) -> Any:
+    """The chunk where the booster lives: on a GPU, a CuPy copy, so XGBoost sketches and
+    predicts on the device (from host memory, building the QuantileDMatrix took ~75 s of
+    each ~85 s fold at full scale on an H200)."""
+    if not device.startswith("cuda"):
+        return matrix
+    try:
+        import cupy
+    except ImportError:  # XGBoost copies host data itself, only slower
+        return matrix
+    return cupy.asarray(matrix)
+
+
 class _Chunks(xgb.DataIter):
     """Feeds a QuantileDMatrix the chosen rows of a feature frame, one chunk at a time."""
 
     def __init__(
-        self, frame: pl.DataFrame, names: list[str], rows: np.ndarray, y: np.ndarray
+        self, frame: pl.DataFrame, names: list[str], rows: np.ndarray, y: np.ndarray, device: str
     ) -> None:
         self._frame, self._names, self._rows, self._y = frame, names, rows, y
+        self._device = device
         self._chunks: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
         super().__init__(release_data=True)
 
@@ -139,18 +153,21 @@ class _Chunks(xgb.DataIter):
         if batch is None:
             return False
         index, matrix = batch
-        input_data(data=matrix, label=self._y[index], feature_names=self._names)
+        input_data(
+            data=_on_device(matrix, self._device), label=self._y[index], feature_names=self._names
+        )
         return True
 
 
 def _predict(
-    booster: xgb.Booster, frame: pl.DataFrame, names: list[str], rows: np.ndarray
+    booster: xgb.Booster, frame: pl.DataFrame, names: list[str], rows: np.ndarray, device: str
 ) -> np.ndarray:
     """Probabilities for the chosen rows, predicted chunk by chunk."""
     out = np.empty(len(rows), dtype=np.float32)
     done = 0
     for index, matrix in feature_chunks(frame, names, rows):
-        out[done : done + len(index)] = booster.inplace_predict(matrix, validate_features=False)
+        p = booster.inplace_predict(_on_device(matrix, device), validate_features=False)
+        out[done : done + len(index)] = p.get() if hasattr(p, "get") else p  # CuPy → host
         done += len(index)
     return out
 
@@ -219,13 +236,13 @@ def train_cv(
 
         # Matrices are fed chunk by chunk from the frame: no full float32 copy of the rows.
         dtrain = xgb.QuantileDMatrix(
-            _Chunks(frame, names, np.flatnonzero(train_mask), y),
+            _Chunks(frame, names, np.flatnonzero(train_mask), y, device),
             max_bin=config.max_bin,
             nthread=nthread,
         )
         # `ref=` reuses the training quantiles instead of sketching the validation rows again.
         dvalid = xgb.QuantileDMatrix(
-            _Chunks(frame, names, np.flatnonzero(valid_mask), y),
+            _Chunks(frame, names, np.flatnonzero(valid_mask), y, device),
             max_bin=config.max_bin,
             ref=dtrain,
             nthread=nthread,
@@ -246,11 +263,11 @@ def train_cv(
         del dtrain, dvalid
         best_iteration = booster.num_boosted_rounds() - 1
 
-        p_held = _predict(booster, frame, names, np.flatnonzero(held_out))
+        p_held = _predict(booster, frame, names, np.flatnonzero(held_out), device)
         oof_p[held_out] = p_held
         oof_rows |= held_out
         if len(test_rows):
-            test_sum += _predict(booster, frame, names, test_rows)
+            test_sum += _predict(booster, frame, names, test_rows, device)
 
         p_valid = p_held[depth0[held_out]]
         y_valid = y[valid_mask]
