@@ -26,6 +26,7 @@ class History:
              days_since_prior_order, day, basket_size, reorders   (history orders)
     lines:   user_id, order_id, order_number, product_id, add_to_cart_order,
              order_dow, order_hour_of_day, day, basket_size, is_reorder
+             (materialised, sorted by user_id, product_id, order_number)
     targets: order_id, user_id, order_number, order_dow, order_hour_of_day,
              days_since_prior_order, day   (one row per target order)
     products: product_id, aisle_id, department_id, or None
@@ -74,19 +75,29 @@ def cut_history(dataset: Dataset, depth: int) -> History:
             how="inner",
         )
         .with_columns(basket_size=pl.len().over("order_id").cast(pl.Int32))
-        # A line is a reorder when the user bought the product in an earlier order:
-        # derived from the history, never read from the `reordered` column.
+        .sort("user_id", "product_id", "order_number")
+        # A line is a reorder when the user bought the product in an earlier order (the row
+        # above, once sorted): derived from the history, never from the `reordered` column.
         .with_columns(
             is_reorder=(
-                pl.col("order_number") > pl.col("order_number").min().over("user_id", "product_id")
-            ).cast(pl.Int8)
+                (pl.col("user_id") == pl.col("user_id").shift(1))
+                & (pl.col("product_id") == pl.col("product_id").shift(1))
+            )
+            .fill_null(False)
+            .cast(pl.Int8)
         )
+        # Every feature family reads these lines: compute them once, not once per family.
+        .collect()
+        .lazy()
     )
     per_order = lines.group_by("order_id").agg(
         basket_size=pl.len().cast(pl.Int32), reorders=pl.col("is_reorder").sum().cast(pl.Int32)
     )
-    history_orders = visible.join(per_order, on="order_id", how="left").with_columns(
-        pl.col("basket_size").fill_null(0), pl.col("reorders").fill_null(0)
+    history_orders = (
+        visible.join(per_order, on="order_id", how="left")
+        .with_columns(pl.col("basket_size").fill_null(0), pl.col("reorders").fill_null(0))
+        .collect()
+        .lazy()
     )
     products = None
     if dataset.products is not None:

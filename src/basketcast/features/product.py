@@ -31,12 +31,9 @@ def with_next_purchase(lines: pl.LazyFrame) -> pl.LazyFrame:
     same_pair = (pl.col("user_id") == pl.col("user_id").shift(-1)) & (
         pl.col("product_id") == pl.col("product_id").shift(-1)
     )
-    return (
-        lines.with_columns(u_last=pl.col("order_number").max().over("user_id"))
-        .sort("user_id", "product_id", "order_number")
-        .with_columns(
-            next_number=pl.when(same_pair).then(pl.col("order_number").shift(-1)),
-        )
+    # `History.lines` is already sorted by user, product and order.
+    return lines.with_columns(u_last=pl.col("order_number").max().over("user_id")).with_columns(
+        next_number=pl.when(same_pair).then(pl.col("order_number").shift(-1)),
     )
 
 
