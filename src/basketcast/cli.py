@@ -352,11 +352,11 @@ def demo_command(
 
     Uses the packaged demo configuration (3 folds, 1 history target) unless --config is given.
     """
+    from importlib.resources import files
+
     from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
     from basketcast.pipeline import run
-
-    from importlib.resources import files
 
     data = out / "data"
     config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))

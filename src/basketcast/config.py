@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class Device(str, enum.Enum):
+class Device(enum.StrEnum):
     """Where XGBoost trains: `auto` picks CUDA when a GPU is visible."""
 
     AUTO = "auto"
@@ -41,10 +41,14 @@ class FeatureConfig:
     """Extra training targets per user taken from the history (its last k prior orders)."""
     context_features: bool = True
     """Use the target order's own dow/hour/gap (known in the Kaggle layout, not before an order is placed)."""
+    gpu_engine: bool = False
+    """Build features with Polars' GPU engine (cuDF, the `gpu` extra); falls back to the CPU engine."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.history_targets <= 10:
-            raise ValueError(f"features.history_targets must be in 0..10, got {self.history_targets}")
+            raise ValueError(
+                f"features.history_targets must be in 0..10, got {self.history_targets}"
+            )
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ class ModelConfig:
             if not 0 < value <= 1:
                 raise ValueError(f"model.{name} must be in (0, 1], got {value}")
         if self.max_depth < 1 or self.num_boost_round < 1 or self.early_stopping_rounds < 1:
-            raise ValueError("model.max_depth, num_boost_round and early_stopping_rounds must be >= 1")
+            raise ValueError(
+                "model.max_depth, num_boost_round and early_stopping_rounds must be >= 1"
+            )
 
     @property
     def folds_to_train(self) -> tuple[int, ...]:
@@ -113,7 +119,9 @@ class RunConfig:
         lines = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
         for section, values in self.to_dict().items():
             if isinstance(values, dict):
-                lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+                lines += ["", f"[{section}]"] + [
+                    f"{k} = {_toml_value(v)}" for k, v in values.items()
+                ]
         return "\n".join(lines) + "\n"
 
     def stage_hash(self, *sections: str) -> str:

@@ -73,15 +73,20 @@ def resolve_device(device: Device | str, *, policy: str = FallbackPolicy.WARN) -
 def polars_engine(*, gpu: bool = False) -> str:
     """The Polars engine to collect feature plans with: "gpu" only when asked for and cuDF is installed."""
     if not gpu:
+        log.info("features: Polars CPU engine")
         return "auto"
     try:
         import cudf_polars  # noqa: F401
     except ImportError:
-        log.warning(
-            "Polars GPU engine asked for but cudf-polars is not installed; using the CPU engine"
+        warnings.warn(
+            "the Polars GPU engine was asked for (features.gpu_engine) but cudf-polars is not "
+            "installed (pip install 'basketcast[gpu]'); building features on the CPU",
+            RuntimeWarning,
+            stacklevel=2,
         )
         return "auto"
-    log.info("Polars GPU engine (cudf-polars) in use")
+    # Polars itself falls back to the CPU, per query, for anything cuDF cannot run.
+    log.info("features: Polars GPU engine (cudf-polars)")
     return "gpu"
 
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal, cast
 
 import polars as pl
 
@@ -54,7 +54,7 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
             import gzip
 
             with gzip.open(tmp, "wb", compresslevel=5) as fh:
-                frame.write_csv(fh)
+                frame.write_csv(cast(IO[bytes], fh))
         elif name.endswith(".csv"):
             frame.write_csv(tmp)
         else:

@@ -26,7 +26,7 @@ from basketcast.basket import select_baskets
 from basketcast.config import RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
-from basketcast.device import resolve_device
+from basketcast.device import polars_engine, resolve_device
 from basketcast.features.build import FeatureFrames, build_features
 from basketcast.io import write_frame, write_text
 from basketcast.model import metrics as model_metrics
@@ -231,7 +231,8 @@ def _features(
         return FeatureFrames(
             items=pl.read_parquet(items_path), orders=pl.read_parquet(orders_path)
         ), True
-    frames = build_features(dataset, config=config.features)
+    engine = polars_engine(gpu=config.features.gpu_engine)
+    frames = build_features(dataset, config=config.features, engine=engine)
     for old in (out / "features").glob("*.parquet"):
         old.unlink()  # one cached feature set per run folder
     write_frame(frames.items, items_path)
@@ -339,7 +340,9 @@ def _evaluate(
     if has_none:
         methods["basketcast (None model)"] = _baskets(both, use_none=True)
     true_probs = data / "true_probs.parquet"
-    if true_probs.exists():  # synthetic data: the generator's own probabilities bound what is reachable
+    if (
+        true_probs.exists()
+    ):  # synthetic data: the generator's own probabilities bound what is reachable
         oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
         methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
     threshold = evaluate.tune_frequency_threshold(dataset, truth)

@@ -26,6 +26,9 @@ __all__ = [
     "TableSchema",
 ]
 
+DType = pl.DataType | type[pl.DataType]
+"""A Polars dtype, as a class (pl.Int64) or an instance (pl.Enum([...]))."""
+
 ID = pl.Int64
 EVAL_SET = pl.Enum(["prior", "train", "test"])
 
@@ -35,7 +38,7 @@ class TableSchema:
     """One table of the layout: its file stem, typed columns and unique key."""
 
     name: str
-    columns: dict[str, pl.DataType]
+    columns: dict[str, DType]
     key: tuple[str, ...]
     required: bool = True
 

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from basketcast.data.dataset import DataError, Dataset, Problem
-from basketcast.data.schema import EVAL_SET, ORDERS, PRIOR, PRODUCTS, TABLES, TRAIN, TableSchema
+from basketcast.data.schema import (
+    EVAL_SET,
+    ORDERS,
+    PRIOR,
+    PRODUCTS,
+    TABLES,
+    TRAIN,
+    DType,
+    TableSchema,
+)
 
 __all__ = ["Summary", "summarize", "validate"]
 
@@ -319,7 +328,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _castable(stored: pl.DataType, target: pl.DataType) -> bool:
+def _castable(stored: pl.DataType, target: DType) -> bool:
     """Whether a column stored as `stored` can be read as `target` value by value."""
     text = stored in (pl.String, pl.Null) or isinstance(stored, pl.Categorical | pl.Enum)
     if target == pl.String:
@@ -329,13 +338,13 @@ def _castable(stored: pl.DataType, target: pl.DataType) -> bool:
     return text or stored.is_numeric() or stored == pl.Boolean
 
 
-def _cast(column: pl.Expr, stored: pl.DataType, target: pl.DataType) -> pl.Expr:
+def _cast(column: pl.Expr, stored: pl.DataType, target: DType) -> pl.Expr:
     if isinstance(stored, pl.Categorical | pl.Enum) and stored != target:
         column = column.cast(pl.String)  # categories are matched by name, not by code
     return column.cast(target, strict=False)
 
 
-def _type_message(dtype: pl.DataType) -> str:
+def _type_message(dtype: DType) -> str:
     if isinstance(dtype, pl.Enum):
         allowed = ", ".join(repr(c) for c in dtype.categories)
         return f"values other than {allowed}"
