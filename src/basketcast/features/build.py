@@ -16,10 +16,9 @@ from basketcast.features.order import order_features
 from basketcast.features.product import product_dow_profile, product_features, with_next_purchase
 from basketcast.features.user import user_features
 from basketcast.features.user_product import user_product_features
+from basketcast.model._columns import ID_COLUMNS, feature_names
 
 __all__ = ["ID_COLUMNS", "FeatureFrames", "build_depth", "build_features", "feature_names"]
-
-ID_COLUMNS = ("order_id", "user_id", "product_id", "depth", "label")
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,6 @@ class FeatureFrames:
 
     items: pl.DataFrame
     orders: pl.DataFrame
-
-
-def feature_names(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
-    """Every column that is not an id or the label."""
-    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
-    return [c for c in names if c not in ID_COLUMNS]
 
 
 def build_depth(dataset: Dataset, history: History, *, config: FeatureConfig) -> pl.LazyFrame:
@@ -57,7 +50,7 @@ def build_depth(dataset: Dataset, history: History, *, config: FeatureConfig) ->
     # Ratios over zero (a user whose orders all came on one day, say) are missing, not inf or NaN.
     finite = (pl.col(c).cast(pl.Float32) for c in known)
     return frame.select(
-        pl.col("order_id", "user_id", "product_id", "depth", "label"),
+        pl.col(*ID_COLUMNS),
         *(pl.when(f.is_finite()).then(f).alias(c) for f, c in zip(finite, known, strict=True)),
     )
 
