@@ -38,7 +38,9 @@ def friendly_errors(func: F) -> F:
         except (DataError, FileNotFoundError, ValueError) as exc:
             from rich.markup import escape
 
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -192,10 +192,10 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
     from basketcast.model.predict import load_manifest, load_models, predict_frame
 
     run_dir = Path(run_dir)
-    config = load_config(run_dir / "config.toml")
     models = run_dir / "models"
     if not (models / "item_models.json").exists():
         raise FileNotFoundError(f"{models}: no item models saved (is {run_dir} a finished run?)")
+    config = load_config(run_dir / "config.toml")
     dataset = load_dataset(data)
     frames = build_features(dataset, config=replace(config.features, history_targets=0))
 
@@ -264,41 +264,29 @@ def _train(
     return result, False
 
 
+_PROBABILITY_COLUMNS = ("order_id", "user_id", "product_id", "depth", "fold", "p", "kind")
+
+
+def _probability_rows(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """A CVResult's oof or test rows in the layout of oof.parquet / predictions.parquet."""
+    if "fold" not in frame.columns:  # test rows: the mean over every fold model
+        frame = frame.with_columns(fold=pl.lit(-1))
+    if "product_id" not in frame.columns:  # None model rows: one per order
+        frame = frame.with_columns(product_id=pl.lit(None, pl.Int64))
+    return frame.with_columns(pl.col("fold").cast(pl.Int8), kind=pl.lit(kind)).select(
+        _PROBABILITY_COLUMNS
+    )
+
+
 def _probability_tables(
     items: CVResult, none: CVResult | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """oof / predictions: one row per candidate with p, plus one row per order with p_none."""
-
-    def with_none(item_rows: pl.DataFrame, none_rows: pl.DataFrame | None) -> pl.DataFrame:
-        rows = item_rows.with_columns(kind=pl.lit("item"))
-        if none_rows is None:
-            return rows
-        orders = none_rows.with_columns(product_id=pl.lit(None, pl.Int64), kind=pl.lit("none"))
-        return pl.concat([rows, orders.select(rows.columns)], how="vertical")
-
-    oof_items = items.oof.select("order_id", "user_id", "product_id", "depth", "fold", "p")
-    test_items = (
-        items.test.select("order_id", "user_id", "product_id", "depth", "p")
-        .with_columns(fold=pl.lit(-1, pl.Int8))
-        .select(oof_items.columns)
-    )
-    oof_none = test_none = None
-    if none is not None:
-        oof_none = none.oof.select("order_id", "user_id", "depth", "fold", "p")
-        test_none = none.test.select("order_id", "user_id", "depth", "p").with_columns(
-            fold=pl.lit(-1, pl.Int8)
-        )
-    oof = with_none(
-        oof_items.cast({"fold": pl.Int8}),
-        oof_none.cast({"fold": pl.Int8}) if oof_none is not None else None,
-    )
-    preds = with_none(
-        test_items,
-        test_none.select("order_id", "user_id", "depth", "fold", "p")
-        if test_none is not None
-        else None,
-    )
-    return oof.sort("kind", "order_id", "product_id"), preds.sort("kind", "order_id", "product_id")
+    results = {"item": items} | ({"none": none} if none is not None else {})
+    oof = pl.concat([_probability_rows(r.oof, kind) for kind, r in results.items()])
+    predictions = pl.concat([_probability_rows(r.test, kind) for kind, r in results.items()])
+    order = ("kind", "order_id", "product_id")
+    return oof.sort(order), predictions.sort(order)
 
 
 def _baskets(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
@@ -321,92 +309,99 @@ def _evaluate(
 ) -> dict[str, Any]:
     """Out-of-fold F1 on train orders, F1 on test orders when truth.csv is given, and baselines."""
     truth = evaluate.truth_from_dataset(dataset)
-    scored_orders = oof.filter(pl.col("depth") == 0).select("order_id").unique()
-    truth_sets = {"train (out of fold)": truth.join(scored_orders, on="order_id", how="semi")}
-    truth_file = data / "truth.csv"
-    if truth_file.exists():
-        test_truth = evaluate.read_truth(truth_file)
-        test_orders = predictions.select("order_id").unique()
-        truth_sets["test"] = test_truth.join(test_orders, on="order_id", how="semi")
-        truth_sets["all last baskets"] = pl.concat(
-            [truth_sets["train (out of fold)"], truth_sets["test"]]
-        )
-    truth_all = truth_sets.get("all last baskets", truth_sets["train (out of fold)"])
-
-    both = pl.concat([oof, predictions], how="vertical")
-    methods: dict[str, pl.DataFrame] = {
-        "basketcast (p_none = prod(1 - p))": _baskets(both, use_none=False)
-    }
-    if has_none:
-        methods["basketcast (None model)"] = _baskets(both, use_none=True)
-    true_probs = data / "true_probs.parquet"
-    if (
-        true_probs.exists()
-    ):  # synthetic data: the generator's own probabilities bound what is reachable
-        oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
-        methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
+    truth_sets = _truth_sets(truth, data, oof, predictions)
     threshold = evaluate.tune_frequency_threshold(dataset, truth)
-    methods |= {
-        "baseline: None for every order": evaluate.baseline_none(dataset),
-        "baseline: repeat the last basket": evaluate.baseline_last_basket(dataset),
-        f"baseline: personal frequency >= {threshold:.2f}": evaluate.baseline_frequency(
-            dataset, threshold
-        ),
-        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(dataset),
-    }
-    rng_seed = config.seed
-    table: list[dict[str, Any]] = []
-    for method, baskets in methods.items():
-        for subset, subset_truth in truth_sets.items():
-            f1 = evaluate.per_order_f1(baskets.select("order_id", "products"), subset_truth)
-            values = f1.get_column("f1").to_numpy()
-            low, high = _bootstrap(values, seed=rng_seed)
-            table.append(
-                {
-                    "method": method,
-                    "orders": subset,
-                    "n": f1.height,
-                    "mean_f1": float(values.mean()) if values.size else float("nan"),
-                    "ci_low": low,
-                    "ci_high": high,
-                }
-            )
-    chosen = (
-        "basketcast (None model)"
-        if has_none and config.basket.use_none_model
-        else next(iter(methods))
-    )
-    headline = next(
-        r for r in table if r["method"] == chosen and r["orders"] == _headline_subset(truth_sets)
-    )
-    best_baseline = max(
-        (
-            r
-            for r in table
-            if r["method"].startswith("baseline") and r["orders"] == headline["orders"]
-        ),
-        key=lambda r: r["mean_f1"],
-    )
-    item_rows = oof.filter((pl.col("kind") == "item") & (pl.col("depth") == 0))
-    labelled = item_rows.join(
-        _labels(dataset, item_rows), on=["order_id", "product_id"], how="left"
-    )
-    y = labelled.get_column("label").fill_null(0).to_numpy()
-    p = labelled.get_column("p").to_numpy()
-    del truth_all
+    methods = _methods(dataset, data, pl.concat([oof, predictions]), threshold, has_none)
+    table = [
+        _f1_row(method, baskets, subset, subset_truth, seed=config.seed)
+        for method, baskets in methods.items()
+        for subset, subset_truth in truth_sets.items()
+    ]
+    chosen = next(iter(methods))
+    if has_none and config.basket.use_none_model:
+        chosen = "basketcast (None model)"
+    subset = _headline_subset(truth_sets)
+    headline = next(r for r in table if r["method"] == chosen and r["orders"] == subset)
+    baselines = [r for r in table if r["method"].startswith("baseline") and r["orders"] == subset]
     return {
-        "f1": {"method": chosen, **headline, "best_baseline": best_baseline},
+        "f1": {"method": chosen, **headline, "best_baseline": max(baselines, key=_mean_f1)},
         "f1_table": table,
         "frequency_threshold": threshold,
-        "calibration_ece": model_metrics.expected_calibration_error(y, p) if y.size else None,
-        "calibration": (
-            model_metrics.calibration_table(y, p)
-            .filter(pl.col("count") > 0)
-            .select(p_mean="mean_p", y_mean="mean_y", n="count")
-            .to_dicts()
-            if y.size
-            else []
-        ),
+        **_calibration(dataset, oof),
+    }
+
+
+def _truth_sets(
+    truth: pl.DataFrame, data: Path, oof: pl.DataFrame, predictions: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The orders a run can be scored on: train orders out of fold, and test orders with truth.csv."""
+    scored = oof.filter(pl.col("depth") == 0).select("order_id").unique()
+    sets = {"train (out of fold)": truth.join(scored, on="order_id", how="semi")}
+    truth_file = data / "truth.csv"
+    if truth_file.exists():
+        test = predictions.select("order_id").unique()
+        sets["test"] = evaluate.read_truth(truth_file).join(test, on="order_id", how="semi")
+        sets["all last baskets"] = pl.concat([sets["train (out of fold)"], sets["test"]])
+    return sets
+
+
+def _methods(
+    dataset: Dataset, data: Path, probabilities: pl.DataFrame, threshold: float, has_none: bool
+) -> dict[str, pl.DataFrame]:
+    """Baskets of every method compared in the F1 table, ours first."""
+    methods = {"basketcast (p_none = prod(1 - p))": _baskets(probabilities, use_none=False)}
+    if has_none:
+        methods["basketcast (None model)"] = _baskets(probabilities, use_none=True)
+    true_probs = data / "true_probs.parquet"
+    if true_probs.exists():  # synthetic data: the generator's probabilities bound what is reachable
+        oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
+        methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
+    frequency = evaluate.baseline_frequency(dataset, threshold)
+    return methods | {
+        "baseline: None for every order": evaluate.baseline_none(dataset),
+        "baseline: repeat the last basket": evaluate.baseline_last_basket(dataset),
+        f"baseline: personal frequency >= {threshold:.2f}": frequency,
+        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(dataset),
+    }
+
+
+def _f1_row(
+    method: str, baskets: pl.DataFrame, subset: str, truth: pl.DataFrame, *, seed: int
+) -> dict[str, Any]:
+    f1 = evaluate.per_order_f1(baskets.select("order_id", "products"), truth)
+    values = f1.get_column("f1").to_numpy()
+    low, high = _bootstrap(values, seed=seed)
+    mean = float(values.mean()) if values.size else float("nan")
+    return {
+        "method": method,
+        "orders": subset,
+        "n": f1.height,
+        "mean_f1": mean,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def _mean_f1(row: dict[str, Any]) -> float:
+    return float(row["mean_f1"])
+
+
+def _calibration(dataset: Dataset, oof: pl.DataFrame) -> dict[str, Any]:
+    """Expected calibration error and reliability table of the item model (depth 0, out of fold)."""
+    rows = oof.filter((pl.col("kind") == "item") & (pl.col("depth") == 0))
+    if rows.is_empty():
+        return {"calibration_ece": None, "calibration": []}
+    labelled = rows.join(_labels(dataset, rows), on=["order_id", "product_id"], how="left")
+    y = labelled.get_column("label").fill_null(0).to_numpy()
+    p = labelled.get_column("p").to_numpy()
+    table = (
+        model_metrics.calibration_table(y, p)
+        .filter(pl.col("count") > 0)
+        .select(p_mean="mean_p", y_mean="mean_y", n="count")
+    )
+    return {
+        "calibration_ece": model_metrics.expected_calibration_error(y, p),
+        "calibration": table.to_dicts(),
     }
 
 

@@ -1,0 +1,84 @@
+"""The modelling commands as a user types them: synth → validate → run → predict → evaluate."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from basketcast.cli import app
+
+runner = CliRunner()
+
+FAST_TOML = """
+threads = 1
+[features]
+history_targets = 1
+[model]
+folds = 2
+num_boost_round = 40
+early_stopping_rounds = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    result = runner.invoke(
+        app, ["synth", "--users", "300", "--seed", "303", "--out", str(root / "data")]
+    )
+    assert result.exit_code == 0, result.output
+    (root / "fast.toml").write_text(FAST_TOML)
+    return root
+
+
+def test_run_then_predict_then_evaluate(workspace):
+    data, run, config = workspace / "data", workspace / "run", workspace / "fast.toml"
+    result = runner.invoke(
+        app, ["run", str(data), "--out", str(run), "--config", str(config), "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "mean F1" in result.output and "report.html" in result.output
+
+    result = runner.invoke(
+        app, ["predict", str(run), str(data), "--out", str(workspace / "again.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    again = pl.read_csv(workspace / "again.csv")
+    submission = pl.read_csv(run / "submission.csv")
+    assert again.join(submission, on="order_id", how="semi").equals(submission)
+
+    result = runner.invoke(app, ["evaluate", str(run / "submission.csv"), str(data / "truth.csv")])
+    assert result.exit_code == 0, result.output
+    assert "mean F1" in result.output
+
+
+def test_features_command_writes_the_table(workspace):
+    out = workspace / "features.parquet"
+    args = [
+        "features",
+        str(workspace / "data"),
+        "--out",
+        str(out),
+        "--config",
+        str(workspace / "fast.toml"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert frame.columns[:5] == ["order_id", "user_id", "product_id", "depth", "label"]
+    assert sorted(frame["depth"].unique().to_list()) == [0, 1]
+
+
+def test_run_on_a_missing_folder_exits_2(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_from_a_folder_that_is_not_a_run_exits_2(workspace, tmp_path):
+    result = runner.invoke(
+        app, ["predict", str(tmp_path), str(workspace / "data"), "--out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 2
+    assert "no item models" in result.output
