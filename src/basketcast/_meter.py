@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["StageMeter", "StageRecord", "current_rss_mb"]
@@ -29,28 +30,44 @@ class StageRecord:
 
 
 class StageMeter:
-    """`with StageMeter("features") as m: ...`; then `m.record`."""
+    """`with StageMeter("features", records=done) as m: ...`; on success `m.record` is appended to `done`.
 
-    def __init__(self, name: str, *, interval: float = 0.05) -> None:
+    `progress(name, event)` hears "start", then "done" or "cached" (set `m.cached`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        records: list[StageRecord] | None = None,
+        progress: Callable[[str, str], None] | None = None,
+        interval: float = 0.05,
+    ) -> None:
         self.name = name
         self.cached = False
+        self.record: StageRecord | None = None
+        self._records = records
+        self._progress = progress or (lambda stage, event: None)
         self._interval = interval
         self._peak = 0.0
         self._stop = threading.Event()
-        self.record: StageRecord | None = None
+
+    def message(self, text: str) -> None:
+        self._progress(self.name, text)
 
     def _sample(self) -> None:
         while not self._stop.wait(self._interval):
             self._peak = max(self._peak, current_rss_mb())
 
     def __enter__(self) -> StageMeter:
+        self._progress(self.name, "start")
         self._start = time.perf_counter()
         self._peak = current_rss_mb()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
         self._peak = max(self._peak, current_rss_mb())
@@ -60,3 +77,7 @@ class StageMeter:
             round(self._peak, 1),
             self.cached,
         )
+        if exc_type is None:
+            if self._records is not None:
+                self._records.append(self.record)
+            self._progress(self.name, "cached" if self.cached else "done")

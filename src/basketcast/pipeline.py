@@ -66,33 +66,6 @@ def data_fingerprint(folder: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-class _Stages:
-    """Runs stages with timing, peak memory and progress events."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.records: list[StageRecord] = []
-        self._progress = progress or (lambda stage, event: None)
-
-    def __call__(self, name: str) -> StageMeter:
-        stages = self
-
-        class _Meter(StageMeter):
-            def __enter__(self) -> StageMeter:
-                stages._progress(name, "start")
-                return super().__enter__()
-
-            def __exit__(self, *exc: object) -> None:
-                super().__exit__(*exc)
-                if exc[0] is None and self.record is not None:
-                    stages.records.append(self.record)
-                    stages._progress(name, "cached" if self.cached else "done")
-
-        return _Meter(name)
-
-    def message(self, name: str, text: str) -> None:
-        self._progress(name, text)
-
-
 def run(
     data: str | Path,
     out: str | Path,
@@ -107,7 +80,11 @@ def run(
     """
     config = config or RunConfig()
     data, out = Path(data), Path(out)
-    stage = _Stages(progress)
+    records: list[StageRecord] = []
+
+    def stage(name: str) -> StageMeter:
+        return StageMeter(name, records=records, progress=progress)
+
     started = time.time()
 
     with stage("validate"):
@@ -124,27 +101,13 @@ def run(
     item_frame, order_frame = frames.items, frames.orders
     del frames  # the candidate frame is the largest object of a run: let it go after training
     with stage("item model") as meter:
-        items, meter.cached = _train(
-            item_frame,
-            out,
-            "item",
-            model_key,
-            config,
-            device,
-            lambda m: stage.message("item model", m),
-        )
+        items, meter.cached = _train(item_frame, out, "item", model_key, config, device, meter)
     del item_frame
     none_result: CVResult | None = None
     if config.model.none_model:
         with stage("none model") as meter:
             none_result, meter.cached = _train(
-                order_frame,
-                out,
-                "none",
-                model_key,
-                config,
-                device,
-                lambda m: stage.message("none model", m),
+                order_frame, out, "none", model_key, config, device, meter
             )
 
     with stage("baskets"):
@@ -172,13 +135,13 @@ def run(
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
     }
     with stage("report"):
-        _report(out, dataset, config, metrics, items, none_result, oof, predictions, stage.records)
+        _report(out, dataset, config, metrics, items, none_result, oof, predictions, records)
     metrics["stages"] = [
         {"name": r.name, "seconds": r.seconds, "peak_rss_mb": r.peak_rss_mb, "cached": r.cached}
-        for r in stage.records
+        for r in records
     ]
     write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default) + "\n")
-    return RunResult(out=out, metrics=metrics, submission=submission, stages=stage.records)
+    return RunResult(out=out, metrics=metrics, submission=submission, stages=records)
 
 
 def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFrame:
@@ -247,7 +210,7 @@ def _train(
     key: str,
     config: RunConfig,
     device: str,
-    message: Callable[[str], None],
+    meter: StageMeter,
 ) -> tuple[CVResult, bool]:
     folder = out / "models"
     cached = load_cv_result(folder, prefix=name, key=key)
@@ -258,7 +221,7 @@ def _train(
         config=config.model,
         device=device,
         threads=config.threads,
-        progress=lambda fold, text: message(f"fold {fold}: {text}"),
+        progress=lambda fold, text: meter.message(f"fold {fold}: {text}"),
     )
     save_cv_result(result, folder, prefix=name, key=key)
     return result, False
