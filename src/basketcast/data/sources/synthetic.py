@@ -266,6 +266,39 @@ def _grow(a: np.ndarray, size: int) -> np.ndarray:
     return b
 
 
+@njit(cache=True)
+def _emit(
+    rows: np.ndarray,
+    prods: np.ndarray,
+    carts: np.ndarray,
+    res: np.ndarray,
+    n: int,
+    row: int,
+    picked: np.ndarray,
+    n_re: int,
+    first_new: int,
+    h_prod: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Append one order's lines (reorders first, then new products), growing the buffers as needed."""
+    if n + size > rows.size:
+        cap = max(rows.size + rows.size // 2, n + size)
+        rows, prods, carts, res = (
+            _grow(rows, cap),
+            _grow(prods, cap),
+            _grow(carts, cap),
+            _grow(res, cap),
+        )
+    for i in range(size):
+        k = picked[i] if i < n_re else first_new + i - n_re
+        rows[n] = row
+        prods[n] = h_prod[k]
+        carts[n] = i + 1
+        res[n] = 1 if i < n_re else 0
+        n += 1
+    return rows, prods, carts, res, n
+
+
 @njit(cache=True, nogil=True)
 def _simulate_users(
     lo: int,
@@ -377,33 +410,13 @@ def _simulate_users(
 
             # Emit the order's lines: reorders first, then the new products.
             if target:
-                if n_t + size > tcap:
-                    tcap = max(2 * tcap, n_t + size)
-                    t_row = _grow(t_row, tcap)
-                    t_prod = _grow(t_prod, tcap)
-                    t_cart = _grow(t_cart, tcap)
-                    t_re = _grow(t_re, tcap)
-                for i in range(size):
-                    k = picked[i] if i < n_re else first_new + i - n_re
-                    t_row[n_t] = row
-                    t_prod[n_t] = h_prod[k]
-                    t_cart[n_t] = i + 1
-                    t_re[n_t] = 1 if i < n_re else 0
-                    n_t += 1
+                t_row, t_prod, t_cart, t_re, n_t = _emit(
+                    t_row, t_prod, t_cart, t_re, n_t, row, picked, n_re, first_new, h_prod, size
+                )
             else:
-                if n_p + size > cap:
-                    cap = max(cap + cap // 2, n_p + size)
-                    p_row = _grow(p_row, cap)
-                    p_prod = _grow(p_prod, cap)
-                    p_cart = _grow(p_cart, cap)
-                    p_re = _grow(p_re, cap)
-                for i in range(size):
-                    k = picked[i] if i < n_re else first_new + i - n_re
-                    p_row[n_p] = row
-                    p_prod[n_p] = h_prod[k]
-                    p_cart[n_p] = i + 1
-                    p_re[n_p] = 1 if i < n_re else 0
-                    n_p += 1
+                p_row, p_prod, p_cart, p_re, n_p = _emit(
+                    p_row, p_prod, p_cart, p_re, n_p, row, picked, n_re, first_new, h_prod, size
+                )
                 if t >= 2:
                     lines_re += n_re
                     lines_all += size
