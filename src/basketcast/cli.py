@@ -311,6 +311,14 @@ def _print_run(result: Any) -> None:
     )
 
 
+def _run_and_print(data: Path, out: Path, config: Any) -> None:
+    from basketcast.pipeline import run
+
+    with _StageProgress() as progress:
+        result = run(data, out, config=config, progress=progress)
+    _print_run(result)
+
+
 @app.command("run")
 @friendly_errors
 def run_command(
@@ -320,12 +328,7 @@ def run_command(
     device: DeviceOpt = None,
 ) -> None:
     """Validate → features → item and None models → F1-optimal baskets → submission, metrics, report."""
-    from basketcast.pipeline import run
-
-    cfg = _config(config, device)
-    with _StageProgress() as progress:
-        result = run(data, out, config=cfg, progress=progress)
-    _print_run(result)
+    _run_and_print(data, out, _config(config, device))
 
 
 @app.command("predict")
@@ -358,17 +361,13 @@ def demo_command(
 
     from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
-    from basketcast.pipeline import run
 
     data = out / "data"
     config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
     if not (data / "truth.csv").exists():
         with err_console.status("converting The Complete Journey to the Instacart layout"):
             write_converted(complete_journey(), data, format="parquet")
-    cfg = _config(config, device)
-    with _StageProgress() as progress:
-        result = run(data, out, config=cfg, progress=progress)
-    _print_run(result)
+    _run_and_print(data, out, _config(config, device))
 
 
 # --- synthetic data (basketcast.data.sources.synthetic) -----------------------------------
