@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from basketcast.model import CVResult, assign_folds, feature_names, roc_auc, train_cv
+from basketcast.model import CVResult, assign_folds, feature_names, roc_auc, train, train_cv
 from tests.model._synth import NOISE, STRONG, WEAK, fast_config, planted_frame
 
 Planted = tuple[pl.DataFrame, np.ndarray]
@@ -178,3 +178,21 @@ def test_feature_names_and_input_errors(item_frame: Planted) -> None:
     tiny = frame.filter(pl.col("user_id") == frame["user_id"][0])
     with pytest.raises(ValueError, match="fold 0"):
         train_cv(tiny, config=config)
+
+
+def test_rows_resident_on_the_device_train_the_same_model(
+    item_frame: Planted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU every row is copied to the device once and each fold is gathered there.
+
+    NumPy stands in for CuPy here (the same array API; no GPU on this machine): the
+    model must be byte-identical to the one fed from host chunks.
+    """
+    frame = item_frame[0]
+    monkeypatch.setattr(train, "CHUNK_ROWS", 7_000)  # several chunks, an uneven last one
+    streamed = one_fold(frame)
+    monkeypatch.setattr(train, "_device_arrays", lambda device: np)
+    assert train._FeatureRows(frame, feature_names(frame), "cpu").resident
+    resident = one_fold(frame)
+    assert model_bytes(resident) == model_bytes(streamed)
+    assert resident.oof.equals(streamed.oof) and resident.test.equals(streamed.test)

@@ -20,7 +20,13 @@ import polars as pl
 import xgboost as xgb
 
 from basketcast.config import ModelConfig
-from basketcast.model._columns import check_frame, feature_chunks, id_columns
+from basketcast.model._columns import (
+    CHUNK_ROWS,
+    check_frame,
+    feature_chunks,
+    feature_matrix,
+    id_columns,
+)
 from basketcast.model.folds import FOLD_DTYPE, assign_folds
 from basketcast.model.metrics import log_loss, roc_auc
 
@@ -119,28 +125,86 @@ class _ReportProgress(xgb.callback.TrainingCallback):
         return False
 
 
-def _on_device(matrix: np.ndarray, device: str) -> Any:
-    """The chunk where the booster lives: on a GPU, a CuPy copy, so XGBoost sketches and
-    predicts on the device (from host memory, building the QuantileDMatrix took ~75 s of
-    each ~85 s fold at full scale on an H200)."""
+class _FeatureRows:
+    """A feature frame's rows as float32 chunks where the booster lives.
+
+    On the CPU each chunk is gathered from the frame when needed, so no full
+    float32 copy of the rows is ever made (at full Instacart scale that copy is
+    ~10 GB, beside a frame of the same size). On a GPU with room for it, every
+    row is copied to the device once and each fold's chunks are gathered there:
+    fed from host chunks, building a fold's QuantileDMatrix took ~75 s of each
+    ~85 s fold at full scale on an H200.
+    """
+
+    def __init__(self, frame: pl.DataFrame, names: list[str], device: str) -> None:
+        self._frame, self.names = frame, names
+        self._xp: Any = _device_arrays(device)
+        self._resident: Any = None
+        if self._xp is not None and _fits_on_device(self._xp, len(frame) * len(names) * 4):
+            self._resident = _stack(frame, names, self._xp)
+
+    @property
+    def resident(self) -> bool:
+        """Whether every row lives on the device as one matrix."""
+        return self._resident is not None
+
+    def chunks(self, rows: np.ndarray, y: np.ndarray | None = None) -> Iterator[tuple[Any, Any]]:
+        """(features, labels or None) of successive chunks of ``rows``, on the booster's device."""
+        xp = self._xp
+        if self._resident is not None:
+            for start in range(0, len(rows), CHUNK_ROWS):
+                index = rows[start : start + CHUNK_ROWS]
+                labels = None if y is None else xp.asarray(y[index])
+                yield self._resident[xp.asarray(index)], labels
+            return
+        for index, matrix in feature_chunks(self._frame, self.names, rows, chunk=CHUNK_ROWS):
+            labels = None if y is None else y[index]
+            if xp is not None:  # a GPU without room for every row: copy chunk by chunk
+                matrix, labels = xp.asarray(matrix), None if labels is None else xp.asarray(labels)
+            yield matrix, labels
+
+    def release(self) -> None:
+        """Hand the device copy back (CuPy keeps freed blocks in its pool, out of XGBoost's reach)."""
+        self._resident = None
+        if self._xp is not None and hasattr(self._xp, "get_default_memory_pool"):
+            self._xp.get_default_memory_pool().free_all_blocks()
+
+
+def _device_arrays(device: str) -> Any:
+    """CuPy when training on a GPU and CuPy is installed, else None (host NumPy chunks)."""
     if not device.startswith("cuda"):
-        return matrix
+        return None
     try:
         import cupy
-    except ImportError:  # XGBoost copies host data itself, only slower
-        return matrix
-    return cupy.asarray(matrix)
+    except ImportError:  # XGBoost copies host chunks to the device itself, only slower
+        return None
+    return cupy
+
+
+def _fits_on_device(xp: Any, nbytes: int) -> bool:
+    """Room for the rows, plus as much again for a fold's quantile matrix and chunks."""
+    if not hasattr(xp, "cuda"):
+        return True  # NumPy standing in for the device (tests)
+    free, _total = xp.cuda.runtime.memGetInfo()
+    return 2 * nbytes < free
+
+
+def _stack(frame: pl.DataFrame, names: list[str], xp: Any) -> Any:
+    """Every row's features as one C-ordered float32 matrix of array module ``xp``."""
+    out = xp.empty((len(frame), len(names)), dtype=xp.float32)
+    features = frame.select(names)
+    for start in range(0, len(frame), CHUNK_ROWS):
+        part = features.slice(start, CHUNK_ROWS)
+        out[start : start + part.height] = xp.asarray(feature_matrix(part, names))
+    return out
 
 
 class _Chunks(xgb.DataIter):
-    """Feeds a QuantileDMatrix the chosen rows of a feature frame, one chunk at a time."""
+    """Feeds a QuantileDMatrix the chosen rows and labels, one chunk at a time."""
 
-    def __init__(
-        self, frame: pl.DataFrame, names: list[str], rows: np.ndarray, y: np.ndarray, device: str
-    ) -> None:
-        self._frame, self._names, self._rows, self._y = frame, names, rows, y
-        self._device = device
-        self._chunks: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
+    def __init__(self, source: _FeatureRows, rows: np.ndarray, y: np.ndarray) -> None:
+        self._source, self._rows, self._y = source, rows, y
+        self._chunks: Iterator[tuple[Any, Any]] | None = None
         super().__init__(release_data=True)
 
     def reset(self) -> None:
@@ -148,27 +212,24 @@ class _Chunks(xgb.DataIter):
 
     def next(self, input_data: Callable[..., None]) -> bool:
         if self._chunks is None:
-            self._chunks = feature_chunks(self._frame, self._names, self._rows)
+            self._chunks = self._source.chunks(self._rows, self._y)
         batch = next(self._chunks, None)
         if batch is None:
             return False
-        index, matrix = batch
-        input_data(
-            data=_on_device(matrix, self._device), label=self._y[index], feature_names=self._names
-        )
+        matrix, labels = batch
+        input_data(data=matrix, label=labels, feature_names=self._source.names)
         return True
 
 
-def _predict(
-    booster: xgb.Booster, frame: pl.DataFrame, names: list[str], rows: np.ndarray, device: str
-) -> np.ndarray:
-    """Probabilities for the chosen rows, predicted chunk by chunk."""
+def _predict(booster: xgb.Booster, source: _FeatureRows, rows: np.ndarray) -> np.ndarray:
+    """Probabilities for the chosen rows, predicted chunk by chunk on the booster's device."""
     out = np.empty(len(rows), dtype=np.float32)
     done = 0
-    for index, matrix in feature_chunks(frame, names, rows):
-        p = booster.inplace_predict(_on_device(matrix, device), validate_features=False)
-        out[done : done + len(index)] = p.get() if hasattr(p, "get") else p  # CuPy → host
-        done += len(index)
+    for matrix, _ in source.chunks(rows):
+        p = booster.inplace_predict(matrix, validate_features=False)
+        n = len(p)
+        out[done : done + n] = p.get() if hasattr(p, "get") else p  # CuPy → host
+        done += n
     return out
 
 
@@ -220,81 +281,89 @@ def train_cv(
     boosters: dict[int, xgb.Booster] = {}
     fold_rows: list[dict[str, Any]] = []
     importance_rows: list[dict[str, Any]] = []
-    for f in sorted(set(config.folds_to_train)):
-        start = time.perf_counter()
-        in_fold = fold == f
-        train_mask = labelled & ~in_fold
-        held_out = labelled & in_fold
-        valid_mask = held_out & depth0
-        n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
-        if n_train == 0 or n_valid == 0:
-            raise ValueError(
-                f"fold {f} has {n_train} training rows and {n_valid} labelled depth-0 rows to "
-                f"validate on; both must be positive (too few users for {config.folds} folds?)"
+    source = _FeatureRows(frame, names, device)
+    where = " (every row resident on the GPU)" if source.resident else ""
+    try:
+        for f in sorted(set(config.folds_to_train)):
+            start = time.perf_counter()
+            in_fold = fold == f
+            train_mask = labelled & ~in_fold
+            held_out = labelled & in_fold
+            valid_mask = held_out & depth0
+            n_train, n_valid = int(train_mask.sum()), int(valid_mask.sum())
+            if n_train == 0 or n_valid == 0:
+                raise ValueError(
+                    f"fold {f} has {n_train} training rows and {n_valid} labelled depth-0 rows to "
+                    f"validate on; both must be positive (too few users for {config.folds} folds?)"
+                )
+            report(
+                f,
+                f"training on {n_train:,} rows, early stopping on {n_valid:,} depth-0 rows{where}",
             )
-        report(f, f"training on {n_train:,} rows, early stopping on {n_valid:,} depth-0 rows")
 
-        # Matrices are fed chunk by chunk from the frame: no full float32 copy of the rows.
-        dtrain = xgb.QuantileDMatrix(
-            _Chunks(frame, names, np.flatnonzero(train_mask), y, device),
-            max_bin=config.max_bin,
-            nthread=nthread,
-        )
-        # `ref=` reuses the training quantiles instead of sketching the validation rows again.
-        dvalid = xgb.QuantileDMatrix(
-            _Chunks(frame, names, np.flatnonzero(valid_mask), y, device),
-            max_bin=config.max_bin,
-            ref=dtrain,
-            nthread=nthread,
-        )
-        callbacks: list[xgb.callback.TrainingCallback] = [
-            xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True)
-        ]
-        if progress is not None:
-            callbacks.append(_ReportProgress(f, progress))
-        booster = xgb.train(
-            params,
-            dtrain,
-            num_boost_round=config.num_boost_round,
-            evals=[(dvalid, "valid")],
-            callbacks=callbacks,
-            verbose_eval=False,
-        )
-        del dtrain, dvalid
-        best_iteration = booster.num_boosted_rounds() - 1
+            dtrain = xgb.QuantileDMatrix(
+                _Chunks(source, np.flatnonzero(train_mask), y),
+                max_bin=config.max_bin,
+                nthread=nthread,
+            )
+            # `ref=` reuses the training quantiles instead of sketching the validation rows again.
+            dvalid = xgb.QuantileDMatrix(
+                _Chunks(source, np.flatnonzero(valid_mask), y),
+                max_bin=config.max_bin,
+                ref=dtrain,
+                nthread=nthread,
+            )
+            callbacks: list[xgb.callback.TrainingCallback] = [
+                xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True)
+            ]
+            if progress is not None:
+                callbacks.append(_ReportProgress(f, progress))
+            booster = xgb.train(
+                params,
+                dtrain,
+                num_boost_round=config.num_boost_round,
+                evals=[(dvalid, "valid")],
+                callbacks=callbacks,
+                verbose_eval=False,
+            )
+            del dtrain, dvalid
+            best_iteration = booster.num_boosted_rounds() - 1
 
-        p_held = _predict(booster, frame, names, np.flatnonzero(held_out), device)
-        oof_p[held_out] = p_held
-        oof_rows |= held_out
-        if len(test_rows):
-            test_sum += _predict(booster, frame, names, test_rows, device)
+            p_held = _predict(booster, source, np.flatnonzero(held_out))
+            oof_p[held_out] = p_held
+            oof_rows |= held_out
+            if len(test_rows):
+                test_sum += _predict(booster, source, test_rows)
 
-        p_valid = p_held[depth0[held_out]]
-        y_valid = y[valid_mask]
-        loss, auc = log_loss(y_valid, p_valid), roc_auc(y_valid, p_valid)
-        seconds = time.perf_counter() - start
-        boosters[f] = booster
-        fold_rows.append(
-            {
-                "fold": f,
-                "n_train": n_train,
-                "n_valid": n_valid,
-                "best_iteration": best_iteration,
-                "logloss": loss,
-                "auc": auc,
-                "seconds": seconds,
-            }
-        )
-        # Features never split on are absent from get_score; report them as 0.
-        gain = booster.get_score(importance_type="total_gain")
-        importance_rows += [
-            {"feature": n, "fold": f, "gain": float(cast(float, gain.get(n, 0.0)))} for n in names
-        ]
-        report(
-            f,
-            f"done in {seconds:.1f}s: best iteration {best_iteration}, "
-            f"logloss {loss:.5f}, AUC {auc:.4f}",
-        )
+            p_valid = p_held[depth0[held_out]]
+            y_valid = y[valid_mask]
+            loss, auc = log_loss(y_valid, p_valid), roc_auc(y_valid, p_valid)
+            seconds = time.perf_counter() - start
+            boosters[f] = booster
+            fold_rows.append(
+                {
+                    "fold": f,
+                    "n_train": n_train,
+                    "n_valid": n_valid,
+                    "best_iteration": best_iteration,
+                    "logloss": loss,
+                    "auc": auc,
+                    "seconds": seconds,
+                }
+            )
+            # Features never split on are absent from get_score; report them as 0.
+            gain = booster.get_score(importance_type="total_gain")
+            importance_rows += [
+                {"feature": n, "fold": f, "gain": float(cast(float, gain.get(n, 0.0)))}
+                for n in names
+            ]
+            report(
+                f,
+                f"done in {seconds:.1f}s: best iteration {best_iteration}, "
+                f"logloss {loss:.5f}, AUC {auc:.4f}",
+            )
+    finally:
+        source.release()
 
     ids = frame.select(keys)
     oof = ids.with_columns(
