@@ -14,6 +14,7 @@ from basketcast.cli import app
 from basketcast.data.dataset import DataError, Dataset
 from basketcast.data.schema import ORDERS, PRIOR, TRAIN
 from basketcast.evaluate import (
+    _per_order_f1,
     baseline_frequency,
     baseline_frequency_f1,
     baseline_last_basket,
@@ -97,6 +98,16 @@ def test_order_sets_must_match() -> None:
     assert per_order_f1(extra, truth)["f1"].to_list() == [1.0, 1.0]
     with pytest.raises(DataError, match="without a prediction"):
         per_order_f1(_frame({1: "1"}), truth)
+
+
+def test_internal_scoring_skips_token_checks_but_not_order_checks() -> None:
+    truth = _frame({1: "1 2", 2: "None", 3: "4"})
+    sub = _frame({3: "4 None", 1: "2", 2: "None"})
+    assert _per_order_f1(sub, truth).equals(per_order_f1(sub, truth))
+    with pytest.raises(DataError, match="without a prediction"):
+        _per_order_f1(_frame({1: "1"}), truth)
+    with pytest.raises(DataError, match="unknown token"):
+        per_order_f1(_frame({1: "x", 2: "None", 3: "4"}), truth)
 
 
 # --- files --------------------------------------------------------------------------------
