@@ -44,22 +44,40 @@ def product_features(history: History, sorted_lines: pl.LazyFrame) -> pl.LazyFra
     per_pair = sorted_lines.group_by("user_id", "product_id").agg(
         n=pl.len(), first_on=pl.col("order_number").min(), u_last=pl.col("u_last").first()
     )
-    loyalty = per_pair.group_by("product_id").agg(
-        p_one_time_share=(pl.col("n") == 1).mean(),
-        p_reorder_after_first=(pl.col("n") - 1).sum()
-        / (pl.col("u_last") - pl.col("first_on")).sum(),
+    # Row-level columns, then plain means and sums: Polars' fast aggregation paths.
+    loyalty = (
+        per_pair.with_columns(
+            one_time=(pl.col("n") == 1).cast(pl.Float64),
+            reorders=pl.col("n") - 1,
+            chances=pl.col("u_last") - pl.col("first_on"),
+        )
+        .group_by("product_id")
+        .agg(
+            p_buyers=pl.len(),
+            p_one_time_share=pl.col("one_time").mean(),
+            p_reorder_after_first=pl.col("reorders").sum() / pl.col("chances").sum(),
+        )
     )
+    # A line counts for "bought again within k orders" only when k more orders followed it.
+    rebuy = {
+        k: pl.when(left >= k).then((after.fill_null(99) <= k).cast(pl.Float64)) for k in (1, 3)
+    }
     return (
-        sorted_lines.group_by("product_id")
+        sorted_lines.with_columns(
+            rebuy_1=rebuy[1],
+            rebuy_3=rebuy[3],
+            cart=pl.col("add_to_cart_order").cast(pl.Float32),
+            hour=pl.col("order_hour_of_day").cast(pl.Float32),
+        )
+        .group_by("product_id")
         .agg(
             p_purchases=pl.len(),
-            p_buyers=pl.col("user_id").n_unique(),
             p_reorder_prob=pl.col("is_reorder").mean(),
-            p_rebuy_1=(after.fill_null(99) <= 1).filter(left >= 1).mean(),
-            p_rebuy_3=(after.fill_null(99) <= 3).filter(left >= 3).mean(),
-            p_cart_mean=pl.col("add_to_cart_order").cast(pl.Float32).mean(),
-            p_cart_std=pl.col("add_to_cart_order").cast(pl.Float32).std(),
-            p_hour_mean=pl.col("order_hour_of_day").cast(pl.Float32).mean(),
+            p_rebuy_1=pl.col("rebuy_1").mean(),
+            p_rebuy_3=pl.col("rebuy_3").mean(),
+            p_cart_mean=pl.col("cart").mean(),
+            p_cart_std=pl.col("cart").std(),
+            p_hour_mean=pl.col("hour").mean(),
         )
         .join(loyalty, on="product_id", how="left")
         .with_columns(pl.col(pl.Float64, pl.Float32).fill_nan(None))

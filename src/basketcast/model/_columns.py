@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -14,6 +15,7 @@ __all__ = [
     "feature_matrix",
     "feature_names",
     "id_columns",
+    "stack_features",
 ]
 
 ID_COLUMNS: tuple[str, ...] = ("order_id", "user_id", "product_id", "depth", "label")
@@ -91,3 +93,14 @@ def feature_matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
         )
     matrix = frame.select(pl.col(names).cast(pl.Float32)).to_numpy()
     return np.asarray(matrix, dtype=np.float32)
+
+
+def stack_features(frame: pl.DataFrame, names: list[str], xp: Any = np) -> Any:
+    """Every row's features as one C-ordered float32 matrix of array module ``xp`` (NumPy, CuPy),
+    filled chunk by chunk so the host never holds more than one chunk's copy beside the frame."""
+    out = xp.empty((len(frame), len(names)), dtype=xp.float32)
+    features = frame.select(names)
+    for start in range(0, len(frame), CHUNK_ROWS):
+        part = features.slice(start, CHUNK_ROWS)
+        out[start : start + part.height] = xp.asarray(feature_matrix(part, names))
+    return out

@@ -24,8 +24,8 @@ from basketcast.model._columns import (
     CHUNK_ROWS,
     check_frame,
     feature_chunks,
-    feature_matrix,
     id_columns,
+    stack_features,
 )
 from basketcast.model.folds import FOLD_DTYPE, assign_folds
 from basketcast.model.metrics import log_loss, roc_auc
@@ -141,7 +141,7 @@ class _FeatureRows:
         self._xp: Any = _device_arrays(device)
         self._resident: Any = None
         if self._xp is not None and _fits_on_device(self._xp, len(frame) * len(names) * 4):
-            self._resident = _stack(frame, names, self._xp)
+            self._resident = stack_features(frame, names, self._xp)
 
     @property
     def resident(self) -> bool:
@@ -187,16 +187,6 @@ def _fits_on_device(xp: Any, nbytes: int) -> bool:
         return True  # NumPy standing in for the device (tests)
     free, _total = xp.cuda.runtime.memGetInfo()
     return 2 * nbytes < free
-
-
-def _stack(frame: pl.DataFrame, names: list[str], xp: Any) -> Any:
-    """Every row's features as one C-ordered float32 matrix of array module ``xp``."""
-    out = xp.empty((len(frame), len(names)), dtype=xp.float32)
-    features = frame.select(names)
-    for start in range(0, len(frame), CHUNK_ROWS):
-        part = features.slice(start, CHUNK_ROWS)
-        out[start : start + part.height] = xp.asarray(feature_matrix(part, names))
-    return out
 
 
 class _Chunks(xgb.DataIter):
