@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,11 @@ from typer.testing import CliRunner
 from basketcast.cli import app
 from basketcast.data.dataset import DataError, Dataset
 from basketcast.data.schema import ORDERS, PRIOR, TRAIN
+from basketcast.data.sources.synthetic import synthetic
+from basketcast.data.validate import validate
 from basketcast.evaluate import (
+    DEFAULT_THRESHOLDS,
+    _frequency_scores,
     _per_order_f1,
     baseline_frequency,
     baseline_frequency_f1,
@@ -21,6 +26,7 @@ from basketcast.evaluate import (
     baseline_none,
     mean_f1,
     per_order_f1,
+    purchase_shares,
     read_submission,
     read_truth,
     truth_from_dataset,
@@ -280,3 +286,74 @@ def test_baseline_frequency_f1(dataset: Dataset) -> None:
     assert out[14].split()[0] == "1"
     score = mean_f1(baseline_frequency_f1(dataset, eval_set="train"), truth_from_dataset(dataset))
     assert 0.0 <= score <= 1.0
+
+
+# --- the one-pass threshold search against its definition -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic_dataset() -> Dataset:
+    tables = synthetic(300, seed=11).tables
+    return validate({name: frame.lazy() for name, frame in tables.items()})
+
+
+def _scores_one_by_one(
+    dataset: Dataset, truth: pl.DataFrame, grid: tuple[float, ...]
+) -> list[float]:
+    """The definition: build each threshold's baskets and score them with mean_f1."""
+    return [
+        mean_f1(baseline_frequency(dataset, t, eval_set="train"), truth, strict=False) for t in grid
+    ]
+
+
+def _messy(truth: pl.DataFrame) -> pl.DataFrame:
+    """Every other order, product ids written with leading zeros and padded."""
+    return truth.gather_every(2).with_columns(
+        pl.format(" {} ", pl.col("products").str.replace_all(r"(\d+)", "00$1"))
+    )
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        DEFAULT_THRESHOLDS,
+        (0.5, 0.2, 0.5, 1.0, 0.0),  # unsorted, repeated (ties go to the first), both ends
+        (0.31, 0.32, 0.33),  # likely no share in between: exact ties
+        (0.7,),
+    ],
+)
+@pytest.mark.parametrize("messy", [False, True])
+def test_threshold_search_matches_scoring_each_threshold(
+    synthetic_dataset: Dataset, grid: tuple[float, ...], messy: bool
+) -> None:
+    truth = truth_from_dataset(synthetic_dataset)
+    if messy:
+        truth = _messy(truth)
+    expected = _scores_one_by_one(synthetic_dataset, truth, grid)
+    got = _frequency_scores(synthetic_dataset, truth, grid)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    best = float(grid[int(np.argmax(expected))])
+    assert tune_frequency_threshold(synthetic_dataset, truth, grid=grid) == best
+    shares = purchase_shares(synthetic_dataset)
+    assert tune_frequency_threshold(synthetic_dataset, truth, grid=grid, shares=shares) == best
+
+
+def test_threshold_search_rejects_what_mean_f1_rejects(dataset: Dataset) -> None:
+    truth = truth_from_dataset(dataset)
+    with pytest.raises(DataError, match="without a prediction"):  # 33 is a test order
+        tune_frequency_threshold(dataset, pl.concat([truth, _frame({33: "8"})]))
+    with pytest.raises(DataError, match="unknown token"):
+        tune_frequency_threshold(dataset, _frame({14: "1 x"}))
+    with pytest.raises(ValueError, match="empty"):
+        tune_frequency_threshold(dataset, truth, grid=())
+
+
+def test_precomputed_shares_give_the_same_baselines(synthetic_dataset: Dataset) -> None:
+    shares = purchase_shares(synthetic_dataset)
+    for eval_set in (None, "train", "test"):
+        assert baseline_frequency(synthetic_dataset, 0.4, eval_set=eval_set).equals(
+            baseline_frequency(synthetic_dataset, 0.4, eval_set=eval_set, shares=shares)
+        )
+        assert baseline_frequency_f1(synthetic_dataset, eval_set=eval_set).equals(
+            baseline_frequency_f1(synthetic_dataset, eval_set=eval_set, shares=shares)
+        )

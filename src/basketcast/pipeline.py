@@ -273,8 +273,10 @@ def _evaluate(
     """Out-of-fold F1 on train orders, F1 on test orders when truth.csv is given, and baselines."""
     truth = evaluate.truth_from_dataset(dataset)
     truth_sets = _truth_sets(truth, data, oof, predictions)
-    threshold = evaluate.tune_frequency_threshold(dataset, truth)
-    methods = _methods(dataset, data, pl.concat([oof, predictions]), threshold, has_none)
+    shares = evaluate.purchase_shares(dataset)  # for the three frequency baselines
+    threshold = evaluate.tune_frequency_threshold(dataset, truth, shares=shares)
+    probabilities = pl.concat([oof, predictions])
+    methods = _methods(dataset, data, probabilities, threshold, shares, has_none)
     table = [
         _f1_row(method, baskets, subset, subset_truth, seed=config.seed)
         for method, baskets in methods.items()
@@ -309,7 +311,12 @@ def _truth_sets(
 
 
 def _methods(
-    dataset: Dataset, data: Path, probabilities: pl.DataFrame, threshold: float, has_none: bool
+    dataset: Dataset,
+    data: Path,
+    probabilities: pl.DataFrame,
+    threshold: float,
+    shares: pl.DataFrame,
+    has_none: bool,
 ) -> dict[str, pl.DataFrame]:
     """Baskets of every method compared in the F1 table, ours first."""
     methods = {"basketcast (p_none = prod(1 - p))": _baskets(probabilities, use_none=False)}
@@ -319,12 +326,14 @@ def _methods(
     if true_probs.exists():  # synthetic data: the generator's probabilities bound what is reachable
         oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
         methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
-    frequency = evaluate.baseline_frequency(dataset, threshold)
+    frequency = evaluate.baseline_frequency(dataset, threshold, shares=shares)
     return methods | {
         "baseline: None for every order": evaluate.baseline_none(dataset),
         "baseline: repeat the last basket": evaluate.baseline_last_basket(dataset),
         f"baseline: personal frequency >= {threshold:.2f}": frequency,
-        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(dataset),
+        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(
+            dataset, shares=shares
+        ),
     }
 
 
