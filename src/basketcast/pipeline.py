@@ -390,13 +390,26 @@ def _labels(dataset: Dataset, rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_BOOTSTRAP_BLOCK = 100
+"""Resamples drawn at once: bounds memory by this many times the number of distinct values."""
+
+
 def _bootstrap(values: np.ndarray, *, seed: int, draws: int = 1000) -> tuple[float, float]:
-    """95 % bootstrap interval of the mean of per-order F1."""
+    """95 % percentile bootstrap interval of the mean of per-order F1.
+
+    A resample's mean only depends on how often it draws each distinct value, and
+    those counts are multinomial(n, share of each value): one binomial per distinct
+    value instead of n indices per resample. The same distribution as resampling
+    indices, for any values; fast for per-order F1, which takes a few hundred values
+    (1000 resamples of 200k orders: milliseconds instead of seconds and 1.6 GB).
+    """
     if values.size == 0:
         return (float("nan"), float("nan"))
+    distinct, counts = np.unique(values, return_counts=True)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, values.size, size=(draws, values.size))
-    means = values[idx].mean(axis=1)
+    blocks = [min(_BOOTSTRAP_BLOCK, draws - start) for start in range(0, draws, _BOOTSTRAP_BLOCK)]
+    totals = [rng.multinomial(values.size, counts / values.size, size=b) @ distinct for b in blocks]
+    means = np.concatenate(totals) / values.size
     return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
