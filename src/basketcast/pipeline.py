@@ -198,8 +198,9 @@ def _features(
     frames = build_features(dataset, config=config.features, engine=engine)
     for old in (out / "features").glob("*.parquet"):
         old.unlink()  # one cached feature set per run folder
-    write_frame(frames.items, items_path)
-    write_frame(frames.orders, orders_path)
+    # A cache: lz4 writes in half the time of zstd, and reads faster too.
+    write_frame(frames.items, items_path, compression="lz4")
+    write_frame(frames.orders, orders_path, compression="lz4")
     return frames, False
 
 
