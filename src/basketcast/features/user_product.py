@@ -38,23 +38,23 @@ def user_product_features(sorted_lines: pl.LazyFrame, users: pl.LazyFrame) -> pl
     product, order, with `u_last`); `users` holds `u_orders` and `u_total_days`.
     """
     # Row-level columns first, then only simple aggregations (Polars' fast paths): an
-    # expression evaluated group by group costs several times more at 30M lines.
-    # A purchase run breaks where the product skipped an order; the streak is the last run's
-    # length: the pair's last row minus the first row of its run, plus one.
+    # expression evaluated group by group costs several times more at 30M lines. The
+    # columns are narrow because all of them exist at once for every line.
+    # A purchase run breaks where the product skipped an order; runs are consecutive
+    # orders, so the streak is the last order minus the order that started the last run, + 1.
     new_run = (
         (pl.col("order_number") - pl.col("order_number").shift(1) != 1)
         | (pl.col("product_id") != pl.col("product_id").shift(1))
         | (pl.col("user_id") != pl.col("user_id").shift(1))
     ).fill_null(True)
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
     last = pl.col("u_last")
+    flag = pl.UInt8
     per_pair = (
         sorted_lines.with_columns(
-            row=row,
-            run_start=pl.when(new_run).then(row).forward_fill(),
-            in_last1=(pl.col("order_number") == last).cast(pl.Int8),
-            in_last3=(pl.col("order_number") > last - 3).cast(pl.UInt32),
-            in_last5=(pl.col("order_number") > last - 5).cast(pl.UInt32),
+            run_from=pl.when(new_run).then(pl.col("order_number")).forward_fill().cast(pl.Int32),
+            in_last1=(pl.col("order_number") == last).cast(flag),
+            in_last3=(pl.col("order_number") > last - 3).cast(flag),
+            in_last5=(pl.col("order_number") > last - 5).cast(flag),
             cart=pl.col("add_to_cart_order").cast(pl.Float32),
             cart_rel=pl.col("add_to_cart_order") / pl.col("basket_size"),
         )
@@ -65,7 +65,7 @@ def user_product_features(sorted_lines: pl.LazyFrame, users: pl.LazyFrame) -> pl
             up_last_on=pl.col("order_number").max(),
             first_day=pl.col("day").min(),
             last_day=pl.col("day").max(),
-            last_run_len=pl.col("row").last() - pl.col("run_start").last() + 1,
+            last_run_len=pl.col("order_number").max() - pl.col("run_from").last() + 1,
             up_in_last1=pl.col("in_last1").max(),
             up_in_last3=pl.col("in_last3").sum(),
             up_in_last5=pl.col("in_last5").sum(),
