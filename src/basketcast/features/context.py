@@ -45,11 +45,12 @@ def with_context(
         t_days=pl.col("days_since_prior_order"),
     )
     return (
-        frame.join(target, on="order_id", how="left")
+        frame.join(target, on="order_id", how="left", maintain_order="left")
         .join(
             dow_profile.rename({"order_dow": "t_dow", "p_dow_share": "p_dow_share_at_t"}),
             on=["product_id", "t_dow"],
             how="left",
+            maintain_order="left",
         )
         .with_columns(
             t_days_vs_user=pl.col("t_days") - pl.col("u_days_mean"),
