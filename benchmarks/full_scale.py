@@ -9,6 +9,9 @@ Usage::
     python benchmarks/full_scale.py --users 1500 --set model.folds=2 --set model.num_boost_round=30
     # XGBoost alone: 50 fixed rounds of the item model on cuda and on cpu, same machine
     python benchmarks/full_scale.py --scale 1.0 --work /data/bc --xgb-rounds 50
+    # ... on a seeded sample of 12M labelled rows; or only generate the data
+    python benchmarks/full_scale.py --scale 1.0 --work /data/bc --xgb-rounds 50 --xgb-rows 12000000
+    python benchmarks/full_scale.py --scale 1.0 --work /data/bc --generate
 
 For each scale the synthetic data set is generated (`basketcast.data.sources.synthetic`)
 and written as Parquet under ``--work`` (kept and reused for the same users and seed;

@@ -96,8 +96,11 @@ def feature_matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
 
 
 def stack_features(frame: pl.DataFrame, names: list[str], xp: Any = np) -> Any:
-    """Every row's features as one C-ordered float32 matrix of array module ``xp`` (NumPy, CuPy),
-    filled chunk by chunk so the host never holds more than one chunk's copy beside the frame."""
+    """Every row's features as one C-ordered float32 matrix of array module ``xp`` (NumPy, CuPy).
+
+    Filled chunk by chunk: beside the frame and the result, only one chunk is
+    ever converted at a time (with CuPy, the result lives on the GPU).
+    """
     out = xp.empty((len(frame), len(names)), dtype=xp.float32)
     features = frame.select(names)
     for start in range(0, len(frame), CHUNK_ROWS):
