@@ -76,21 +76,35 @@ def _integer_axes(ax: Axes) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
-def orders_per_user(frame: pl.DataFrame) -> bytes:
-    """Histogram of orders per user, from ``orders`` / ``users`` counts."""
+def _counts_histogram(
+    frame: pl.DataFrame, x: str, count: str, *, width: float, xlabel: str, title: str
+) -> bytes:
+    """Bars of precomputed counts: column ``count`` against integer column ``x``."""
     fig = _figure()
     ax = fig.add_subplot()
     ax.bar(
-        frame.get_column("orders").to_numpy(),
-        frame.get_column("users").to_numpy(),
-        width=1.0,
+        frame.get_column(x).to_numpy(),
+        frame.get_column(count).to_numpy(),
+        width=width,
         color=_COLOR,
     )
     _integer_axes(ax)
-    ax.set_xlabel("orders per user (target order included)")
-    ax.set_ylabel("users")
-    ax.set_title("Orders per user")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(count)
+    ax.set_title(title)
     return _png(fig)
+
+
+def orders_per_user(frame: pl.DataFrame) -> bytes:
+    """Histogram of orders per user, from ``orders`` / ``users`` counts."""
+    return _counts_histogram(
+        frame,
+        "orders",
+        "users",
+        width=1.0,
+        xlabel="orders per user (target order included)",
+        title="Orders per user",
+    )
 
 
 def order_heatmap(frame: pl.DataFrame) -> bytes:
@@ -114,19 +128,14 @@ def order_heatmap(frame: pl.DataFrame) -> bytes:
 
 def days_since_prior(frame: pl.DataFrame) -> bytes:
     """Histogram of days since the prior order, from ``days`` / ``orders`` counts."""
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.bar(
-        frame.get_column("days").to_numpy(),
-        frame.get_column("orders").to_numpy(),
+    return _counts_histogram(
+        frame,
+        "days",
+        "orders",
         width=0.9,
-        color=_COLOR,
+        xlabel="days since prior order (first orders excluded)",
+        title="Days since prior order",
     )
-    _integer_axes(ax)
-    ax.set_xlabel("days since prior order (first orders excluded)")
-    ax.set_ylabel("orders")
-    ax.set_title("Days since prior order")
-    return _png(fig)
 
 
 def _hbars(
