@@ -410,3 +410,127 @@ def config_command(
 ) -> None:
     """Print the resolved configuration as TOML: every knob with its default (or the file's value)."""
     console.print(_config(config).to_toml(), highlight=False, markup=False)
+
+
+# --- explain and tune (basketcast.importance, basketcast.tune, basketcast.report) ---------------
+
+RunArg = Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")]
+
+
+def _int_list(value: str | None) -> list[int]:
+    if not value:
+        return []
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated fold numbers, got {value!r}") from None
+
+
+def _print_importance(result: Any, *, top: int) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result.method} importance by {result.by}: {escape(result.meaning)}",
+        title_justify="left",
+    )
+    shown = result.table.head(top)
+    interval = shown.get_column("low").null_count() < shown.height
+    columns = ["#", result.by, "importance"] + (["95 % interval"] if interval else [])
+    extras = [
+        c for c in ("spread", "share", "mean_shap", "auc_drop", "f1_drop") if c in shown.columns
+    ]
+    for name in columns + extras:
+        table.add_column(name, justify="left" if name == result.by else "right")
+    for rank, row in enumerate(shown.iter_rows(named=True), start=1):
+        cells = [str(rank), escape(row["name"]), f"{row['importance']:.4g}"]
+        if interval:
+            cells.append(f"{row['low']:.4g} – {row['high']:.4g}")
+        cells += [f"{row[c]:+.4f}" if c != "share" else f"{row[c]:.3f}" for c in extras]
+        table.add_row(*cells)
+    console.print(table)
+    settings = "; ".join(f"{k} {v}" for k, v in result.settings.items())
+    console.print(f"[dim]computed on: {escape(settings)}[/]", highlight=False)
+    for note in result.notes:
+        console.print(f"• {escape(note)}", highlight=False)
+
+
+@app.command("importance")
+@friendly_errors
+def importance_command(
+    run_dir: RunArg,
+    method: Annotated[
+        str, typer.Option("--method", help="gain (no compute), shap, or lofo (retrains).")
+    ] = "gain",
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="feature or family (default: family for lofo, else feature)."),
+    ] = None,
+    rows: Annotated[
+        int, typer.Option("--rows", help="shap: out-of-fold depth-0 rows to explain (seeded).")
+    ] = 20_000,
+    folds: Annotated[
+        str | None, typer.Option("--folds", help="lofo: folds to retrain, e.g. 0,1 (default: all).")
+    ] = None,
+    user_share: Annotated[
+        float, typer.Option("--user-share", help="lofo: share of users to retrain on (seeded).")
+    ] = 1.0,
+    together: Annotated[
+        list[str] | None,
+        typer.Option("--together", help="lofo: also leave these out at once, e.g. user,product."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the samples and the bootstrap.")] = 0,
+    device: DeviceOpt = None,
+    top: Annotated[int, typer.Option("--top", help="Rows to print.")] = 25,
+) -> None:
+    """Explain a run's item model: gain, SHAP or leave-one-feature-out importance.
+
+    Writes importance-METHOD.parquet/.json/.png into the run folder and prints the
+    table; `basketcast report RUN` then adds an Explanations section to report.html.
+    """
+    from basketcast import importance as imp
+
+    if method not in ("gain", "shap", "lofo"):
+        raise typer.BadParameter(f"--method must be gain, shap or lofo, not {method!r}")
+    if by is not None and by not in imp.BY:
+        raise typer.BadParameter(f"--by must be feature or family, not {by!r}")
+    run = imp.load_run(run_dir)
+    status = err_console.status(f"{method} importance")
+    evaluator: imp.BaseImportanceEvaluator = imp.GainImportanceEvaluator()
+    if method == "shap":
+        evaluator = imp.ShapImportanceEvaluator(rows=rows, seed=seed, device=device)
+    elif method == "lofo":
+        evaluator = imp.LofoImportanceEvaluator(
+            folds=_int_list(folds),
+            user_share=user_share,
+            together=[tuple(t.split(",")) for t in together or []],
+            seed=seed,
+            device=device,
+            progress=lambda message: status.update(f"LOFO: training {message}"),
+        )
+    with status:
+        result = imp.get_importances(run, evaluator=evaluator, by=by)
+    written = imp.write_importance(result, run_dir, run_id=run.run_id)
+    _print_importance(result, top=top)
+    console.print(
+        f"wrote {', '.join(p.name for p in written)} to {run_dir}; "
+        f"`basketcast report {run_dir}` adds them to report.html",
+        highlight=False,
+    )
+
+
+@app.command("report")
+@friendly_errors
+def report_command(
+    run_dir: RunArg,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="The data folder, if it moved since the run.")
+    ] = None,
+) -> None:
+    """Render RUN's report.html again from its files (with an Explanations section when
+    importance files exist); the new file replaces the old one atomically."""
+    from basketcast.report.from_run import rerender_report
+
+    with err_console.status("rendering the report"):
+        path = rerender_report(run_dir, data=data)
+    console.print(f"wrote {path}", highlight=False)

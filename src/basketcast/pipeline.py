@@ -471,6 +471,7 @@ def _report(
         stages=list(records),
         config_toml=config.to_toml(),
         notes=[],
+        run_dir=out,
     )
     write_report(out / "report.html", dataset=dataset, inputs=inputs)
 

@@ -21,6 +21,7 @@ import polars as pl
 from basketcast import __version__
 from basketcast._meter import StageRecord
 from basketcast.data.dataset import Dataset
+from basketcast.importance._gain import mean_gain
 from basketcast.io import write_text
 from basketcast.report import figures
 from basketcast.report.explore import Exploration, explore
@@ -57,6 +58,9 @@ class ReportInputs:
         The resolved configuration, shown verbatim.
     notes
         Free-text remarks, one paragraph each.
+    run_dir
+        The run folder: its saved importances (``basketcast importance``) make
+        an Explanations section.
     """
 
     title: str
@@ -69,6 +73,7 @@ class ReportInputs:
     stages: list[StageRecord] = field(default_factory=list)
     config_toml: str | None = None
     notes: list[str] = field(default_factory=list)
+    run_dir: Path | None = None
 
     @property
     def has_model(self) -> bool:
@@ -104,13 +109,19 @@ def render_report(*, dataset: Dataset, inputs: ReportInputs) -> str:
     ]
     if inputs.summary:
         parts.append(_kv_table(inputs.summary))
+    from basketcast.report.explanations import explanations_section
+
+    explanations = explanations_section(inputs.run_dir) if inputs.run_dir is not None else ""
     parts.append(
         '<nav><a href="#exploration">1. Exploration</a> &middot; '
         '<a href="#model">2. The model</a> &middot; '
-        '<a href="#configuration">3. Configuration and notes</a></nav>'
+        + ('<a href="#explanations">Explanations</a> &middot; ' if explanations else "")
+        + '<a href="#configuration">3. Configuration and notes</a></nav>'
     )
     parts.append(_exploration_section(dataset, explore(dataset)))
     parts.append(_model_section(inputs))
+    if explanations:
+        parts.append(explanations)
     parts.append(_configuration_section(inputs))
     parts.append("</main></body></html>\n")
     # ASCII with character references: the file is identical on every platform
@@ -308,30 +319,6 @@ def _feature_descriptions() -> dict[str, str]:
     from basketcast.features.registry import DESCRIPTIONS
 
     return DESCRIPTIONS
-
-
-def mean_gain(importance: pl.DataFrame) -> pl.DataFrame:
-    """Gain per feature averaged over folds, largest first.
-
-    Parameters
-    ----------
-    importance
-        ``feature, fold, gain``, one row per feature a fold's model used.
-
-    Returns
-    -------
-    pl.DataFrame
-        ``feature, gain`` (mean over every fold), ``share`` (of the summed mean gain).
-    """
-    n_folds = max(importance.get_column("fold").n_unique(), 1)
-    # XGBoost omits the features a fold never split on: their gain there is 0,
-    # so divide by the number of folds, not by the rows a feature happens to have.
-    return (
-        importance.group_by("feature")
-        .agg((pl.col("gain").sum() / n_folds).alias("gain"))
-        .with_columns((pl.col("gain") / pl.col("gain").sum()).alias("share"))
-        .sort(["gain", "feature"], descending=[True, False])
-    )
 
 
 def _importance(frame: pl.DataFrame) -> str:
