@@ -534,3 +534,89 @@ def report_command(
     with err_console.status("rendering the report"):
         path = rerender_report(run_dir, data=data)
     console.print(f"wrote {path}", highlight=False)
+
+
+def _tune_help() -> str:
+    from basketcast.tune._space import DEFAULT_SPACE
+
+    lines = "; ".join(p.describe() for p in DEFAULT_SPACE.params)
+    return (
+        "Search the item model's parameters with Optuna (seeded TPE) on DATA's train orders.\n\n"
+        "The objective is the out-of-fold log loss on the user-grouped folds (the mean over "
+        "the folds that ran); each trial trains fold 0 first and is pruned there when it "
+        "falls behind. --trials N is the total of finished trials (complete and pruned; "
+        "failed ones are retried): run the same command again, after Ctrl-C or with a larger "
+        "N, and the study goes on. DIR gets study.journal, the cached features, best.toml "
+        "(for `basketcast run --config`), trials.csv, history.png, param_importances.png and "
+        f"tune.html.\n\nThe space (override it with --space FILE, a TOML file with a `space` table): {lines}."
+    )
+
+
+@app.command("tune", help=_tune_help())
+@friendly_errors
+def tune_command(
+    data: DirArg,
+    out: Annotated[Path, typer.Option("--out", help="Study folder (DIR).")],
+    trials: Annotated[int, typer.Option("--trials", help="Finished trials the study should hold.")],
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage", help="Optuna RDB URL or journal file (default DIR/study.journal)."
+        ),
+    ] = None,
+    study: Annotated[
+        str, typer.Option("--study", help="Study name in the storage.")
+    ] = "basketcast",
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Worker processes; they share the thread budget.")
+    ] = 1,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds after which no new trial starts.")
+    ] = None,
+    config: ConfigOpt = None,
+    space: Annotated[
+        Path | None, typer.Option("--space", help="TOML file with a `space` table.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the TPE sampler.")] = 0,
+    device: DeviceOpt = None,
+) -> None:
+    import polars as pl
+    from rich.table import Table
+
+    from basketcast.tune import load_space, tune
+
+    with err_console.status("tuning") as status:
+        result = tune(
+            data,
+            out,
+            trials=trials,
+            storage=storage,
+            study=study,
+            jobs=jobs,
+            timeout=timeout,
+            config=_config(config, device),
+            space=load_space(space),
+            seed=seed,
+            progress=lambda message: status.update(f"tuning: {message}"),
+        )
+    trials_table = result.outputs["trials"]
+    frame = pl.read_csv(trials_table)
+    done = frame.filter(pl.col("state") == "COMPLETE").sort("logloss")
+    table = Table(title=f"study {study}: best of {result.finished} trials", title_justify="left")
+    for name in ("trial", "log loss", "F1", "parameters"):
+        table.add_column(name, justify="left" if name == "parameters" else "right")
+    params = [c for c in frame.columns if c.startswith("param_")]
+    for row in done.head(10).iter_rows(named=True):
+        text = " ".join(
+            f"{p.removeprefix('param_')}={row[p]:.3g}"
+            if isinstance(row[p], float)
+            else f"{p.removeprefix('param_')}={row[p]}"
+            for p in params
+        )
+        table.add_row(str(row["number"]), f"{row['logloss']:.5f}", f"{row['oof_f1']:.4f}", text)
+    console.print(table)
+    states = frame.group_by("state").len().sort("state").iter_rows()
+    console.print(", ".join(f"{n} {s.lower()}" for s, n in states), highlight=False)
+    if "best" in result.outputs:
+        console.print(f"best configuration: {result.outputs['best']}", highlight=False)
+    console.print(f"trials: {trials_table}; figures: {result.outputs['html']}", highlight=False)

@@ -29,7 +29,7 @@ device = "cpu"
 def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     data, run = root / "data", root / "run"
-    result = runner.invoke(app, ["synth", "--users", "300", "--seed", "7", "--out", str(data)])
+    result = runner.invoke(app, ["synth", "--users", "200", "--seed", "7", "--out", str(data)])
     assert result.exit_code == 0, result.output
     (root / "fast.toml").write_text(FAST_TOML)
     result = runner.invoke(
