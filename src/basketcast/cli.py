@@ -473,8 +473,17 @@ def importance_command(
         str | None, typer.Option("--folds", help="lofo: folds to retrain, e.g. 0,1 (default: all).")
     ] = None,
     user_share: Annotated[
-        float, typer.Option("--user-share", help="lofo: share of users to retrain on (seeded).")
-    ] = 1.0,
+        float | None,
+        typer.Option("--user-share", help="lofo: share of users to retrain on (seeded)."),
+    ] = None,
+    budget: Annotated[
+        float,
+        typer.Option(
+            "--budget",
+            help="lofo: at most this many times the run's item-model training, by using fewer "
+            "folds (then fewer users) unless --folds/--user-share say; 0: no bound.",
+        ),
+    ] = 3.0,
     together: Annotated[
         list[str] | None,
         typer.Option("--together", help="lofo: also leave these out at once, e.g. user,product."),
@@ -503,6 +512,7 @@ def importance_command(
         evaluator = imp.LofoImportanceEvaluator(
             folds=_int_list(folds),
             user_share=user_share,
+            budget=budget,
             together=[tuple(t.split(",")) for t in together or []],
             seed=seed,
             device=device,

@@ -17,6 +17,7 @@ from basketcast.importance import (
     write_importance,
 )
 from basketcast.importance._base import TABLE_COLUMNS
+from basketcast.importance._lofo import plan
 
 EVALUATORS = {
     "gain": GainImportanceEvaluator,
@@ -87,3 +88,26 @@ def test_lofo_rejects_unknown_names_and_folds(planted: RunArtifacts) -> None:
         get_importances(planted, evaluator=LofoImportanceEvaluator(folds=[7]))
     with pytest.raises(ValueError, match="user_share"):
         LofoImportanceEvaluator(user_share=0)
+
+
+@pytest.mark.parametrize(
+    ("models", "trained", "folds", "share", "budget", "expected"),
+    [
+        # 6 models on a 3-fold run within 3x: one fold (2x), every user.
+        (6, (0, 1, 2), (), None, 3.0, ((0,), 1.0, 2.0)),
+        # 6 models on a 5-fold run: two folds (2.4x).
+        (6, (0, 1, 2, 3, 4), (), None, 3.0, ((0, 1), 1.0, 2.4)),
+        # 30 models, 3 folds: one fold is already 10x, so a share of the users (0.3 -> 3x).
+        (30, (0, 1, 2), (), None, 3.0, ((0,), 0.3, 3.0)),
+        # No bound; or the caller's own choice wins.
+        (6, (0, 1, 2), (), None, 0.0, ((0, 1, 2), 1.0, 6.0)),
+        (6, (0, 1, 2), (2,), 0.5, 3.0, ((2,), 0.5, 1.0)),
+    ],
+)
+def test_lofo_cost_plan(models, trained, folds, share, budget, expected) -> None:
+    chosen, user_share, cost = plan(
+        models=models, trained=trained, folds=folds, user_share=share, budget=budget
+    )
+    assert chosen == expected[0]
+    assert user_share == pytest.approx(expected[1])
+    assert cost == pytest.approx(expected[2])

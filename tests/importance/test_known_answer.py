@@ -19,7 +19,7 @@ from tests.importance._planted import COPY, DRIVER, NOISE, WEAK
 
 @pytest.fixture(scope="module")
 def lofo(planted: RunArtifacts):
-    evaluator = LofoImportanceEvaluator(together=[("driver", "copy")], threads=1)
+    evaluator = LofoImportanceEvaluator(together=[("driver", "copy")], budget=0, threads=1)
     return get_importances(planted, evaluator=evaluator, by="family")
 
 

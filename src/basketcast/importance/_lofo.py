@@ -41,12 +41,22 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
     the expected-F1 baskets are reported beside it. Every model, the baseline
     with all features included, is trained the same way on the same rows.
 
+    The cost is bounded by `budget`: unless `folds` or `user_share` are given,
+    LOFO retrains as many of the run's folds (and, if even one fold is too
+    many, as large a seeded share of users) as keep its training within
+    `budget` times the run's own item-model training. The output states what
+    was used.
+
     Parameters
     ----------
     folds
-        Which of the run's trained folds to retrain (default: all of them).
+        Which of the run's trained folds to retrain (default: chosen by `budget`).
     user_share
-        Retrain on this share of users (seeded), to bound the cost.
+        Retrain on this share of users, drawn with `seed` (default: chosen by `budget`).
+    budget
+        The most training LOFO may do, in units of the run's item-model
+        training (all its trained folds); 0 lifts the bound: every trained
+        fold, every user.
     together
         Extra groups taken out at once, each a list of feature or family names.
     seed
@@ -65,27 +75,37 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
         self,
         *,
         folds: Sequence[int] = (),
-        user_share: float = 1.0,
+        user_share: float | None = None,
+        budget: float = 3.0,
         together: Sequence[Sequence[str]] = (),
         seed: int = 0,
         threads: int = 0,
         device: str | None = None,
         progress: Progress | None = None,
     ) -> None:
-        if not 0 < user_share <= 1:
+        if user_share is not None and not 0 < user_share <= 1:
             raise ValueError(f"user_share must be in (0, 1], got {user_share}")
+        if budget < 0:
+            raise ValueError(f"budget must be >= 0, got {budget}")
         self.folds, self.user_share, self.together = tuple(folds), user_share, together
+        self.budget = budget
         self.seed, self.threads, self.device = seed, threads, device
         self.progress: Progress = progress or (lambda message: None)
 
     def evaluate(self, run: RunArtifacts, *, by: By = "family") -> Importance:
-        folds = self.folds or run.trained_folds
-        missing = sorted(set(folds) - set(range(run.n_folds)))
+        missing = sorted(set(self.folds) - set(range(run.n_folds)))
         if missing:
             raise ValueError(f"folds {missing} do not exist: the run has {run.n_folds} folds")
         names = run.feature_names
         groups = resolve_groups(names, families=run.families, together=self.together, by=by)
-        frame = run.labelled_rows(user_share=self.user_share, seed=self.seed).drop("fold")
+        folds, user_share, cost = plan(
+            models=len(groups) + 1,
+            trained=run.trained_folds,
+            folds=self.folds,
+            user_share=self.user_share,
+            budget=self.budget,
+        )
+        frame = run.labelled_rows(user_share=user_share, seed=self.seed).drop("fold")
         config = replace(run.config.model, train_folds=tuple(sorted(folds)))
         device = resolve_device(self.device or config.device)
         threads = self.threads or run.config.threads
@@ -122,7 +142,9 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
             settings={
                 "folds": list(config.train_folds),
                 "of_folds": run.n_folds,
-                "user_share": self.user_share,
+                "user_share": user_share,
+                "budget": self.budget or "none",
+                "estimated_cost": f"{cost:.2f}x the run's item-model training",
                 "users": int(base.users.size),
                 "rows_scored": int(base.rows.sum()),
                 "models_trained": len(dropped) + 1,
@@ -136,6 +158,30 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
             },
             notes=_notes(table, pairs),
         )
+
+
+def plan(
+    *,
+    models: int,
+    trained: Sequence[int],
+    folds: Sequence[int],
+    user_share: float | None,
+    budget: float,
+) -> tuple[tuple[int, ...], float, float]:
+    """Folds and user share for `models` retrainings within `budget`; and the estimated cost.
+
+    Training cost is taken as proportional to folds x users, in units of the
+    run's training (`trained` folds, every user): ``models * folds/trained * share``.
+    """
+    n = len(trained)
+    chosen = tuple(sorted(folds))
+    if not chosen:
+        fit = n if budget == 0 else int(budget * n // models)
+        chosen = tuple(sorted(trained))[: max(1, min(n, fit))]
+    if user_share is None:
+        room = 1.0 if budget == 0 else budget * n / (models * len(chosen))
+        user_share = min(1.0, room)
+    return chosen, user_share, models * len(chosen) / n * user_share
 
 
 def _table(base: OofScores, dropped: dict[str, OofScores], *, seed: int) -> pl.DataFrame:
