@@ -153,7 +153,8 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
                 "baseline_logloss": base.logloss,
                 "baseline_auc": base.auc,
                 "baseline_f1": base.f1,
-                "interval": "95 % paired bootstrap over users (1000 resamples)",
+                "interval": "95 % paired bootstrap over users (1000 resamples) for log loss and "
+                "F1; AUC change is a point estimate",
                 "f1_baskets": "expected-F1 baskets with p(None) = prod(1 - p) (no None model)",
             },
             notes=_notes(table, pairs),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from matplotlib.ticker import MaxNLocator
 
 from basketcast.report.figures import _bar_height, _figure, _png
 
@@ -30,10 +31,12 @@ def history(table: pl.DataFrame) -> bytes:
             best = np.minimum.accumulate(complete["logloss"].to_numpy())
             ax.step(complete["number"].to_numpy(), best, where="post", color=_ACCENT,
                     label="best so far")  # fmt: skip
-            low, high = float(best.min()), float(np.quantile(complete["logloss"].to_numpy(), 0.9))
-            if high > low:  # a few poor trials should not squash the interesting range
+            values = complete["logloss"].to_numpy()
+            low, high = float(best.min()), float(np.quantile(values, 0.9))
+            if len(values) >= 10 and high > low:  # a few poor trials must not squash the rest
                 ax.set_ylim(low - 0.05 * (high - low), high + 0.15 * (high - low))
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="best")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel("out-of-fold log loss (mean over folds)")
     ax.set_title("Optimisation history")
