@@ -34,7 +34,7 @@ from basketcast.model import metrics as model_metrics
 from basketcast.model.cache import load_cv_result, save_cv_result
 from basketcast.model.train import CVResult, train_cv
 
-__all__ = ["RunResult", "data_fingerprint", "predict", "run"]
+__all__ = ["STATS_DIR", "RunResult", "data_fingerprint", "predict", "predict_probabilities", "run"]
 
 Progress = Callable[[str, str], None]
 """progress(stage, event): event is "start", "done", "cached", or a message."""
@@ -149,9 +149,29 @@ def run(
 def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFrame:
     """Baskets for every target order in `data` from the models a run saved; no retraining.
 
+    Writes the submission CSV `out` and returns it. See `predict_probabilities`.
+    """
+    probs, p_none = predict_probabilities(run_dir, data)
+    submission = select_baskets(probs.select("order_id", "product_id", "p"), p_none)
+    submission = submission.select("order_id", "products")
+    write_frame(submission, out)
+    return submission
+
+
+def predict_probabilities(
+    run_dir: str | Path, data: str | Path
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Probabilities for every candidate of the target orders in `data`, from a saved run.
+
     Features are computed with the statistics the run fitted (``run_dir/stats``),
     never refitted on `data`: a user's probabilities do not depend on which
-    other users `data` holds. Writes the submission CSV `out` and returns it.
+    other users `data` holds.
+
+    Returns
+    -------
+    (pl.DataFrame, pl.DataFrame or None)
+        ``order_id, user_id, product_id, p`` (the mean over fold models), and
+        ``order_id, p_none`` when the run uses its None model.
 
     Raises
     ------
@@ -167,8 +187,7 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
         raise FileNotFoundError(f"{models}: no item models saved (is {run_dir} a finished run?)")
     stats = FittedStats.load(run_dir / STATS_DIR)
     config = load_config(run_dir / "config.toml")
-    dataset = load_dataset(data)
-    frames = transform_users(dataset, stats, config=config.features)
+    frames = transform_users(load_dataset(data), stats, config=config.features)
 
     def probabilities(frame: pl.DataFrame, prefix: str) -> np.ndarray:
         names = load_manifest(models, prefix=prefix)["feature_names"]
@@ -176,13 +195,12 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
             load_models(models, prefix=prefix), frame, names, threads=config.threads
         )
 
-    probs = frames.items.select("order_id", "product_id", p=probabilities(frames.items, "item"))
+    items = frames.items
+    probs = items.select("order_id", "user_id", "product_id", p=probabilities(items, "item"))
     p_none = None
     if config.basket.use_none_model and (models / "none_models.json").exists():
         p_none = frames.orders.select("order_id", p_none=probabilities(frames.orders, "none"))
-    submission = select_baskets(probs, p_none).select("order_id", "products")
-    write_frame(submission, out)
-    return submission
+    return probs, p_none
 
 
 # --- stages -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from basketcast.features.candidates import candidates
 from basketcast.features.family import FamilyContractError, FeatureFamily
 from basketcast.features.history import History
 from basketcast.features.order import ORDER
-from basketcast.features.registry import REGISTRY
+from basketcast.features.registry import REGISTRY, Registry
 from basketcast.features.stats import FittedStats
 from basketcast.frame import ID_COLUMNS
 
@@ -32,22 +32,23 @@ class Plan:
     compute: tuple[FeatureFamily, ...]
 
 
-def plan(config: FeatureConfig, history: History) -> Plan:
-    """Which item families to compute and which to output, for ``config`` on ``history``."""
-    registry = REGISTRY.without(config.exclude)
-    output = tuple(f for f in registry.item_families if f.available(history))
+def plan(config: FeatureConfig, history: History, *, registry: Registry = REGISTRY) -> Plan:
+    """Which item families of ``registry`` to compute and which to output, for ``config`` on ``history``."""
+    output = tuple(
+        f for f in registry.without(config.exclude).item_families if f.available(history)
+    )
     wanted = {f.name for f in output}
     todo = list(output)
     while todo:
         for column in todo.pop().needs:
-            provider = REGISTRY.family_of(column)
+            provider = registry.family_of(column)
             if not provider.available(history):
                 raise ValueError(f"feature column {column!r} cannot be computed without products")
             if provider.name not in wanted:
                 wanted.add(provider.name)
                 todo.append(provider)
     ordered: list[FeatureFamily] = []
-    pending = [f for f in REGISTRY.item_families if f.name in wanted]
+    pending = [f for f in registry.item_families if f.name in wanted]
     while pending:
         done = {c for f in ordered for c in f.columns}
         ready = next((f for f in pending if set(f.needs) <= done), None)
@@ -88,13 +89,23 @@ def check_columns(family: FeatureFamily, before: list[str], after: list[str]) ->
 
 
 def transform_history(
-    dataset: Dataset, history: History, stats: FittedStats, config: FeatureConfig
+    dataset: Dataset,
+    history: History,
+    stats: FittedStats,
+    config: FeatureConfig,
+    *,
+    registry: Registry = REGISTRY,
 ) -> pl.LazyFrame:
     """The item frame of ``history``'s targets (lazy), every switched-on family's columns joined on.
 
     Rows sorted by order_id and product_id; features Float32, non-finite values null.
+
+    Raises
+    ------
+    FamilyContractError
+        When a family adds a column it does not describe, or describes one it does not add.
     """
-    chosen = plan(config, history)
+    chosen = plan(config, history, registry=registry)
     # Sorted while the frame is narrow, then every join keeps that order: sorting the
     # finished frame would move ~70 columns of every row (a third of this stage at full scale).
     frame = candidates(dataset, history).sort("order_id", "product_id")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -19,6 +19,7 @@ __all__ = [
     "build_features",
     "feature_names",
     "fit_stats",
+    "select_users",
     "transform_users",
 ]
 
@@ -31,6 +32,22 @@ class FeatureFrames:
     items: pl.DataFrame
     orders: pl.DataFrame
     stats: FittedStats | None = None
+
+
+def select_users(dataset: Dataset, users: pl.Series | list[int]) -> Dataset:
+    """The part of ``dataset`` that belongs to ``users``: their orders and lines, every product.
+
+    What a shard or a single user is transformed from.
+    """
+    ids = pl.Series("user_id", users, dtype=dataset.orders.schema["user_id"])
+    orders = dataset.orders.filter(pl.col("user_id").is_in(ids.implode()))
+    theirs = orders.select("order_id")
+    return replace(
+        dataset,
+        orders=orders,
+        prior=dataset.prior.join(theirs, on="order_id", how="semi"),
+        train=dataset.train.join(theirs, on="order_id", how="semi"),
+    )
 
 
 def fit_stats(
