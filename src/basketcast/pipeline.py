@@ -39,6 +39,9 @@ __all__ = ["STATS_DIR", "RunResult", "data_fingerprint", "predict", "predict_pro
 Progress = Callable[[str, str], None]
 """progress(stage, event): event is "start", "done", "cached", or a message."""
 
+STATS_DIR = "stats"
+"""Where a run keeps its depth-0 fitted feature statistics (`FittedStats.save`)."""
+
 STAGES = ("validate", "features", "item model", "none model", "baskets", "evaluate", "report")
 
 
@@ -204,10 +207,6 @@ def predict_probabilities(
 
 
 # --- stages -----------------------------------------------------------------------------------
-
-
-STATS_DIR = "stats"
-"""Where a run keeps its depth-0 fitted feature statistics (`FittedStats.save`)."""
 
 
 def _key(*parts: str) -> str:

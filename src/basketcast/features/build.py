@@ -98,7 +98,8 @@ def build_features(
     for depth in range(config.history_targets + 1):
         history = cut_history(dataset, depth)
         stats = fit_history(history, plan(config, history).compute, engine=engine)
-        stats0 = stats0 or stats
+        if depth == 0:
+            stats0 = stats
         # Each depth comes sorted by order and product (a stable row order for reproducible
         # models), and the depths are stacked without a copy.
         lazy = transform_history(dataset, history, stats, config)

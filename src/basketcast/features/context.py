@@ -13,7 +13,7 @@ from basketcast.features.family import FeatureFamily, Scope, StatPlans, Stats
 from basketcast.features.history import History
 from basketcast.features.product import product_dow_profile
 
-__all__ = ["CONTEXT", "DESCRIPTIONS", "ContextFamily", "context_columns", "with_context"]
+__all__ = ["CONTEXT", "DESCRIPTIONS", "ContextFamily", "with_context"]
 
 DESCRIPTIONS: dict[str, str] = {
     "t_dow": "the target order's day of week",
@@ -27,10 +27,6 @@ DESCRIPTIONS: dict[str, str] = {
     "up_days_since_last": "days from the user's last purchase of it to the target",
     "up_days_vs_cycle": "days since the last purchase divided by the user's usual cycle for it",
 }
-
-
-def context_columns() -> list[str]:
-    return list(DESCRIPTIONS)
 
 
 def with_context(
