@@ -11,17 +11,10 @@ OTHER = "other"
 
 
 def _registry() -> list[tuple[str, list[str]]]:
-    # Today each feature module keeps its own DESCRIPTIONS; the family registry of
-    # the features issue replaces this list.
-    from basketcast.features import category, context, product, user, user_product
+    """The item frame's families and their columns, in registry order."""
+    from basketcast.features.registry import REGISTRY
 
-    return [
-        ("user", list(user.DESCRIPTIONS)),
-        ("product", list(product.DESCRIPTIONS)),
-        ("user_product", list(user_product.DESCRIPTIONS)),
-        ("category", list(category.DESCRIPTIONS)),
-        ("context", list(context.DESCRIPTIONS)),
-    ]
+    return [(f.name, list(f.columns)) for f in REGISTRY.item_families]
 
 
 def feature_families(columns: Sequence[str]) -> dict[str, list[str]]:
