@@ -75,10 +75,15 @@ def main() -> None:
     demo = replace(demo, threads=args.threads)
     out: dict[str, Any] = {"trials_asked": args.trials, "jobs": args.jobs, "threads": args.threads}
 
+    def save() -> None:  # after every step: a cut-short run still leaves its figures
+        if args.results is not None:
+            args.results.write_text(json.dumps(out, indent=2, default=str) + "\n")
+
     with _Clock() as clock:
         default = run(data, work / "default", config=demo)
     item = next(s for s in default.stages if s.name == "item model")
     out["default_run"] = {"wall_s": clock.wall, "item_model_s": item.seconds}
+    save()
 
     loaded = imp.load_run(work / "default")
     for method, evaluator in (
@@ -97,6 +102,7 @@ def main() -> None:
             "table": result.table.head(12).to_dicts(),
             "notes": list(result.notes),
         }
+        save()
     out["lofo"]["cost_vs_item_model"] = out["lofo"]["wall_s"] / item.seconds
 
     with _Clock() as clock:
@@ -117,11 +123,13 @@ def main() -> None:
         "best_oof_f1": study.study.best_trial.user_attrs.get("oof_f1"),
         "default_oof_f1": table.filter(pl.col("number") == 0)["oof_f1"].item(),
     }
+    save()
 
     best = load_config(work / "tune" / "best.toml")
     with _Clock() as clock:
         tuned = run(data, work / "tuned", config=best)
     out["tuned_run"] = {"wall_s": clock.wall}
+    save()
 
     truth = read_truth(data / "truth.csv")
     scores = {
@@ -141,10 +149,8 @@ def main() -> None:
         "default_metrics_f1": default.metrics["f1"],
         "tuned_metrics_f1": tuned.metrics["f1"],
     }
-    text = json.dumps(out, indent=2, default=str)
-    print(text)
-    if args.results is not None:
-        args.results.write_text(text + "\n")
+    save()
+    print(json.dumps(out, indent=2, default=str))
 
 
 if __name__ == "__main__":

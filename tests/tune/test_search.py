@@ -106,9 +106,9 @@ def test_resume_refuses_other_settings(tune_data, base_config, space, study_dir)
 def test_two_jobs_share_one_study_and_record_each_trial_once(
     tune_data, base_config, space, tmp_path
 ):
-    result = tune(tune_data, tmp_path, trials=5, jobs=2, config=base_config, space=space)
+    result = tune(tune_data, tmp_path, trials=4, jobs=2, config=base_config, space=space)
     study = result.study
-    assert result.finished == 5 and _states(study)[TS.RUNNING] == 0
+    assert result.finished == 4 and _states(study)[TS.RUNNING] == 0
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both processes ran trials
     recorded: Counter = Counter()
     with open(tmp_path / "study.journal") as fh:
