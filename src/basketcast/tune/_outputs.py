@@ -127,12 +127,9 @@ def write_outputs(study: Any, out: Path, *, base: RunConfig, space: SearchSpace)
         parts.append(_muted("Needs at least two complete trials with different parameters."))
     parts.append("<h2>Trials, best first</h2>")
     shown = complete.sort("logloss").head(20) if complete.height else table
-    parts.append(
-        _table(
-            shown.drop("worker", strict=False),
-            {"logloss": "{:.6f}", "oof_f1": "{:.4f}", "oof_auc": "{:.4f}", "seconds": "{:.1f}"},
-        )
-    )
+    formats = {"logloss": "{:.6f}", "oof_f1": "{:.4f}", "oof_auc": "{:.4f}", "seconds": "{:.1f}"}
+    formats |= {c: "{:.4g}" for c in shown.columns if c.startswith("param_")}
+    parts.append(_table(shown.drop("worker", strict=False), formats))
     parts.append("</main></body></html>\n")
     html = "\n".join(parts).encode("ascii", "xmlcharrefreplace").decode("ascii")
     paths["html"] = write_text(out / "tune.html", html)
