@@ -119,3 +119,13 @@ def test_two_jobs_share_one_study_and_record_each_trial_once(
     assert set(recorded.values()) == {1}
     assert {trial_id for trial_id, _ in recorded} == {t._trial_id for t in study.trials}
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == len(study.trials)
+
+
+def test_an_rdb_url_works_as_storage(tune_data, base_config, space, tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    result = tune(
+        tune_data, tmp_path / "out", trials=2, storage=url, config=base_config, space=space
+    )
+    assert result.finished == 2
+    again = optuna.load_study(study_name="basketcast", storage=url)
+    assert len(again.trials) == 2 and not (tmp_path / "out" / "study.journal").exists()
