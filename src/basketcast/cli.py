@@ -408,14 +408,14 @@ def demo_command(
     data = out / "data"
     config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
     if not (data / "truth.csv").exists():
-        if data_name == "complete-journey":
-            from basketcast.data.sources.complete_journey import complete_journey as convert
+        from basketcast.data.sources.complete_journey import complete_journey
+        from basketcast.data.sources.instacart_sample import instacart_sample
 
-            what = "The Complete Journey"
-        else:
-            from basketcast.data.sources.instacart_sample import instacart_sample as convert
-
-            what = "the Instacart sample"
+        sources: dict[str, tuple[Callable[[], Any], str]] = {
+            "complete-journey": (complete_journey, "The Complete Journey"),
+            "instacart-sample": (instacart_sample, "the Instacart sample"),
+        }
+        convert, what = sources[data_name]
         with err_console.status(f"converting {what} to the Instacart layout"):
             write_converted(convert(), data, format="parquet")
     _run_and_print(data, out, _config(config, device))

@@ -322,6 +322,8 @@ def _report(
         stages=list(records),
         config_toml=config.to_toml(),
         notes=[],
+        paired=metrics["paired"],
+        nbr_metrics=metrics["nbr_metrics"],
     )
     write_report(out / "report.html", dataset=dataset, inputs=inputs)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from basketcast.evaluate.baselines import (
     DEFAULT_THRESHOLDS,
-    _frequency_scores,
     baseline_frequency,
     baseline_frequency_f1,
     baseline_last_basket,
@@ -29,15 +28,13 @@ from basketcast.evaluate.baselines import (
     purchase_shares,
     tune_frequency_threshold,
 )
-from basketcast.evaluate.metric import _per_order_f1, mean_f1, per_order_f1
+from basketcast.evaluate.metric import mean_f1, per_order_f1
 from basketcast.evaluate.reading import NONE_TOKEN, read_submission, read_truth
 from basketcast.evaluate.targets import truth_from_dataset
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "NONE_TOKEN",
-    "_frequency_scores",
-    "_per_order_f1",
     "baseline_frequency",
     "baseline_frequency_f1",
     "baseline_last_basket",

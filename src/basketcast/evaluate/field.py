@@ -18,10 +18,9 @@ from typing import Any
 import polars as pl
 
 from basketcast.data.dataset import Dataset
-from basketcast.data.schema import ID
 from basketcast.evaluate.nbr_metrics import nbr_metrics
 from basketcast.evaluate.ranking import gp_topfreq, p_topfreq
-from basketcast.evaluate.reading import NONE_TOKEN, read_truth
+from basketcast.evaluate.reading import read_truth
 from basketcast.evaluate.targets import _history, _targets
 from basketcast.evaluate.tifu_fit import TifuFit, fit_tifu
 from basketcast.evaluate.to_baskets import (
@@ -29,6 +28,7 @@ from basketcast.evaluate.to_baskets import (
     calibrated_baskets,
     fit_calibrator,
     top_k_baskets,
+    truth_items,
     tune_top_k,
 )
 
@@ -36,9 +36,7 @@ __all__ = ["TEST_NOTE", "FieldBaselines", "field_baselines", "nbr_table"]
 
 DEPTH = 20
 """Length of the rankings kept for the next-basket metrics (the largest k)."""
-TEST_NOTE = (
-    "test orders: truth.csv holds reorders only, so only the repeat part is computed"
-)
+TEST_NOTE = "test orders: truth.csv holds reorders only, so only the repeat part is computed"
 EXPLORE_NOTE = (
     "basketcast ranks only previously bought products, so its explore recall and NDCG are 0 "
     "by construction"
@@ -147,14 +145,8 @@ def nbr_table(
     truth_file = data / "truth.csv"
     if truth_file.exists():
         test = predictions.select("order_id").unique()
-        reorders = (
-            read_truth(truth_file)
-            .join(test, on="order_id", how="semi")
-            .select("order_id", product_id=pl.col("products").str.split(" "))
-            .explode("product_id")
-            .filter(pl.col("product_id") != NONE_TOKEN)
-            .select("order_id", pl.col("product_id").cast(ID))
-        )
+        test_truth = read_truth(truth_file).join(test, on="order_id", how="semi")
+        reorders = truth_items(test_truth)
         sets["test"] = (reorders, TEST_NOTE)
     rows = []
     for subset, (truth, note) in sets.items():
@@ -166,5 +158,8 @@ def nbr_table(
                     for key, value in metrics.items()
                 }
             notes = [n for n in (note, EXPLORE_NOTE if method == "basketcast" else "") if n]
-            rows.append({"method": method, "orders": subset, **metrics, "note": "; ".join(notes)})
+            n = metrics.pop("orders")
+            rows.append(
+                {"method": method, "orders": subset, "n": n, **metrics, "note": "; ".join(notes)}
+            )
     return rows

@@ -109,7 +109,7 @@ class _Problem:
         if key not in self._vectors:
             vectors = user_vectors(self.baskets, m=m, r_b=r_b, r_g=r_g)
             self._vectors = {key: (vectors, neighbours(vectors, max(GRID["k"])))}
-        return self._vectors[key]  # type: ignore[no-any-return]
+        return self._vectors[key]
 
     def scores(self, params: TifuParams) -> pl.DataFrame:
         vectors, order = self.prepared(params.m, params.r_b, params.r_g)
@@ -160,7 +160,7 @@ def fit_tifu(
         return max(mine, key=lambda r: r["train_f1"])  # first of equals: grid order
 
     centre = PAPER_INSTACART
-    current = {"m": centre.m, "r_b": centre.r_b, "r_g": centre.r_g}
+    current: dict[str, Any] = {"m": centre.m, "r_b": centre.r_b, "r_g": centre.r_g}
     best = best_of(**current)
     for _ in range(MAX_SWEEPS if tune else 0):
         changed = False

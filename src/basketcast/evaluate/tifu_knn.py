@@ -231,8 +231,7 @@ def _best(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     equal = block == nth
     need = n - above.sum(axis=1, keepdims=True)
     chosen = above | (equal & (np.cumsum(equal, axis=1) <= need))
-    _, cols = np.nonzero(chosen)  # n per row, in row then column order
-    cols = cols.reshape(-1, n)
+    cols = np.nonzero(chosen)[1].reshape(-1, n)  # n per row, in row then column order
     scores = np.take_along_axis(block, cols, axis=1)
     # Columns ascend within each row: a stable sort by -score keeps that order for ties.
     key = np.argsort(-scores, axis=1, kind="stable")

@@ -25,6 +25,7 @@ from scipy.optimize import isotonic_regression
 
 from basketcast.basket import select_baskets
 from basketcast.data.schema import ID
+from basketcast.evaluate.baselines import _flatten
 from basketcast.evaluate.metric import _token_sets
 from basketcast.evaluate.reading import NONE_TOKEN
 from basketcast.evaluate.targets import _to_submission
@@ -36,11 +37,17 @@ __all__ = [
     "fit_calibrator",
     "top_k_baskets",
     "top_k_f1",
+    "truth_items",
     "tune_top_k",
 ]
 
 K_GRID: tuple[int, ...] = tuple(range(1, 31))
 """Basket sizes tried for top-k (Instacart's mean basket is about 10 items, repeats about 6)."""
+
+
+def truth_items(truth: pl.DataFrame) -> pl.DataFrame:
+    """``order_id, product_id`` of every product in a truth frame (``None`` orders add no row)."""
+    return _truth_items(truth)[0]
 
 
 def _truth_items(truth: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -51,10 +58,12 @@ def _truth_items(truth: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         n_true=pl.col("tokens").list.len(),
         is_none=pl.col("tokens").list.contains(NONE_TOKEN),
     )
+    ids = sets.select("order_id", row=pl.int_range(pl.len(), dtype=pl.Int64))
     items = (
-        sets.explode("tokens")
-        .filter(pl.col("tokens").is_not_null() & (pl.col("tokens") != NONE_TOKEN))
-        .select("order_id", product_id=pl.col("tokens").cast(ID))
+        _flatten(sets.get_column("tokens"))
+        .filter(pl.col("token") != NONE_TOKEN)
+        .join(ids, on="row")
+        .select("order_id", product_id=pl.col("token").cast(ID))
     )
     return items, per_order
 
