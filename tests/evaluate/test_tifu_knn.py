@@ -83,10 +83,11 @@ def _predictions(users: list[list[set[int]]], p: TifuParams) -> np.ndarray:
     rows, cols, scores = top_items(vectors, order, p, N_ITEMS)
     dense = np.zeros((len(users), N_ITEMS))
     dense[rows, cols] = scores
-    own, mean = parts_at(
-        vectors, order, p.k, rows=np.repeat(np.arange(len(users)), N_ITEMS),
+    own, means = parts_at(
+        vectors, order, [1, p.k, 3], rows=np.repeat(np.arange(len(users)), N_ITEMS),
         cols=np.tile(np.arange(N_ITEMS), len(users)),
     )  # fmt: skip
+    mean = means[p.k]
     np.testing.assert_allclose(
         (p.alpha * own + (1 - p.alpha) * mean).reshape(len(users), N_ITEMS), dense, atol=1e-12
     )

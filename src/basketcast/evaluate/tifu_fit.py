@@ -113,17 +113,18 @@ class _Problem:
 
     def scores(self, params: TifuParams) -> pl.DataFrame:
         vectors, order = self.prepared(params.m, params.r_b, params.r_g)
-        own, mean = parts_at(vectors, order, params.k, rows=self.rows, cols=self.cols)
+        own, means = parts_at(vectors, order, [params.k], rows=self.rows, cols=self.cols)
+        mean = means[params.k]
         return self.pairs.with_columns(score=params.alpha * own + (1 - params.alpha) * mean)
 
     def objective(self, m: int, r_b: float, r_g: float) -> list[dict[str, Any]]:
         """The objective for every (k, α) at one vector setting."""
         vectors, order = self.prepared(m, r_b, r_g)
         rows = []
+        own, means = parts_at(vectors, order, GRID["k"], rows=self.rows, cols=self.cols)
         for k in GRID["k"]:
-            own, mean = parts_at(vectors, order, k, rows=self.rows, cols=self.cols)
             for alpha in GRID["alpha"]:
-                frame = self.pairs.with_columns(score=alpha * own + (1 - alpha) * mean)
+                frame = self.pairs.with_columns(score=alpha * own + (1 - alpha) * means[k])
                 f1 = float(top_k_f1(frame, self.truth, ks=K_GRID).max())
                 rows.append(
                     {"m": m, "r_b": r_b, "r_g": r_g, "k": k, "alpha": alpha, "train_f1": f1}

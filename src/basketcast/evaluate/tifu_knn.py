@@ -25,7 +25,7 @@ from its Gram matrix in row blocks, and predictions are formed block by block.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,7 +163,7 @@ def neighbours(vectors: sp.csr_matrix, k: int) -> np.ndarray:
 
 
 def _neighbour_weights(order: np.ndarray, k: int, n: int) -> sp.csr_matrix:
-    """Users × users: 1/k on each user's first `k` neighbours in `order`."""
+    """Users × users: 1/k on each user's first `k` neighbours in `order` (k capped)."""
     k = min(k, order.shape[1])
     rows = np.repeat(np.arange(n), k)
     values = np.full(n * k, 1.0 / k) if k else np.empty(0)
@@ -176,26 +176,49 @@ def _blocks(n: int, size: int = _BLOCK) -> Iterator[tuple[int, int]]:
 
 
 def parts_at(
-    vectors: sp.csr_matrix, order: np.ndarray, k: int, *, rows: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The user's own value ``u`` and the neighbours' mean at each (row, col) pair.
+    vectors: sp.csr_matrix,
+    order: np.ndarray,
+    ks: Sequence[int],
+    *,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The user's own value ``u`` and, for each k of `ks`, the neighbours' mean at (row, col) pairs.
 
-    The prediction at a pair is ``α own + (1 − α) mean`` for any α, so one call
-    serves a whole grid of α. `rows` must be sorted.
+    The prediction at a pair is ``α own + (1 − α) mean[k]`` for any α, so one
+    call serves a whole grid of (k, α). The k nearest are a prefix of the
+    sorted neighbours, so each larger k only adds the next neighbours' sum:
+    the cost is that of the largest k alone. `rows` must be sorted.
     """
-    weights = _neighbour_weights(order, k, vectors.shape[0])
+    n = vectors.shape[0]
+    caps = sorted({min(k, order.shape[1]) for k in ks})
     own = np.asarray(vectors[rows, cols]).ravel()
+    sums = {k: np.zeros(len(rows)) for k in caps}
     by_column = vectors.tocsc()
-    mean = np.empty(len(rows))
-    for start, stop in _blocks(vectors.shape[0]):
+    # One matrix per segment of neighbours (ranks caps[i-1] … caps[i]−1), each summing with weight 1.
+    segments, previous = [], 0
+    for k in caps:
+        rank = order[:, previous:k]
+        weights = sp.csr_matrix(
+            (np.ones(rank.size), (np.repeat(np.arange(n), k - previous), rank.ravel())),
+            shape=(n, n),
+        )
+        segments.append((k, weights))
+        previous = k
+    for start, stop in _blocks(n):
         lo, hi = np.searchsorted(rows, start), np.searchsorted(rows, stop)
         if lo == hi:
             continue
         # Only the block's own candidate columns: a dense block × all items would be wasted.
         needed = np.unique(cols[lo:hi])
-        block = (weights[start:stop] @ by_column[:, needed]).toarray()
-        mean[lo:hi] = block[rows[lo:hi] - start, np.searchsorted(needed, cols[lo:hi])]
-    return own, mean
+        sub = by_column[:, needed]
+        at = (rows[lo:hi] - start, np.searchsorted(needed, cols[lo:hi]))
+        running = np.zeros(hi - lo)
+        for k, weights in segments:
+            running = running + (weights[start:stop] @ sub).toarray()[at]
+            sums[k][lo:hi] = running
+    means = {k: sums[min(k, order.shape[1])] / max(min(k, order.shape[1]), 1) for k in ks}
+    return own, means
 
 
 def top_items(
