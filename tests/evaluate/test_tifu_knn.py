@@ -157,3 +157,15 @@ def test_tuning_on_train_orders(synthetic_dataset) -> None:
     )
     top = tuned.top_scores.group_by("order_id").len().get_column("len")
     assert top.max() <= 20
+
+
+def test_best_items_break_ties_by_lower_column() -> None:
+    from basketcast.evaluate.tifu_knn import _best
+
+    block = np.array(
+        [[1.0, 2.0, 2.0, 2.0, 0.0], [0.0, 0.0, 3.0, 0.0, 0.0], [5.0, 4.0, 3.0, 2.0, 1.0]]
+    )
+    cols, scores = _best(block, 2)
+    assert cols.tolist() == [[1, 2], [2, 0], [0, 1]]
+    assert scores.tolist() == [[2.0, 2.0], [3.0, 0.0], [5.0, 4.0]]
+    assert _best(block, 4)[0].tolist() == [[1, 2, 3, 0], [2, 0, 1, 3], [0, 1, 2, 3]]

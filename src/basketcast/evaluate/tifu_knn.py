@@ -253,7 +253,13 @@ def _best(block: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     above = block > nth
     equal = block == nth
     need = n - above.sum(axis=1, keepdims=True)
-    chosen = above | (equal & (np.cumsum(equal, axis=1) <= need))
+    chosen = above | equal
+    # Rows with more values equal to the n-th than places left: keep the lowest columns only.
+    # (Few rows; a cumulative sum over every row would cost more than the rest together.)
+    crowded = np.nonzero(chosen.sum(axis=1) > n)[0]
+    if crowded.size:
+        keep = np.cumsum(equal[crowded], axis=1) <= need[crowded]
+        chosen[crowded] = above[crowded] | (equal[crowded] & keep)
     cols = np.nonzero(chosen)[1].reshape(-1, n)  # n per row, in row then column order
     scores = np.take_along_axis(block, cols, axis=1)
     # Columns ascend within each row: a stable sort by -score keeps that order for ties.
