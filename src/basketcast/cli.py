@@ -383,6 +383,12 @@ def _print_comparisons(metrics: dict[str, Any]) -> None:
         console.print(table)
         for note in sorted({n for row in nbr for n in row.get("note", "").split("; ") if n}):
             console.print(f"note: {note}", highlight=False)
+    for row in metrics.get("paired_nbr") or []:
+        console.print(
+            f"basketcast {row['metric']} minus {row['baseline']} ({row['orders']}): "
+            f"{row['mean_diff']:+.4f} ({row['ci_low']:+.4f} – {row['ci_high']:+.4f}, paired 95 %)",
+            highlight=False,
+        )
 
 
 def _run_and_print(data: Path, out: Path, config: Any) -> None:

@@ -324,6 +324,7 @@ def _report(
         notes=[],
         paired=metrics["paired"],
         nbr_metrics=metrics["nbr_metrics"],
+        paired_nbr=metrics["paired_nbr"],
     )
     write_report(out / "report.html", dataset=dataset, inputs=inputs)
 

@@ -79,3 +79,14 @@ def test_next_basket_table(scored: dict) -> None:
     test = rows[("TIFU-KNN", "test")]
     assert test["recall_all@10"] is None and test["recall_expl@10"] is None
     assert test["recall_rep@10"] is not None and "reorders only" in test["note"]
+
+
+def test_paired_repeat_recall(scored: dict) -> None:
+    rows = {(r["method"], r["orders"]): r for r in scored["nbr_metrics"]}
+    for row in scored["paired_nbr"]:
+        ours = rows[("basketcast", row["orders"])]["recall_rep@10"]
+        theirs = rows[(row["baseline"], row["orders"])]["recall_rep@10"]
+        assert row["mean_diff"] == pytest.approx(ours - theirs)
+        if row["baseline"] == "P-TopFreq":  # the same ranking: no difference at all
+            assert (row["ci_low"], row["ci_high"]) == (0.0, 0.0)
+    assert {r["baseline"] for r in scored["paired_nbr"]} == {"P-TopFreq", "GP-TopFreq", "TIFU-KNN"}

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from basketcast.data.dataset import Dataset
-from basketcast.evaluate.nbr_metrics import nbr_metrics
+from basketcast.evaluate.nbr_metrics import nbr_metrics, per_order_nbr_metrics
 from basketcast.evaluate.ranking import gp_topfreq, p_topfreq
 from basketcast.evaluate.reading import read_truth
 from basketcast.evaluate.targets import _history, _targets
@@ -34,6 +35,7 @@ from basketcast.evaluate.to_baskets import (
 
 __all__ = ["TEST_NOTE", "FieldBaselines", "field_baselines", "nbr_table"]
 
+PAIRED_METRIC = "recall_rep@10"
 DEPTH = 20
 """Length of the rankings kept for the next-basket metrics (the largest k)."""
 TEST_NOTE = "test orders: truth.csv holds reorders only, so only the repeat part is computed"
@@ -119,8 +121,13 @@ def nbr_table(
     oof: pl.DataFrame,
     predictions: pl.DataFrame,
     field: FieldBaselines,
-) -> list[dict[str, Any]]:
+    *,
+    seed: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Recall@10/20 and NDCG@10/20 (all, repeat, explore) of basketcast and each baseline.
+
+    Also returns, per set of orders and baseline, basketcast's repeat
+    recall@10 minus the baseline's with a paired bootstrap 95 % interval.
 
     On the out-of-fold train orders every line of the target basket is known;
     on test orders (with truth.csv) only the reorders are, so only the repeat
@@ -148,9 +155,11 @@ def nbr_table(
         test_truth = read_truth(truth_file).join(test, on="order_id", how="semi")
         reorders = truth_items(test_truth)
         sets["test"] = (reorders, TEST_NOTE)
-    rows = []
+    rows, paired = [], []
     for subset, (truth, note) in sets.items():
+        per_order = {}
         for method, ranking in rankings.items():
+            per_order[method] = per_order_nbr_metrics(ranking, truth, seen)
             metrics = nbr_metrics(ranking, truth, seen)
             if note:
                 metrics = {
@@ -162,4 +171,37 @@ def nbr_table(
             rows.append(
                 {"method": method, "orders": subset, "n": n, **metrics, "note": "; ".join(notes)}
             )
-    return rows
+        paired += _paired_repeat_recall(per_order, subset, seed=seed)
+    return rows, paired
+
+
+def _paired_repeat_recall(
+    per_order: dict[str, pl.DataFrame], subset: str, *, seed: int
+) -> list[dict[str, Any]]:
+    """basketcast's repeat recall@10 minus each baseline's, over orders with repeat items."""
+    from basketcast.evaluate.scoring import paired_bootstrap
+
+    def values(frame: pl.DataFrame) -> np.ndarray:
+        return (
+            frame.filter(pl.col("n_rep") > 0).sort("order_id").get_column(PAIRED_METRIC).to_numpy()
+        )
+
+    ours = values(per_order["basketcast"])
+    out = []
+    for method, frame in per_order.items():
+        if method == "basketcast":
+            continue
+        theirs = values(frame)
+        low, high = paired_bootstrap(ours, theirs, seed=seed)
+        out.append(
+            {
+                "metric": PAIRED_METRIC,
+                "baseline": method,
+                "orders": subset,
+                "n": len(ours),
+                "mean_diff": float((ours - theirs).mean()) if len(ours) else float("nan"),
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
+    return out

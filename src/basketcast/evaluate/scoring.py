@@ -57,7 +57,8 @@ def evaluate_run(
         method × set of orders, with 95 % bootstrap intervals), ``paired``
         (basketcast minus each baseline, per order, with paired 95 %
         intervals), ``nbr_metrics`` (recall / NDCG @10, @20, repeat and
-        explore), ``baseline_parameters``, ``frequency_threshold``,
+        explore), ``paired_nbr`` (basketcast's repeat recall@10 minus each
+        baseline's, paired intervals), ``baseline_parameters``, ``frequency_threshold``,
         ``calibration_ece`` and ``calibration``.
     """
     truth = truth_from_dataset(dataset)
@@ -81,11 +82,13 @@ def evaluate_run(
         for name, baskets in methods.items()
         if name.startswith("baseline")
     ]
+    nbr, paired_nbr = nbr_table(dataset, data, oof, predictions, field, seed=seed)
     return {
         "f1": {"method": chosen, **headline, "best_baseline": max(baselines, key=_mean_f1)},
         "f1_table": table,
         "paired": paired,
-        "nbr_metrics": nbr_table(dataset, data, oof, predictions, field),
+        "nbr_metrics": nbr,
+        "paired_nbr": paired_nbr,
         "baseline_parameters": field.parameters(),
         "frequency_threshold": threshold,
         **calibration(dataset, oof),

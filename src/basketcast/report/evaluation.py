@@ -17,8 +17,13 @@ __all__ = ["comparison_html"]
 _KS = (10, 20)
 
 
-def comparison_html(paired: Sequence[Mapping[str, Any]], nbr: Sequence[Mapping[str, Any]]) -> str:
-    """Two headed tables: basketcast minus each baseline, and recall / NDCG split by item kind."""
+def comparison_html(
+    paired: Sequence[Mapping[str, Any]],
+    nbr: Sequence[Mapping[str, Any]],
+    paired_nbr: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """Headed tables: basketcast minus each baseline (F1), recall / NDCG split by item kind,
+    and basketcast's repeat recall minus each baseline's."""
     out = []
     if paired:
         first = paired[0]
@@ -45,6 +50,20 @@ def comparison_html(paired: Sequence[Mapping[str, Any]], nbr: Sequence[Mapping[s
         out.append(_nbr_table(nbr))
         notes = sorted({n for row in nbr for n in str(row.get("note", "")).split("; ") if n})
         out.extend(_muted(f"Note: {n}.") for n in notes)
+    if paired_nbr:
+        out.append(f"<h4>basketcast's {_e(paired_nbr[0]['metric'])} minus each baseline's</h4>")
+        out.append(_muted("Over the orders with repeat items; paired bootstrap 95 % interval."))
+        body = [
+            "<tr>"
+            + _td(r["baseline"])
+            + _td(r["orders"])
+            + _num(f"{r['n']:,}")
+            + _num(f"{r['mean_diff']:+.4f}")
+            + _num(f"{r['ci_low']:+.4f} – {r['ci_high']:+.4f}")
+            + "</tr>"
+            for r in paired_nbr
+        ]
+        out.append(_table(["baseline", "orders", "n", "mean difference", "95 % interval"], body))
     return "\n".join(out)
 
 

@@ -59,8 +59,8 @@ class ReportInputs:
         The resolved configuration, shown verbatim.
     notes
         Free-text remarks, one paragraph each.
-    paired, nbr_metrics
-        The ``paired`` and ``nbr_metrics`` rows of metrics.json (see
+    paired, nbr_metrics, paired_nbr
+        The ``paired``, ``nbr_metrics`` and ``paired_nbr`` rows of metrics.json (see
         `basketcast.report.evaluation`).
     """
 
@@ -76,6 +76,7 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)
     paired: list[dict[str, Any]] = field(default_factory=list)
     nbr_metrics: list[dict[str, Any]] = field(default_factory=list)
+    paired_nbr: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_model(self) -> bool:
@@ -215,7 +216,7 @@ def _model_section(inputs: ReportInputs) -> str:
         )
         out.append(_f1_table(inputs.f1_table))
     if inputs.paired or inputs.nbr_metrics:
-        out.append(comparison_html(inputs.paired, inputs.nbr_metrics))
+        out.append(comparison_html(inputs.paired, inputs.nbr_metrics, inputs.paired_nbr))
     if inputs.importance is not None:
         out.append("<h3>Feature importance</h3>")
         out.append(_importance(inputs.importance))
