@@ -7,12 +7,13 @@ import pytest
 
 from basketcast.data.load import load_dataset
 from basketcast.data.sources.synthetic import synthetic, write_synthetic
+from basketcast.evaluate import scoring
 from basketcast.evaluate.ranking import p_topfreq
 from basketcast.evaluate.scoring import ALL, OURS, TEST, TRAIN_OOF, evaluate_run
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory) -> dict:
+def inputs(tmp_path_factory) -> tuple:
     """evaluate_run on 150 synthetic users; P-TopFreq's scores, scaled into (0, 1), stand in
     for a model's p (same ranking per order)."""
     folder = tmp_path_factory.mktemp("synth")
@@ -36,9 +37,12 @@ def scored(tmp_path_factory) -> dict:
     )
     oof = rows.filter(pl.col("eval_set") == "train").drop("eval_set")
     predictions = rows.filter(pl.col("eval_set") == "test").drop("eval_set")
-    return evaluate_run(
-        dataset, folder, oof, predictions, seed=0, has_none=False, use_none_model=False
-    )
+    return dataset, folder, oof, predictions
+
+
+@pytest.fixture(scope="module")
+def scored(inputs) -> dict:
+    return evaluate_run(*inputs, seed=0, has_none=False, use_none_model=False)
 
 
 def test_every_method_on_every_set_of_orders(scored: dict) -> None:
@@ -90,3 +94,12 @@ def test_paired_repeat_recall(scored: dict) -> None:
         if row["baseline"] == "P-TopFreq":  # the same ranking: no difference at all
             assert (row["ci_low"], row["ci_high"]) == (0.0, 0.0)
     assert {r["baseline"] for r in scored["paired_nbr"]} == {"P-TopFreq", "GP-TopFreq", "TIFU-KNN"}
+
+
+def test_big_runs_skip_the_field_baselines(inputs, monkeypatch) -> None:
+    monkeypatch.setattr(scoring, "FIELD_MAX_ORDERS", 100)  # the data has 150 target orders
+    out = evaluate_run(*inputs, seed=0, has_none=False, use_none_model=False)
+    assert "150 target orders, above 100" in out["baseline_parameters"]["skipped"]
+    assert not any("TIFU" in r["method"] for r in out["f1_table"])
+    assert {r["method"] for r in out["nbr_metrics"]} == {"basketcast"}
+    assert out["paired_nbr"] == [] and len(out["paired"]) == 4

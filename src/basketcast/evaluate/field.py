@@ -120,7 +120,7 @@ def nbr_table(
     data: Path,
     oof: pl.DataFrame,
     predictions: pl.DataFrame,
-    field: FieldBaselines,
+    field: FieldBaselines | None,
     *,
     seed: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -140,7 +140,7 @@ def nbr_table(
         .filter((pl.col("kind") == "item") & (pl.col("depth") == 0))
         .select("order_id", "product_id", score=pl.col("p"))
     }
-    rankings = ours | field.rankings
+    rankings = ours | (field.rankings if field is not None else {})
     scored = oof.filter(pl.col("depth") == 0).select("order_id").unique()
     train_orders = targets.filter(pl.col("order_id").is_in(scored.get_column("order_id").implode()))
     sets = {
