@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from basketcast.evaluate.scoring import bootstrap, paired_bootstrap
+from basketcast.evaluate.intervals import bootstrap, paired_bootstrap
 
 
 def test_paired_interval_is_the_interval_of_the_differences() -> None:

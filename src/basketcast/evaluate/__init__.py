@@ -10,8 +10,12 @@ One module per job:
 - `tifu_knn`: TIFU-KNN (Hu et al., SIGIR 2020);
 - `to_baskets`: a ranking baseline's scores → baskets (top-k, or calibrated
   probabilities + the expected-F1 maximiser), tuned on train orders;
+- `tifu_fit`: TIFU-KNN's parameters tuned on a Dataset's train orders;
+- `field`: the three field baselines on a run, and the next-basket metrics table;
 - `nbr_metrics`: recall@k and NDCG@k, split into repeat and explore items;
-- `scoring`: a run's F1 table, paired bootstrap intervals and calibration.
+- `intervals`: bootstrap intervals, one method's or paired;
+- `scoring`: a run's F1 table, paired differences and calibration (the
+  pipeline's evaluate stage).
 
 Everything public is re-exported here, so ``from basketcast.evaluate import X``
 keeps working.

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from basketcast.data.dataset import Dataset
+from basketcast.evaluate.intervals import paired_bootstrap
 from basketcast.evaluate.nbr_metrics import nbr_metrics, per_order_nbr_metrics
 from basketcast.evaluate.ranking import gp_topfreq, p_topfreq
 from basketcast.evaluate.reading import read_truth
@@ -179,7 +180,6 @@ def _paired_repeat_recall(
     per_order: dict[str, pl.DataFrame], subset: str, *, seed: int
 ) -> list[dict[str, Any]]:
     """basketcast's repeat recall@10 minus each baseline's, over orders with repeat items."""
-    from basketcast.evaluate.scoring import paired_bootstrap
 
     def values(frame: pl.DataFrame) -> np.ndarray:
         return (

@@ -32,7 +32,15 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-__all__ = ["PAPER_INSTACART", "TifuParams", "UserBaskets", "neighbours", "user_vectors"]
+__all__ = [
+    "PAPER_INSTACART",
+    "TifuParams",
+    "UserBaskets",
+    "neighbours",
+    "parts_at",
+    "top_items",
+    "user_vectors",
+]
 
 _BLOCK = 256
 """Users per block of the distance and prediction steps: bounds memory to ~block × items."""
