@@ -94,3 +94,11 @@ def test_bad_sample_file_is_one_clear_error(tmp_path: Path) -> None:
     missing.write_text("order_id,user_id\n1,2\n")
     with pytest.raises(DataError, match="missing column"):
         instacart_sample_lines(missing)
+
+
+def test_demo_names_its_data(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--data", "kaggle", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # Rich wraps the message
+    assert "must be one of complete-journey, instacart-sample, not 'kaggle'" in text
+    assert not any(tmp_path.iterdir())  # nothing converted, nothing written
