@@ -85,6 +85,9 @@ def rerender_report(run_dir: str | Path, *, data: str | Path | None = None) -> P
         ],
         config_toml=(run / "config.toml").read_text() if (run / "config.toml").exists() else None,
         notes=["Rendered again from the run's files by `basketcast report`."],
+        paired=metrics.get("paired", []),
+        nbr_metrics=metrics.get("nbr_metrics", []),
+        paired_nbr=metrics.get("paired_nbr", []),
         run_dir=run,
     )
     return write_report(run / "report.html", dataset=dataset, inputs=inputs)
