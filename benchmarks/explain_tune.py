@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--space", type=Path, default=None)
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=None, help="other data (default: CJ)")
+    parser.add_argument("--importance-only", action="store_true", help="stop after LOFO")
     args = parser.parse_args()
     set_thread_budget(args.threads)
 
@@ -104,6 +105,9 @@ def main() -> None:
         }
         save()
     out["lofo"]["cost_vs_item_model"] = out["lofo"]["wall_s"] / item.seconds
+    save()
+    if args.importance_only:
+        return
 
     with _Clock() as clock:
         study = tune(
