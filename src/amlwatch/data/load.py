@@ -85,6 +85,10 @@ def _read_strings(path: Path, names: list[str]) -> pl.DataFrame:
         frame = pl.read_parquet(path)
         frame.columns = names
         return frame.with_columns(pl.all().cast(pl.String))
+    with path.open("rb") as fh:
+        fh.readline()
+        if not fh.read(1):  # a header and nothing else
+            return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     return pl.read_csv(
         path,
         has_header=False,
@@ -145,7 +149,9 @@ def _parse_transactions(path: Path, problems: list[Problem]) -> pl.DataFrame | N
                 "label not 0 or 1",
             )
         )
-    both = pl.concat([raw.select(pl.all().name.prefix("raw_")), parsed], how="horizontal")
+    both = pl.concat(
+        [raw.select(pl.all().name.prefix("raw_")), parsed], how="horizontal", strict=True
+    )
     for column, mask, message in checks:
         count, examples = _examples(both, f"raw_{column}", mask)
         if count:

@@ -25,7 +25,7 @@ class IsolationForestDetector(Detector):
         self,
         *,
         columns: list[str],
-        n_estimators: int = 200,
+        n_estimators: int = 100,
         max_samples: int = 256,
         seed: int = 0,
         contamination: float = 0.001,

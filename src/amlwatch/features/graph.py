@@ -161,7 +161,8 @@ def graph_features(tx: pl.DataFrame, config: GraphConfig | None = None) -> pl.Da
     """Graph features for a ledger's transactions (same rows, same order); see the module docstring."""
     cfg = config or GraphConfig()
     minutes = tx.get_column("timestamp").dt.epoch("s").to_numpy() // 60
-    day_all = minutes // DAY_MINUTES - minutes.min(initial=0) // DAY_MINUTES
+    first_day = int(minutes.min()) // DAY_MINUTES if len(minutes) else 0
+    day_all = minutes // DAY_MINUTES - first_day
     src = tx.get_column("src").to_numpy().astype(np.int64)
     dst = tx.get_column("dst").to_numpy().astype(np.int64)
     n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
