@@ -26,8 +26,8 @@ from amlwatch.errors import DataError, Problem
 __all__ = ["find_table", "load_ledger"]
 
 _NUMERIC = ("amount_received", "amount_paid")
-_TEXT = ("from_bank", "from_account", "to_bank", "to_account", "receiving_currency")
-_TEXT += ("payment_currency", "payment_format")
+_TEXT: tuple[str, ...] = ("from_bank", "from_account", "to_bank", "to_account")
+_TEXT += ("receiving_currency", "payment_currency", "payment_format")
 
 
 def find_table(data: Path, stem: str) -> Path | None:

@@ -58,7 +58,7 @@ Z_STD_FLOOR = 0.1
 
 
 @numba.njit(cache=True, inline="always")
-def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew, slots, lsum, lsq):  # type: ignore[no-untyped-def]
+def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew, slots, lsum, lsq):
     d = direction[e]
     s = slot[e]
     if sign > 0:
@@ -77,7 +77,7 @@ def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew
 
 
 @numba.njit(cache=True)
-def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):  # type: ignore[no-untyped-def]
+def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):
     n = acc.shape[0]
     nw = widths.shape[0]
     out = np.zeros((n, nw, 8), dtype=np.float64)
