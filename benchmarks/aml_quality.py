@@ -22,10 +22,17 @@ for _var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPEN
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from amlwatch.config import RunConfig  # noqa: E402
+from amlwatch.config import DEFAULT_DETECTORS, DetectorSpec, RunConfig  # noqa: E402
 from amlwatch.pipeline import run  # noqa: E402
 from amlwatch.synth import SynthConfig, generate, to_ledger  # noqa: E402
 
+# An ablation beside the default rows: XGBoost without the per-transaction family (amount,
+# format, ...), with and without graph features, to see what the graph adds when the
+# transaction's own fields are not available.
+ABLATION = (
+    DetectorSpec("xgboost_history", "xgboost", {"families": ["account", "pair"]}),
+    DetectorSpec("xgboost_history_graph", "xgboost", {"families": ["account", "pair", "graph"]}),
+)
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57}
 
 
@@ -46,12 +53,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--transactions", type=int, default=SynthConfig.n_transactions)
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml_quality"))
+    parser.add_argument("--no-ablation", dest="ablation", action="store_false")
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
         t0 = time.perf_counter()
         ledger = to_ledger(generate(SynthConfig(n_transactions=args.transactions, seed=seed)))
-        result = run(ledger, args.out / f"seed{seed}", RunConfig(seed=seed))
+        cfg = RunConfig(
+            seed=seed, detectors=DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
+        )
+        result = run(ledger, args.out / f"seed{seed}", cfg)
         assert result.table is not None
         for row in result.table.to_dicts():
             rows.append({"seed": seed, **row})
