@@ -71,7 +71,9 @@ def pick_ring(result: RunResult, ledger: Ledger, typology: str) -> tuple[pl.Data
         .sort(["hits", "n", "ring_id"], descending=[True, True, False])
         .row(0, named=True)
     )
-    edges = legs.filter(pl.col("ring_id") == best["ring_id"]).select(
+    # Draw every leg of the ring (earlier legs may fall before the test period: never alerted).
+    whole = ledger.transactions.filter(pl.col("ring_id") == best["ring_id"])
+    edges = whole.with_columns(pl.col("txn_id").is_in(list(alerted)).alias("detected")).select(
         "src", "dst", "timestamp", "amount_paid", "payment_currency", "detected"
     )
     return edges, in_test
