@@ -81,3 +81,32 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert "header does not match" in res.output
     assert not out.exists() or not any(out.iterdir())
     assert runner.invoke(app, ["validate", str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_run_without_labels_alerts_but_does_not_evaluate(small_world, tmp_path: Path) -> None:
+    from amlwatch.config import DetectorSpec, RunConfig
+    from amlwatch.pipeline import run
+    from amlwatch.synth import write_world
+
+    data = write_world(small_world, tmp_path / "world")
+    text = (data / "transactions.csv").read_text().splitlines()
+    # Drop `Is Laundering`, `Typology`, `Ring ID`: what a bank's live data looks like.
+    (data / "transactions.csv").write_text(
+        "\n".join(",".join(line.split(",")[:10]) for line in text) + "\n"
+    )
+    cfg = RunConfig(
+        detectors=(
+            DetectorSpec("rules", "rules"),
+            DetectorSpec("iforest", "iforest", {"n_estimators": 20}),
+            DetectorSpec("xgboost", "xgboost", {"rounds": 5}),
+        )
+    )
+    result = run(data, tmp_path / "run", cfg)
+    assert result.table is None
+    assert any("xgboost: skipped" in w for w in result.warnings)
+    assert set(result.alerts.get_column("detector").unique()) <= {"rules", "iforest"}
+    # Isolation Forest alerts at its contamination share (0.1 %) of the training period: few.
+    share = (result.alerts.get_column("detector") == "iforest").sum() / result.test_frame.height
+    assert share < 0.02
+    assert {"txn_id", "score", "reasons"} <= set(result.alerts.columns)
+    assert (tmp_path / "run" / "report.html").exists()
