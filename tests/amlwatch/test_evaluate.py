@@ -93,3 +93,13 @@ def test_evaluate_scores_chooses_on_valid_and_reports_test() -> None:
     assert both["recall"] == 1.0 and np.isnan(both["pr_auc"])
     table = evaluation_table([row, both])
     assert table.get_column("detector").to_list() == ["d", "d OR e"]
+
+
+def test_alert_budget_threshold_comes_from_validation() -> None:
+    rng = np.random.default_rng(0)
+    valid = Period(rng.random(20_000), np.zeros(20_000, dtype=int))
+    valid.labels[:5] = 1
+    test = Period(rng.random(10_000), np.r_[np.ones(3, dtype=int), np.zeros(9_997, dtype=int)])
+    row = evaluate_scores("d", valid=valid, test=test, budget=10.0)
+    assert int((valid.scores > row["threshold"]).sum()) == 20  # 10 per 10k of validation
+    assert 5 <= row["alerts_per_10k"] <= 20  # about the same share of the test period
