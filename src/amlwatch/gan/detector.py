@@ -115,7 +115,9 @@ class GANDetector(Detector):
             resume=self.resume,
             max_steps=self.max_steps,
         )
-        graph = ScoringGraph(inputs, result.networks.encgen, result.networks.disc, weight=cfg.weight)
+        graph = ScoringGraph(
+            inputs, result.networks.encgen, result.networks.disc, weight=cfg.weight
+        )
         graph.eval()
         # Scales: medians of both terms on the held-out slice (rows the networks did not fit).
         n_val = max(1, round(x.shape[0] * cfg.val_fraction))
@@ -293,4 +295,3 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     precision = tp_e / (ends + 1)
     recall_step = np.diff(np.r_[0, tp_e]) / y.sum()
     return float(np.sum(precision * recall_step))
-

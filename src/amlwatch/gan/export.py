@@ -94,7 +94,7 @@ def triton_config(det: GANDetector, *, name: str) -> str:
             f'output {{ name: "{oname}" data_type: TYPE_FP32 dims: [ 1 ] reshape: {{ shape: [ ] }} }}'
         )
     lines.append("dynamic_batching { }")
-    lines.append('instance_group { count: 1 kind: KIND_CPU }')
+    lines.append("instance_group { count: 1 kind: KIND_CPU }")
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,8 @@ the whole batch (the DDP parity test relies on it).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -28,7 +30,7 @@ def _sn(layer: nn.Linear) -> nn.Module:
 
 def _mlp(sizes: list[int], *, sn: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         lin = nn.Linear(a, b)
         layers.append(_sn(lin) if sn else lin)
         if i < len(sizes) - 2:
@@ -38,6 +40,9 @@ def _mlp(sizes: list[int], *, sn: bool = False) -> nn.Sequential:
 
 class InputLayer(nn.Module):
     """Raw numeric values + category indices -> x (fitted scaling as buffers, no parameters)."""
+
+    center: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(
         self,
@@ -154,6 +159,10 @@ class ScoringGraph(nn.Module):
     divided by its median on the held-out training slice so the weight w
     mixes comparable numbers: ``score = w rec/s_rec + (1 - w) feat/s_feat``.
     """
+
+    weight: torch.Tensor
+    rec_scale: torch.Tensor
+    feat_scale: torch.Tensor
 
     def __init__(
         self,

@@ -82,7 +82,9 @@ def build_networks(
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits.float(), torch.full_like(logits.float(), target))
+    return F.binary_cross_entropy_with_logits(
+        logits.float(), torch.full_like(logits.float(), target)
+    )
 
 
 def train_step(

@@ -38,7 +38,9 @@ def test_onnx_scores_equal_torch_scores_on_10000_rows(
     # Edge cases the graph must treat like the detector: a missing value, an
     # unseen category, a value far beyond the clip.
     frame = frame.with_columns(
-        frame["f0"].scatter(0, None), frame["kind"].scatter(1, "never-seen"), frame["f1"].scatter(2, 1e9)
+        frame["f0"].scatter(0, None),
+        frame["kind"].scatter(1, "never-seen"),
+        frame["f1"].scatter(2, 1e9),
     )
     path = model_dir / "1" / "model.onnx"
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
