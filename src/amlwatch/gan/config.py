@@ -39,6 +39,12 @@ class GANConfig:
     weight
         Starting score weight w of the reconstruction term (``choose_weight``
         replaces it, using validation labels).
+    epoch_rows
+        Rows drawn (without replacement, seeded) per epoch; None = all. Keeps
+        an epoch, and so the stopping check, at a fixed cost on large periods.
+    log_scale
+        Apply ``sign(v) log(1 + |v|)`` to numeric values before the robust
+        scaling: counts and sums of money are heavy-tailed.
     clip
         Scaled numeric features are clipped to ``[-clip, clip]`` so a few
         extreme amounts cannot dominate the loss.
@@ -63,7 +69,9 @@ class GANConfig:
     max_epochs: int = 50
     patience: int = 5
     val_fraction: float = 0.1
+    epoch_rows: int | None = None
     weight: float = 0.5
+    log_scale: bool = False
     clip: float = 10.0
     cycle: bool = True
     seed: int = 0
@@ -78,6 +86,8 @@ class GANConfig:
         for name in ("lr_g", "lr_d", "clip"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.epoch_rows is not None and self.epoch_rows < 1:
+            problems.append(f"epoch_rows must be >= 1 or None, got {self.epoch_rows}")
         if not 0.0 < self.val_fraction < 0.5:
             problems.append(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if not 0.0 <= self.weight <= 1.0:

@@ -103,7 +103,9 @@ class GANDetector(Detector):
     def _fit(self, features: pl.DataFrame, labels: np.ndarray | None) -> None:
         del labels  # unsupervised: the training period is used with its labels ignored
         cfg = self.config
-        prep = Preprocessor.fit(features, numeric=self.columns, categorical=self.categorical)
+        prep = Preprocessor.fit(
+            features, numeric=self.columns, categorical=self.categorical, log_scale=cfg.log_scale
+        )
         inputs = _input_layer(prep, cfg)
         x = _to_x(inputs, *prep.transform(features))
         result = fit_networks(
@@ -146,6 +148,24 @@ class GANDetector(Detector):
         num, cat = prep.transform(features)
         x = _to_x(graph.inputs, num, cat)
         return _components(graph, x)
+
+    def reasons(self, features: pl.DataFrame, *, top: int = 3) -> list[list[str]]:
+        """The columns G(E(x)) reconstructs worst, as 'name (+|error| in scaled units)'."""
+        graph, prep = self._graph(), self.prep_
+        assert prep is not None
+        with torch.no_grad():
+            x = _to_x(graph.inputs, *prep.transform(features))
+            err = (x - graph.encgen.generate(graph.encgen.encode(x))).abs().double().numpy()
+        n_num = len(prep.numeric)
+        cols = [err[:, :n_num]]
+        start = n_num
+        for size in prep.vocab_sizes:  # a category block's L1 error / 2 is in [0, 1]
+            cols.append(err[:, start : start + size].sum(1, keepdims=True) / 2)
+            start += size
+        weights = np.concatenate(cols, axis=1)
+        names = [*prep.numeric, *prep.categorical]
+        order = np.argsort(-weights, axis=1)[:, :top]
+        return [[f"{names[j]} (+{weights[i, j]:.2f})" for j in row] for i, row in enumerate(order)]
 
     def _combine(self, rec: np.ndarray, feat: np.ndarray) -> np.ndarray:
         g = self._graph()
@@ -243,6 +263,7 @@ def _input_layer(prep: Preprocessor, cfg: GANConfig) -> InputLayer:
         scale=list(prep.scale),
         vocab_sizes=list(prep.vocab_sizes),
         clip=cfg.clip,
+        log_scale=cfg.log_scale,
     )
 
 

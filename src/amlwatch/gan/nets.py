@@ -51,8 +51,10 @@ class InputLayer(nn.Module):
         scale: list[float],
         vocab_sizes: list[int],
         clip: float,
+        log_scale: bool = False,
     ) -> None:
         super().__init__()
+        self.log_scale = bool(log_scale)
         self.register_buffer("center", torch.tensor(center, dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
         self.clip = float(clip)
@@ -60,6 +62,8 @@ class InputLayer(nn.Module):
         self.dim = len(center) + sum(vocab_sizes)
 
     def forward(self, num: torch.Tensor, cat: torch.Tensor | None = None) -> torch.Tensor:
+        if self.log_scale:
+            num = torch.sign(num) * torch.log1p(num.abs())
         v = (num - self.center) / self.scale
         # Missing values sit at the training median (0 after centring).
         v = torch.where(torch.isnan(v), torch.zeros_like(v), v).clamp(-self.clip, self.clip)

@@ -35,11 +35,22 @@ class Preprocessor:
 
     @classmethod
     def fit(
-        cls, frame: pl.DataFrame, *, numeric: tuple[str, ...], categorical: tuple[str, ...]
+        cls,
+        frame: pl.DataFrame,
+        *,
+        numeric: tuple[str, ...],
+        categorical: tuple[str, ...],
+        log_scale: bool = False,
     ) -> Preprocessor:
-        """Robust centre (median) and scale (IQR/1.349, else SD, else 1) per numeric column."""
+        """Robust centre (median) and scale (IQR/1.349, else SD, else 1) per numeric column.
+
+        With `log_scale`, the statistics are of ``sign(v) log(1 + |v|)``, as
+        `nets.InputLayer` applies it before scaling.
+        """
         _check_columns(frame, numeric, categorical)
         values = _numeric_matrix(frame, numeric)
+        if log_scale:
+            values = np.sign(values) * np.log1p(np.abs(values))
         center, scale = [], []
         for j in range(values.shape[1]):
             col = values[:, j]

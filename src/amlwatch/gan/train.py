@@ -153,9 +153,9 @@ def _rank_world() -> tuple[int, int]:
     return 0, 1
 
 
-def _batches(n: int, batch: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+def _batches(n: int, batch: int, gen: torch.Generator, rows: int | None) -> Iterator[torch.Tensor]:
     perm = torch.randperm(n, generator=gen)
-    steps = max(1, n // batch)
+    steps = max(1, min(n, rows or n) // batch)
     for s in range(steps):
         yield perm[s * batch : (s + 1) * batch]
 
@@ -225,7 +225,7 @@ def fit_networks(
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         t0 = time.perf_counter()
         losses_d, losses_g = [], []
-        for idx in _batches(x_fit.shape[0], batch, gen):
+        for idx in _batches(x_fit.shape[0], batch, gen, config.epoch_rows):
             z = torch.randn(idx.shape[0], config.latent_dim, generator=gen).to(device)
             mine = slice(rank * local, (rank + 1) * local)
             ld, lg = train_step(
