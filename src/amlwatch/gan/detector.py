@@ -188,13 +188,14 @@ class GANDetector(Detector):
         """Pick w in {0, 1/(grid-1), ..., 1} maximising validation PR-AUC. **Uses labels.**
 
         Ties go to the w closest to 0.5 (no evidence to prefer either term).
-        Returns the chosen w, which is also set.
+        Returns the chosen w, which is also set; without any positive label
+        the weight is kept.
         """
         y = np.asarray(val_labels).astype(bool)
         if y.shape[0] != val_frame.height:
             raise ValueError(f"{y.shape[0]} labels for {val_frame.height} validation rows")
         if not y.any():
-            raise ValueError("choose_weight: the validation labels contain no positive row")
+            return self.weight  # nothing to learn from: keep the current weight
         rec, feat = self.components(val_frame)
         g = self._graph()
         rec, feat = rec / float(g.rec_scale), feat / float(g.feat_scale)
