@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    rank = int(os.environ.get("RANK", "0"))  # torchrun's; every log line names its process
+    old_factory = logging.getLogRecordFactory()
+
+    def factory(*a: object, **k: object) -> logging.LogRecord:
+        record = old_factory(*a, **k)
+        record.rank = rank
+        return record
+
+    logging.setLogRecordFactory(factory)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s rank%(rank)s %(message)s")
     config = GANConfig(**json.loads(args.config))
     if args.device is not None:
@@ -62,15 +71,6 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(local)
             config = dataclasses.replace(config, device=f"cuda:{local}")
         dist.init_process_group(backend="nccl" if cuda else "gloo")
-    rank = dist.get_rank() if distributed else 0
-    old_factory = logging.getLogRecordFactory()
-
-    def factory(*a: object, **k: object) -> logging.LogRecord:
-        record = old_factory(*a, **k)
-        record.rank = rank
-        return record
-
-    logging.setLogRecordFactory(factory)
     try:
         frame = pl.read_parquet(args.features)
         det = GANDetector(
