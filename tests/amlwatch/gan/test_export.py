@@ -19,7 +19,7 @@ onnx = pytest.importorskip("onnx")
 @pytest.fixture(scope="module")
 def detector() -> GANDetector:
     frame, _ = planted(2000, anomaly_rate=0.01, seed=11)
-    cfg = GANConfig(max_epochs=3, batch_size=256, seed=2)
+    cfg = GANConfig(max_epochs=3, batch_size=256, seed=2, log_scale=True)
     det = GANDetector(columns=NUMERIC, categorical=CATEGORICAL, config=cfg).fit(frame)
     return det.set_weight(0.3)  # a non-default weight must be baked into the graph
 
