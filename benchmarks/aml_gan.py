@@ -152,7 +152,7 @@ def main() -> None:
         (args.out / "sweep.json").write_text(json.dumps(sweep, indent=1, default=float))
         (args.out / "histories.json").write_text(json.dumps(histories, indent=1))
     summary(rows, sweep)
-    plot_losses(histories, args.out / "aml_gan_losses.png")
+    plot_losses(histories, args.out / "aml_gan_losses.png", args.transactions)
 
 
 def summary(rows: list[dict], sweep: list[dict]) -> None:
@@ -175,7 +175,7 @@ def summary(rows: list[dict], sweep: list[dict]) -> None:
                   f"PR-AUC {interval(sub['pr_auc'].to_list())}")  # fmt: skip
 
 
-def plot_losses(histories: dict[str, list[dict]], path: Path) -> None:
+def plot_losses(histories: dict[str, list[dict]], path: Path, n: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,7 +195,7 @@ def plot_losses(histories: dict[str, list[dict]], path: Path) -> None:
     b.plot(epochs, [r["val_reconstruction"] for r in h], color="C2")
     b.set_xlabel("epoch")
     b.set_ylabel("held-out ||x - G(E(x))||")
-    fig.suptitle(f"GAN training on the default world ({key})")
+    fig.suptitle(f"GAN training, synthetic world of {n:,} transactions ({key})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
