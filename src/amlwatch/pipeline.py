@@ -110,6 +110,9 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
         )
         if isinstance(det, RulesDetector):
             rule_hits = det.hit_counts(test)
+        export_artifacts = getattr(det, "export_artifacts", None)
+        if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
+            export_artifacts(out / "models" / spec.name)
         booster = getattr(det, "booster", None)
         if booster is not None:
             (out / "models").mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ training frame and settings come again (one entry, keyed by a hash of the frame)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -84,6 +85,13 @@ class SharedGAN(GANDetector):
         self.prep_, self.graph_ = done.prep_, done.graph_
         self.history_, self.best_epoch_ = done.history_, done.best_epoch_
         self._train_components = done._train_components
+
+    def export_artifacts(self, directory: Path) -> None:
+        """The run's model files: `gan/` (weights, JSON) and `model_repository/` (Triton, ONNX)."""
+        from amlwatch.gan.export import write_triton_repository
+
+        self.save(directory / "gan")
+        write_triton_repository(self, directory / "model_repository")
 
 
 def _gan(params: dict[str, Any], seed: int) -> SharedGAN:

@@ -10,7 +10,7 @@ import pytest
 
 from amlwatch.config import DetectorSpec, RunConfig
 from amlwatch.data.load import build_ledger
-from amlwatch.gan import combine
+from amlwatch.gan import GANDetector, combine
 from amlwatch.pipeline import RunResult, run
 from amlwatch.synth import SynthConfig, generate
 
@@ -68,3 +68,13 @@ def test_xgboost_uses_the_gan_terms_as_features(result: RunResult) -> None:
     assert not {"gan_rec", "gan_feat"} & set(combine.gan_columns())
     out = Path(result.out)
     assert (out / "report.html").is_file()
+
+
+def test_the_gan_row_writes_its_model_and_a_triton_repository(result: RunResult) -> None:
+    models = Path(result.out) / "models" / "GAN"
+    assert (models / "gan" / "weights.pt").is_file()
+    assert (models / "model_repository" / "amlwatch_gan" / "config.pbtxt").is_file()
+    assert (models / "model_repository" / "amlwatch_gan" / "1" / "model.onnx").is_file()
+    loaded = GANDetector.load(models / "gan")
+    scores = loaded.decision_function(result.test_frame)
+    np.testing.assert_allclose(scores, result.test_scores["GAN"], rtol=1e-6)
