@@ -61,8 +61,6 @@ def test_gan_or_rules_alerts_on_every_rule_hit(result: RunResult) -> None:
 
 
 def test_xgboost_uses_the_gan_terms_as_features(result: RunResult) -> None:
-    alerts = result.alerts.filter(result.alerts["detector"] == "XGBoost + GAN score")
-    assert alerts.height >= 0  # reasons are computed for every alert without error
     spec = combine.FACTORIES["xgboost_gan"](TINY, 0)
     assert spec.xgb.columns[-2:] == ["gan_rec", "gan_feat"]
     assert not {"gan_rec", "gan_feat"} & set(combine.gan_columns())
