@@ -64,6 +64,7 @@ def validate_command(data: DataArg) -> None:
 
     ledger = load_ledger(data)
     tx = ledger.transactions
+    first, last = tx.get_column("timestamp").min(), tx.get_column("timestamp").max()
     labels = (
         f", {int(tx.get_column('is_laundering').sum()):,} labelled laundering"
         if ledger.has_labels
@@ -71,7 +72,7 @@ def validate_command(data: DataArg) -> None:
     )
     console.print(
         f"OK: {ledger.n_transactions:,} transactions, {ledger.n_accounts:,} accounts, "
-        f"{tx.get_column('timestamp').min()} .. {tx.get_column('timestamp').max()}{labels}",
+        f"{first!s} .. {last!s}{labels}",
         highlight=False,
     )
     for warning in ledger.warnings:

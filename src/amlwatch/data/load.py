@@ -26,8 +26,8 @@ from amlwatch.errors import DataError, Problem
 __all__ = ["find_table", "load_ledger"]
 
 _NUMERIC = ("amount_received", "amount_paid")
-_TEXT = ("from_bank", "from_account", "to_bank", "to_account", "receiving_currency")
-_TEXT += ("payment_currency", "payment_format")
+_TEXT: tuple[str, ...] = ("from_bank", "from_account", "to_bank", "to_account")
+_TEXT += ("receiving_currency", "payment_currency", "payment_format")
 
 
 def find_table(data: Path, stem: str) -> Path | None:
@@ -85,6 +85,10 @@ def _read_strings(path: Path, names: list[str]) -> pl.DataFrame:
         frame = pl.read_parquet(path)
         frame.columns = names
         return frame.with_columns(pl.all().cast(pl.String))
+    with path.open("rb") as fh:
+        fh.readline()
+        if not fh.read(1):  # a header and nothing else
+            return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     return pl.read_csv(
         path,
         has_header=False,
@@ -145,7 +149,9 @@ def _parse_transactions(path: Path, problems: list[Problem]) -> pl.DataFrame | N
                 "label not 0 or 1",
             )
         )
-    both = pl.concat([raw.select(pl.all().name.prefix("raw_")), parsed], how="horizontal")
+    both = pl.concat(
+        [raw.select(pl.all().name.prefix("raw_")), parsed], how="horizontal", strict=True
+    )
     for column, mask, message in checks:
         count, examples = _examples(both, f"raw_{column}", mask)
         if count:

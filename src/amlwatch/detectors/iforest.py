@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -25,7 +27,7 @@ class IsolationForestDetector(Detector):
         self,
         *,
         columns: list[str],
-        n_estimators: int = 200,
+        n_estimators: int = 100,
         max_samples: int = 256,
         seed: int = 0,
         contamination: float = 0.001,
@@ -35,7 +37,7 @@ class IsolationForestDetector(Detector):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.seed = seed
-        self._model: object | None = None
+        self._model: Any = None
         self._center: np.ndarray | None = None
         self._scale: np.ndarray | None = None
 
@@ -61,7 +63,8 @@ class IsolationForestDetector(Detector):
 
     def _score(self, features: pl.DataFrame) -> np.ndarray:
         x = _squash(matrix(features, self.columns, name=self.name))
-        return -self._model.score_samples(x)  # type: ignore[attr-defined]
+        assert self._model is not None
+        return -np.asarray(self._model.score_samples(x))
 
     def reasons(self, features: pl.DataFrame, *, top: int = 3) -> list[list[str]]:
         """The features furthest from the training median, in interquartile ranges."""

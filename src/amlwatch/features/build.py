@@ -54,5 +54,5 @@ def build_features(
         parts.append(pair_features(tx))
     if "graph" in wanted:
         parts.append(graph_features(tx, graph))
-    frame = pl.concat(parts, how="horizontal")
+    frame = pl.concat(parts, how="horizontal", strict=True)
     return frame.select([*META_COLUMNS, *feature_names(families=wanted)])

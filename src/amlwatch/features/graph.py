@@ -106,8 +106,11 @@ def _meets(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
 def _cycle_len(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
     """Shortest L+1 <= k with a path v -> ... -> u of length L in `a`; 0 when none or u == v."""
     n = a.shape[0]
-    fwd = _reach(_one_hot(v, n), a, (k - 1 + 1) // 2)
-    bwd = _reach(_one_hot(u, n), a.T.tocsr(), (k - 1) // 2)
+    # Reach sets per distinct start account, then one row per payment.
+    starts_v, row_v = np.unique(v, return_inverse=True)
+    starts_u, row_u = np.unique(u, return_inverse=True)
+    fwd = [m[row_v] for m in _reach(_one_hot(starts_v, n), a, (k - 1 + 1) // 2)]
+    bwd = [m[row_u] for m in _reach(_one_hot(starts_u, n), a.T.tocsr(), (k - 1) // 2)]
     out = np.zeros(len(u), dtype=np.float32)
     for length in range(1, k):
         found = _meets(fwd[(length + 1) // 2], bwd[length // 2]) & (out == 0)
@@ -118,14 +121,18 @@ def _cycle_len(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray, k: int) -> np.nda
 
 def _scatter_gather(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     n = a.shape[0]
-    at = a.T.tocsr()
-    siblings = (_one_hot(u, n) @ at) @ a  # m with s -> u and s -> m
-    siblings.data[:] = 1
-    payers_v = _one_hot(v, n) @ at  # m with m -> v
-    both = siblings.multiply(payers_v).tocsr()
-    total = np.asarray(both.sum(axis=1)).reshape(-1)
-    own = np.asarray(both[np.arange(len(u)), u]).reshape(-1)  # m == u does not count
-    return (total - own).astype(np.float32)
+    siblings = ((_one_hot(u, n) @ a.T.tocsr()) @ a).tocoo()  # m with s -> u and s -> m
+    row, m = siblings.row.astype(np.int64), siblings.col.astype(np.int64)
+    keep = m != u[row]  # m == u does not count
+    row, m = row[keep], m[keep]
+    # Does m pay the receiver? Look the pair up among the edges instead of multiplying by the
+    # receiver's payers, which for a busy shop are thousands per row.
+    edges = a.tocoo()
+    edge_keys = np.sort(edges.row.astype(np.int64) * n + edges.col)
+    keys = m * n + v[row]
+    at = np.minimum(np.searchsorted(edge_keys, keys), max(len(edge_keys) - 1, 0))
+    hit = edge_keys[at] == keys if len(edge_keys) else np.zeros(len(keys), dtype=bool)
+    return np.bincount(row[hit], minlength=len(u)).astype(np.float32)
 
 
 def _rank_and_communities(
@@ -161,7 +168,8 @@ def graph_features(tx: pl.DataFrame, config: GraphConfig | None = None) -> pl.Da
     """Graph features for a ledger's transactions (same rows, same order); see the module docstring."""
     cfg = config or GraphConfig()
     minutes = tx.get_column("timestamp").dt.epoch("s").to_numpy() // 60
-    day_all = minutes // DAY_MINUTES - minutes.min(initial=0) // DAY_MINUTES
+    first_day = int(minutes.min()) // DAY_MINUTES if len(minutes) else 0
+    day_all = minutes // DAY_MINUTES - first_day
     src = tx.get_column("src").to_numpy().astype(np.int64)
     dst = tx.get_column("dst").to_numpy().astype(np.int64)
     n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
@@ -194,8 +202,11 @@ def graph_features(tx: pl.DataFrame, config: GraphConfig | None = None) -> pl.Da
         out["g_dst_fan_in"][rows] = in_d[v]
         out["g_gather_scatter"][rows] = np.minimum(in_d[u], out_d[u] + 1)
         a_delta = _adjacency(du, dv, n)
-        out["g_scatter_gather"][rows] = _scatter_gather(a_delta, u, v)
-        out["g_cycle_len"][rows] = _cycle_len(a_delta, u, v, cfg.max_cycle)
+        # Both depend on the pair and the day only: compute once per distinct pair.
+        pair_key, pair_row = np.unique(u * n + v, return_inverse=True)
+        pu_, pv_ = pair_key // n, pair_key % n
+        out["g_scatter_gather"][rows] = _scatter_gather(a_delta, pu_, pv_)[pair_row]
+        out["g_cycle_len"][rows] = _cycle_len(a_delta, pu_, pv_, cfg.max_cycle)[pair_row]
         if refreshed < 0 or d - refreshed >= cfg.snapshot_every_days:
             # PageRank and communities are the slowest calls: refresh them every few days,
             # always from a graph that ends the day before the refresh day.

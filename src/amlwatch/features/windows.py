@@ -58,16 +58,16 @@ Z_STD_FLOOR = 0.1
 
 
 @numba.njit(cache=True, inline="always")
-def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew, slots, lsum, lsq):  # type: ignore[no-untyped-def]
+def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew, slots, lsum, lsq):
     d = direction[e]
     s = slot[e]
     if sign > 0:
-        if slots[w, s] == 0:
+        if slots[s, w] == 0:
             ncp[w, d] += 1
-        slots[w, s] += 1
+        slots[s, w] += 1
     else:
-        slots[w, s] -= 1
-        if slots[w, s] == 0:
+        slots[s, w] -= 1
+        if slots[s, w] == 0:
             ncp[w, d] -= 1
     cnt[w, d] += sign
     total[w, d] += sign * amt[e]
@@ -77,12 +77,12 @@ def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew
 
 
 @numba.njit(cache=True)
-def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):  # type: ignore[no-untyped-def]
+def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):
     n = acc.shape[0]
     nw = widths.shape[0]
     out = np.zeros((n, nw, 8), dtype=np.float64)
     z = np.zeros(n, dtype=np.float64)
-    slots = np.zeros((nw, n_slots), dtype=np.int32)
+    slots = np.zeros((n_slots, nw), dtype=np.int32)  # a slot's windows share a cache line
     cnt = np.zeros((nw, 2), dtype=np.int64)
     nnew = np.zeros((nw, 2), dtype=np.int64)
     ncp = np.zeros((nw, 2), dtype=np.int64)
@@ -170,7 +170,7 @@ def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):  #
         # Leave the slot counters clean for the next account (slots are per account anyway).
         for e in range(i, j):
             for w in range(nw):
-                slots[w, slot[e]] = 0
+                slots[slot[e], w] = 0
         i = j
     return out, z
 

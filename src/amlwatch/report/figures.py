@@ -107,9 +107,9 @@ def ring_drawing(edges: pl.DataFrame, *, title: str) -> bytes:
             xytext=(x0, y0),
             arrowprops={"arrowstyle": "->", "color": color, "lw": 1.2},
         )
-        label = (
-            f"{row['timestamp']:%m-%d %H:%M}\n{row['amount_paid']:,.0f} {row['payment_currency']}"
-        )
+        amount = row["amount_paid"]
+        shown = f"{amount:,.0f}" if amount >= 100 else f"{amount:.4g}"
+        label = f"{row['timestamp']:%m-%d %H:%M}\n{shown} {row['payment_currency']}"
         ax.text(
             (x0 + x1) / 2,
             (y0 + y1) / 2,

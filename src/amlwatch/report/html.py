@@ -50,10 +50,17 @@ def _table(frame: pl.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def pick_ring(result: RunResult, typology: str) -> pl.DataFrame | None:
-    """The test-period ring of `typology` with the most alerted legs (any detector), as edges."""
+def pick_ring(result: RunResult, ledger: Ledger, typology: str) -> tuple[pl.DataFrame, bool] | None:
+    """The test-period ring of `typology` with the most alerted legs (any detector), as edges.
+
+    Without one in the test period, the first such ring of the whole ledger (not scored);
+    the flag says whether the ring is from the test period.
+    """
     test = result.test_frame
     legs = test.filter(pl.col("typology") == typology)
+    in_test = legs.height > 0
+    if not in_test:
+        legs = ledger.transactions.filter(pl.col("typology") == typology)
     if legs.height == 0:
         return None
     alerted = set(result.alerts.get_column("txn_id").to_list()) if result.alerts.height else set()
@@ -64,9 +71,12 @@ def pick_ring(result: RunResult, typology: str) -> pl.DataFrame | None:
         .sort(["hits", "n", "ring_id"], descending=[True, True, False])
         .row(0, named=True)
     )
-    return legs.filter(pl.col("ring_id") == best["ring_id"]).select(
+    # Draw every leg of the ring (earlier legs may fall before the test period: never alerted).
+    whole = ledger.transactions.filter(pl.col("ring_id") == best["ring_id"])
+    edges = whole.with_columns(pl.col("txn_id").is_in(list(alerted)).alias("detected")).select(
         "src", "dst", "timestamp", "amount_paid", "payment_currency", "detected"
     )
+    return edges, in_test
 
 
 def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
@@ -107,9 +117,14 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
         ("gather_scatter", "A gather-scatter ring"),
         ("scatter_gather", "A scatter-gather pair"),
     ):
-        ring = pick_ring(result, typology)
-        if ring is not None:
-            parts += [f"<h2>{title}</h2>", _img(figures.ring_drawing(ring, title=title), title)]
+        picked = pick_ring(result, ledger, typology)
+        if picked is not None:
+            ring, in_test = picked
+            note = "" if in_test else " (none in the test period: one from earlier, not scored)"
+            parts += [
+                f"<h2>{title}{note}</h2>",
+                _img(figures.ring_drawing(ring, title=title), title),
+            ]
     if result.alerts.height:
         sample = result.alerts.sort("score", descending=True).head(20)
         parts += [

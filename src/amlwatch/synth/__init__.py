@@ -62,6 +62,6 @@ Each laundering transaction carries its `Typology` and `Ring ID`.
 
 from __future__ import annotations
 
-from amlwatch.synth.generate import SynthConfig, generate, write_world
+from amlwatch.synth.generate import SynthConfig, World, generate, to_ledger, write_world
 
-__all__ = ["SynthConfig", "generate", "write_world"]
+__all__ = ["SynthConfig", "World", "generate", "to_ledger", "write_world"]

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from amlwatch.data.ledger import Ledger
 from amlwatch.io import write_frame
 from amlwatch.synth.typologies import DAY, TYPOLOGIES, plant
 
-__all__ = ["COUNTRIES", "SynthConfig", "World", "generate", "write_world"]
+__all__ = ["COUNTRIES", "SynthConfig", "World", "generate", "to_ledger", "write_world"]
 
 # country: (share of banks, currency, units per USD)
 COUNTRIES: dict[str, tuple[float, str, float]] = {
@@ -331,6 +332,15 @@ def generate(config: SynthConfig | None = None) -> World:
         pl.when(pl.col("ring_id") >= 0).then(pl.col("ring_id")).alias("ring_id"),
     )
     return World(transactions=tx, accounts=acc_frame.drop("code"), config=cfg)
+
+
+def to_ledger(world: World) -> Ledger:
+    """The world as a `Ledger`, without a round trip through files (same result as loading them)."""
+    from amlwatch.data.load import build_ledger
+
+    tx = world.transactions.with_row_index("txn_id").with_columns(pl.col("txn_id").cast(pl.Int64))
+    accounts = world.accounts.select("bank", "account", "kind", "country", "entity_id")
+    return build_ledger(tx, accounts, source=f"synthetic world (seed {world.config.seed})")
 
 
 def write_world(world: World, out: str | Path, *, format: str = "csv") -> Path:

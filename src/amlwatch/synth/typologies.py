@@ -209,5 +209,8 @@ def plant(rng: np.random.Generator, *, budget: int, n_existing: int, horizon: in
         )
         total += k
         ring += 1
-    cols = [np.concatenate(c) for c in zip(*parts, strict=True)] if parts else [np.zeros(0)] * 6
-    return Planted(*cols, n_mules=mules)
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Planted(empty, empty, empty, np.zeros(0), np.zeros(0, np.int8), empty, n_mules=0)
+    src, dst, minute, usd, typ, rings = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return Planted(src, dst, minute, usd, typ, rings, n_mules=mules)
