@@ -31,13 +31,12 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import torch  # noqa: E402
 
-from amlwatch.data.load import build_ledger  # noqa: E402
 from amlwatch.detectors import make_detector  # noqa: E402
 from amlwatch.evaluate import Period, evaluate_scores, temporal_split  # noqa: E402
 from amlwatch.evaluate.metrics import recall_at_budget  # noqa: E402
 from amlwatch.features import build_features  # noqa: E402
 from amlwatch.gan import GANDetector  # noqa: E402
-from amlwatch.synth import SynthConfig, generate  # noqa: E402
+from amlwatch.synth import SynthConfig, generate, to_ledger  # noqa: E402
 
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78}
 DETECTORS = (
@@ -58,10 +57,7 @@ def interval(values: list[float]) -> str:
 
 
 def features(seed: int, n: int) -> pl.DataFrame:
-    world = generate(SynthConfig(n_transactions=n, seed=seed))
-    tx = world.transactions.with_row_index("txn_id").with_columns(pl.col("txn_id").cast(pl.Int64))
-    accounts = world.accounts.select("bank", "account", "kind", "country", "entity_id")
-    ledger = build_ledger(tx, accounts, source=f"synthetic seed {seed}")
+    ledger = to_ledger(generate(SynthConfig(n_transactions=n, seed=seed)))
     return build_features(ledger, families=["transaction", "account", "pair"])
 
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pytest
 
 from amlwatch.config import DetectorSpec, RunConfig
-from amlwatch.data.load import build_ledger
 from amlwatch.gan import GANDetector, combine
 from amlwatch.pipeline import RunResult, run
-from amlwatch.synth import SynthConfig, generate
-
-# Part 1's committed build_features still trips a Polars deprecation (fixed on its branch).
-pytestmark = pytest.mark.filterwarnings("ignore:the default behavior of `how='horizontal'`")
+from amlwatch.synth import SynthConfig, generate, to_ledger
 
 TINY = {"gan": {"max_epochs": 2, "epoch_rows": 2048, "batch_size": 256, "hidden": 32}}
 
@@ -24,11 +19,7 @@ TINY = {"gan": {"max_epochs": 2, "epoch_rows": 2048, "batch_size": 256, "hidden"
 def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     root = tmp_path_factory.mktemp("aml")
     world = SynthConfig(n_transactions=8_000, days=60, laundering_rate=0.01, n_banks=8, seed=3)
-    w = generate(world)
-    # In memory, as part 1's `to_ledger` does (no CSV round trip).
-    tx = w.transactions.with_row_index("txn_id").with_columns(pl.col("txn_id").cast(pl.Int64))
-    accounts = w.accounts.select("bank", "account", "kind", "country", "entity_id")
-    ledger = build_ledger(tx, accounts, source="small synthetic world")
+    ledger = to_ledger(generate(world))
     detectors = (
         DetectorSpec("rules", "rules"),
         DetectorSpec("GAN", "gan", TINY),
