@@ -11,6 +11,8 @@
 - **xgboost_gan**: the supervised XGBoost on the streamable features plus the
   GAN's two score terms (reconstruction error, discriminator-feature
   distance) as extra columns; the GAN never sees labels, XGBoost learns the mix.
+  The terms on the training rows are in-sample for the GAN (it was fitted on
+  them), so they run slightly lower there than on validation and test.
 
 The three kinds fit one GAN per run: a fitted GAN is reused when the same
 training frame and settings come again (one entry, keyed by a hash of the frame).
