@@ -88,6 +88,13 @@ def main() -> None:
     print(
         f"F1 lift of graph features (xgboost_graph - xgboost_tabular): {interval(lift)}; per seed {lift}"
     )
+    if args.ablation:
+        lift = []
+        for seed in args.seeds:
+            part = table.filter(pl.col("seed") == seed)
+            f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
+            lift.append(f1["xgboost_history_graph"] - f1["xgboost_history"])
+        print(f"F1 lift without the transaction family (history_graph - history): {interval(lift)}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def _update(w, e, sign, direction, slot, amt, logamt, new, cnt, total, ncp, nnew
 def _kernel(acc, pos, t, direction, slot, amt, logamt, new, widths, n_slots):
     n = acc.shape[0]
     nw = widths.shape[0]
-    out = np.zeros((n, nw, 8), dtype=np.float64)
+    # State is float64; results are stored as float32, the feature frame's dtype (half the memory).
+    out = np.zeros((n, nw, 8), dtype=np.float32)
     z = np.zeros(n, dtype=np.float64)
     slots = np.zeros((n_slots, nw), dtype=np.int32)  # a slot's windows share a cache line
     cnt = np.zeros((nw, 2), dtype=np.int64)
@@ -213,7 +214,7 @@ def window_features(tx: pl.DataFrame) -> pl.DataFrame:
     back = np.empty_like(order)
     back[order] = np.arange(order.shape[0])
     # One contiguous gather back to (role, transaction) order, then cheap column slices.
-    table = out.reshape(out.shape[0], -1)[back].astype(np.float32)
+    table = out.reshape(out.shape[0], -1)[back]
     zs = z[back].astype(np.float32)
     columns: dict[str, np.ndarray] = {}
     for r, role in enumerate(ROLES):
