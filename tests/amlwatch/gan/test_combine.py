@@ -8,25 +8,24 @@ import numpy as np
 import pytest
 
 from amlwatch.config import DetectorSpec, RunConfig
+from amlwatch.data.ledger import Ledger
 from amlwatch.gan import GANDetector, combine
 from amlwatch.pipeline import RunResult, run
-from amlwatch.synth import SynthConfig, generate, to_ledger
 
 TINY = {"gan": {"max_epochs": 2, "epoch_rows": 2048, "batch_size": 256, "hidden": 32}}
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+def result(small_ledger: Ledger, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    # part 1's small world (tests/amlwatch/conftest.py), generated once per session
     root = tmp_path_factory.mktemp("aml")
-    world = SynthConfig(n_transactions=8_000, days=60, laundering_rate=0.01, n_banks=8, seed=3)
-    ledger = to_ledger(generate(world))
     detectors = (
         DetectorSpec("rules", "rules"),
         DetectorSpec("GAN", "gan", TINY),
         DetectorSpec("GAN OR rules", "gan_or_rules", TINY),
         DetectorSpec("XGBoost + GAN score", "xgboost_gan", {**TINY, "rounds": 20}),
     )
-    return run(ledger, root / "run", RunConfig(detectors=detectors))
+    return run(small_ledger, root / "run", RunConfig(detectors=detectors))
 
 
 def test_the_three_gan_rows_are_in_the_evaluation_table(result: RunResult) -> None:
