@@ -77,6 +77,10 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
             continue
         t0 = time.perf_counter()
         det.fit(train, y[split.train] if labels else None)
+        choose_weight = getattr(det, "choose_weight", None)
+        if labels and callable(choose_weight):
+            # The GAN's score weight is chosen on the validation period (this uses its labels).
+            choose_weight(valid, y[split.valid])
         s_valid, s_test = det.decision_function(valid), det.decision_function(test)
         if labels:
             row = evaluate_scores(
@@ -106,6 +110,9 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
         )
         if isinstance(det, RulesDetector):
             rule_hits = det.hit_counts(test)
+        export_artifacts = getattr(det, "export_artifacts", None)
+        if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
+            export_artifacts(out / "models" / spec.name)
         booster = getattr(det, "booster", None)
         if booster is not None:
             (out / "models").mkdir(exist_ok=True)

@@ -56,9 +56,21 @@ def _xgboost(params: dict[str, Any], seed: int) -> Detector:
     )
 
 
+def _gan_kind(kind: str) -> Factory:
+    # Part 2's GAN kinds, imported only when asked for (PyTorch is the `gan` extra).
+    def factory(params: dict[str, Any], seed: int) -> Detector:
+        from amlwatch.gan.combine import FACTORIES
+
+        return FACTORIES[kind](params, seed)
+
+    return factory
+
+
 register_detector("rules", _rules)
 register_detector("iforest", _iforest)
 register_detector("xgboost", _xgboost)
+for _kind in ("gan", "gan_or_rules", "xgboost_gan"):
+    register_detector(_kind, _gan_kind(_kind))
 
 
 def make_detector(kind: str, params: dict[str, Any] | None = None, *, seed: int = 0) -> Detector:
