@@ -1,49 +1,116 @@
-"""The `basketcast` command line: thin wrappers that parse, call the library, and print with Rich.
+"""basketcast: predict which previously bought products will be in each customer's next order.
 
-Library errors (`DataError`, bad files) become a readable message and exit code 2.
+Start with `basketcast demo` (the whole pipeline on bundled real data), or
+`basketcast synth --users 1000 --out data` then `basketcast run data --out run`.
 """
 
 from __future__ import annotations
 
+import sys
+
+from basketcast.config import early_thread_budget
 from basketcast.device import set_thread_budget
 
-set_thread_budget()  # before Polars is imported anywhere
+# Before Polars is imported anywhere: its thread pool is sized once, at import, so the
+# configuration's `threads` is read from the --config file here, first thing.
+set_thread_budget(early_thread_budget(sys.argv[1:]))
 
-import functools  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any, TypeVar  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
 
 from basketcast.data.dataset import DataError  # noqa: E402
-
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-datasets_app = typer.Typer(help="Make datasets in the Instacart layout.", no_args_is_help=True)
-app.add_typer(datasets_app, name="datasets")
+from basketcast.errors import UsageError  # noqa: E402
 
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
+USER_ERRORS = (DataError, UsageError, OSError)
+"""Bad input, a bad request, or a file that cannot be read or written: exit 2, one message."""
 
-def friendly_errors(func: F) -> F:
-    """Turn input errors into a message on stderr and exit code 2."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"basketcast {version('basketcast')}", highlight=False)
+        raise typer.Exit()
+
+
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    pass
+
+
+def _message(exc: BaseException) -> str:
+    """One readable reason; an OSError straight from the OS gets its file name and reason."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
+        return f"{verb} {exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+_WRITE_ERRNOS = {28, 30, 122}  # ENOSPC, EROFS, EDQUOT
+
+
+class _Boundary(TyperGroup):
+    """The one error boundary, around every command (sub-apps and commands added later included).
+
+    `DataError`, `UsageError` (configuration and options) and `OSError`
+    (missing, unreadable or unwritable files, a busy run folder) print one
+    line on stderr and exit 2; anything else is a bug and keeps its
+    traceback (exit code 1), so real bugs are not hidden behind "bad input".
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return func(*args, **kwargs)
-        except (DataError, FileNotFoundError, ValueError) as exc:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
             from rich.markup import escape
 
+            text = _printable(_message(exc))
             err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(code=2) from None
 
-    return wrapper  # type: ignore[return-value]
+
+def friendly_errors(func: F) -> F:
+    """No-op, kept for commands written before the app-level boundary (`_App`) existed."""
+    return func
+
+
+def _printable(text: str) -> str:
+    """Control bytes (from a file's header, say) shown escaped, never sent raw to the terminal."""
+    return "".join(c if c in "\n\t" or c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+app = typer.Typer(
+    cls=_Boundary,
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+datasets_app = typer.Typer(help="Make datasets in the Instacart layout.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.callback()(_main)
+
+
+def _warn(text: str) -> None:
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/] {escape(_printable(text))}", highlight=False)
 
 
 DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
@@ -52,7 +119,6 @@ DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layou
 
 
 @app.command("validate")
-@friendly_errors
 def validate_command(data: DirArg) -> None:
     """Check the tables in DATA: print the counts, or every problem found (exit code 2)."""
     from rich.markup import escape
@@ -73,7 +139,6 @@ def validate_command(data: DirArg) -> None:
 
 
 @app.command("describe")
-@friendly_errors
 def describe_command(data: DirArg) -> None:
     """Validate the tables in DATA and print a summary table."""
     from rich.markup import escape
@@ -115,7 +180,6 @@ def _print_conversion(summary: dict[str, Any], out: Path) -> None:
 
 
 @datasets_app.command("from-transactions")
-@friendly_errors
 def from_transactions_command(
     file: Annotated[
         Path, typer.Argument(help="Transactions: CSV, CSV.gz or Parquet, one row per line.")
@@ -128,6 +192,14 @@ def from_transactions_command(
     ],
     product: Annotated[str, typer.Option("--product", help="Column of product ids.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    quantity: Annotated[
+        str | None,
+        typer.Option(
+            "--quantity",
+            help="Column of quantities: lines with a quantity <= 0 (returns, voids) are dropped "
+            "and counted in the report.",
+        ),
+    ] = None,
     products: Annotated[
         Path | None, typer.Option("--products", help="Product catalogue file.")
     ] = None,
@@ -165,6 +237,7 @@ def from_transactions_command(
         order=order,
         time=time,
         product=product,
+        quantity=quantity,
         products=catalogue,
         product_key=product_key,
         product_name=product_name,
@@ -180,7 +253,6 @@ def from_transactions_command(
 
 
 @datasets_app.command("complete-journey")
-@friendly_errors
 def complete_journey_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
     format: Annotated[
@@ -201,7 +273,6 @@ def complete_journey_command(
 
 
 @app.command("evaluate")
-@friendly_errors
 def evaluate_command(
     submission: Annotated[Path, typer.Argument(help="Submission CSV: order_id,products.")],
     truth: Annotated[Path, typer.Argument(help="Truth CSV: order_id,products.")],
@@ -241,6 +312,8 @@ class _StageProgress:
     def __call__(self, stage: str, event: str) -> None:
         if event == "start":
             self.tasks[stage] = self.progress.add_task(stage, total=1)
+        elif event.startswith("warning: "):
+            _warn(event.removeprefix("warning: "))
         elif event in ("done", "cached"):
             label = f"{stage} [dim](cached)[/]" if event == "cached" else stage
             self.progress.update(self.tasks[stage], completed=1, description=f"[green]✓[/] {label}")
@@ -261,7 +334,6 @@ def _config(path: Path | None, device: str | None = None, **overrides: Any) -> A
 
 
 @app.command("features")
-@friendly_errors
 def features_command(
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Parquet file for the candidate features.")],
@@ -320,7 +392,6 @@ def _run_and_print(data: Path, out: Path, config: Any) -> None:
 
 
 @app.command("run")
-@friendly_errors
 def run_command(
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Run folder for every output.")],
@@ -332,22 +403,34 @@ def run_command(
 
 
 @app.command("predict")
-@friendly_errors
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
+    orders: Annotated[
+        str,
+        typer.Option(
+            "--orders",
+            help="Which target orders: test (as run's submission and truth.csv), train or all.",
+        ),
+    ] = "test",
 ) -> None:
-    """Baskets for the target orders in DATA from the models a run saved (no retraining)."""
+    """Baskets for the target orders in DATA from the models a run saved (no retraining).
+
+    A user with no earlier order gets None: nothing of theirs can be a reorder.
+    """
     from basketcast.pipeline import predict
 
+    if orders not in ("test", "train", "all"):
+        raise typer.BadParameter(f"--orders must be test, train or all, not {orders!r}")
     with err_console.status("predicting"):
-        submission = predict(run_dir, data, out)
-    console.print(f"wrote {submission.height:,} baskets to {out}", highlight=False)
+        submission = predict(run_dir, data, out, orders=orders)  # type: ignore[arg-type]
+    console.print(
+        f"wrote {submission.height:,} baskets ({orders} orders) to {out}", highlight=False
+    )
 
 
 @app.command("demo")
-@friendly_errors
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
     config: ConfigOpt = None,
@@ -374,7 +457,6 @@ def demo_command(
 
 
 @app.command("synth")
-@friendly_errors
 def synth_command(
     users: Annotated[
         int, typer.Option("--users", help="Number of users (Instacart's full scale: 206209).")

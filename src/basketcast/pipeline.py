@@ -1,10 +1,12 @@
 """The only place that wires the stages together.
 
 validate → features → item model → None model → baskets → evaluate → report.
-Each expensive stage is cached under the run folder, keyed by a fingerprint
-of its inputs and of its part of the configuration, so re-running with the
-same inputs and configuration reuses finished stages. Every output is
-written atomically.
+Each expensive stage is cached under the run folder (``cache/<stage>``, a
+self-checking `StageCache` entry), keyed by a fingerprint of its inputs and of
+its part of the configuration, so re-running with the same inputs and
+configuration reuses finished stages; a damaged entry is recomputed, with a
+note. The run folder's life cycle (lock, staged outputs published together,
+manifest, invocation id) is `basketcast.runfolder`'s.
 """
 
 from __future__ import annotations
@@ -21,17 +23,34 @@ import numpy as np
 import polars as pl
 
 from basketcast import evaluate
+from basketcast._fault import fault_point
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.basket import select_baskets
 from basketcast.config import RunConfig
-from basketcast.data.dataset import Dataset
+from basketcast.data.dataset import DataError, Dataset, Problem
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import polars_engine, resolve_device
+from basketcast.errors import UsageError
 from basketcast.features.build import FeatureFrames, build_features
 from basketcast.io import write_frame, write_text
 from basketcast.model import metrics as model_metrics
-from basketcast.model.cache import load_cv_result, save_cv_result
+from basketcast.model.cache import load_cv_result, model_files, save_cv_result
 from basketcast.model.train import CVResult, train_cv
+from basketcast.run_checks import (
+    OrderSet,
+    check_run_inputs,
+    complete_orders,
+    target_orders,
+    thread_note,
+)
+from basketcast.runfolder import (
+    MANIFEST,
+    RunFolder,
+    check_writable,
+    open_run_folder,
+    verify_outputs,
+)
+from basketcast.stage_cache import StageCache
 
 __all__ = ["RunResult", "data_fingerprint", "predict", "run"]
 
@@ -75,106 +94,177 @@ def run(
 ) -> RunResult:
     """Validate, engineer features, train, choose baskets, evaluate and report.
 
-    Writes into `out`: config.toml, features/, models/, oof.parquet,
-    predictions.parquet, submission.csv, metrics.json, report.html.
+    Publishes into `out`, all together when the run completes (see
+    `basketcast.runfolder`): config.toml, models/, oof.parquet,
+    predictions.parquet, submission.csv, metrics.json, report.html and the
+    manifest run.json. Stage caches live in ``out/cache``. The folder is
+    locked for the whole run.
     """
     config = config or RunConfig()
     data, out = Path(data), Path(out)
     records: list[StageRecord] = []
+    notes: list[str] = []
 
     def stage(name: str) -> StageMeter:
         return StageMeter(name, records=records, progress=progress)
 
-    started = time.time()
+    def note(stage_name: str, text: str | None) -> None:
+        if text:
+            notes.append(text)
+            if progress is not None:
+                progress(stage_name, f"warning: {text}")
 
+    started = time.time()
+    check_writable(out)  # a wrong --out is said at once, not after validating the data
     with stage("validate"):
         dataset = load_dataset(data)
         fingerprint = data_fingerprint(data)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.toml", config.to_toml())
+        check_run_inputs(dataset, data, config)
+        note("validate", thread_note(config.threads))
+    # Bad input is found before the run folder is made or locked: it is never touched.
+    with open_run_folder(out) as folder:
+        fault_point("stage:validate")
+        write_text(folder.output("config.toml"), config.to_toml())
 
-    with stage("features") as meter:
-        frames, meter.cached = _features(dataset, out, fingerprint, config)
+        with stage("features") as meter:
+            frames, meter.cached = _features(dataset, folder, fingerprint, config, note)
+        fault_point("stage:features")
 
-    device = resolve_device(config.model.device)
-    model_key = _key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
-    item_frame, order_frame = frames.items, frames.orders
-    del frames  # the candidate frame is the largest object of a run: let it go after training
-    with stage("item model") as meter:
-        items, meter.cached = _train(item_frame, out, "item", model_key, config, device, meter)
-    del item_frame
-    none_result: CVResult | None = None
-    if config.model.none_model:
-        with stage("none model") as meter:
-            none_result, meter.cached = _train(
-                order_frame, out, "none", model_key, config, device, meter
+        device = resolve_device(config.model.device)
+        model_key = _key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
+        item_frame, order_frame = frames.items, frames.orders
+        del frames  # the candidate frame is the largest object of a run: let it go after training
+        with stage("item model") as meter:
+            items, meter.cached = _train(
+                item_frame, folder, "item", model_key, config, device, meter, note
             )
+        del item_frame
+        fault_point("stage:item model")
+        none_result: CVResult | None = None
+        if config.model.none_model:
+            with stage("none model") as meter:
+                none_result, meter.cached = _train(
+                    order_frame, folder, "none", model_key, config, device, meter, note
+                )
+            fault_point("stage:none model")
 
-    with stage("baskets"):
-        oof, predictions = _probability_tables(items, none_result)
-        write_frame(oof, out / "oof.parquet")
-        write_frame(predictions, out / "predictions.parquet")
-        use_none = config.basket.use_none_model and none_result is not None
-        submission = _baskets(predictions, use_none=use_none).select("order_id", "products")
-        write_frame(submission, out / "submission.csv")
+        with stage("baskets"):
+            oof, predictions = _probability_tables(items, none_result)
+            write_frame(oof, folder.output("oof.parquet"))
+            write_frame(predictions, folder.output("predictions.parquet"))
+            use_none = config.basket.use_none_model and none_result is not None
+            submission = complete_orders(
+                _baskets(predictions, use_none=use_none).select("order_id", "products"),
+                dataset, orders="test",
+            )  # fmt: skip
+            write_frame(submission, folder.output("submission.csv"))
+        fault_point("stage:baskets")
 
-    with stage("evaluate"):
-        scores = _evaluate(dataset, data, oof, predictions, config, none_result is not None)
+        with stage("evaluate"):
+            scores = _evaluate(dataset, data, oof, predictions, config, none_result is not None)
+        fault_point("stage:evaluate")
 
-    metrics = {
-        "run_id": f"{fingerprint}-{config.stage_hash()}",
-        "config_hash": config.stage_hash(),
-        "data_fingerprint": fingerprint,
-        "data": str(data),
-        "device": device,
-        "folds": config.model.folds,
-        "folds_covered": list(config.model.folds_to_train),
-        "item_model": _model_metrics(items),
-        "none_model": _model_metrics(none_result) if none_result else None,
-        **scores,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-    }
-    with stage("report"):
-        _report(out, dataset, config, metrics, items, none_result, oof, predictions, records)
-    metrics["stages"] = [
-        {"name": r.name, "seconds": r.seconds, "peak_rss_mb": r.peak_rss_mb, "cached": r.cached}
-        for r in records
-    ]
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default) + "\n")
+        metrics = {
+            "run_id": f"{fingerprint}-{config.stage_hash()}",
+            "invocation_id": folder.invocation_id,
+            "config_hash": config.stage_hash(),
+            "data_fingerprint": fingerprint,
+            "data": str(data),
+            "device": device,
+            "folds": config.model.folds,
+            "folds_covered": list(config.model.folds_to_train),
+            "item_model": _model_metrics(items),
+            "none_model": _model_metrics(none_result) if none_result else None,
+            **scores,
+            "notes": notes,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        }
+        with stage("report"):
+            _report(folder, dataset, config, metrics, items, none_result, oof, predictions, records)
+        fault_point("stage:report")
+        metrics["stages"] = [
+            {"name": r.name, "seconds": r.seconds, "peak_rss_mb": r.peak_rss_mb, "cached": r.cached}
+            for r in records
+        ]
+        text = json.dumps(metrics, indent=2, default=_json_default) + "\n"
+        write_text(folder.output("metrics.json"), text)
+        folder.publish(extra={"run_id": metrics["run_id"], "data_fingerprint": fingerprint})
     return RunResult(out=out, metrics=metrics, submission=submission, stages=records)
 
 
-def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFrame:
-    """Baskets for every target order in `data` from the models a run saved; no retraining.
+def predict(
+    run_dir: str | Path, data: str | Path, out: str | Path, *, orders: OrderSet = "test"
+) -> pl.DataFrame:
+    """Baskets for the target orders in `data` from the models a run saved; no retraining.
 
-    Writes the submission CSV `out` and returns it.
+    `orders` chooses which target orders: ``"test"`` (the default, as
+    `run`'s submission and `truth.csv`), ``"train"`` or ``"all"``. A target
+    order whose user has no earlier order gets ``None`` (nothing can be a
+    reorder). Writes the submission CSV `out` and returns it.
+
+    Raises
+    ------
+    FileNotFoundError
+        `run_dir` is not a finished run.
+    basketcast.errors.UsageError
+        A model file or the run's manifest is corrupt ("... is corrupt; re-run").
+    DataError
+        `data` does not validate, or holds no target orders of the chosen set.
     """
     from dataclasses import replace
 
     from basketcast.config import load_config
-    from basketcast.model.predict import load_manifest, load_models, predict_frame
 
     run_dir = Path(run_dir)
+    if orders not in ("test", "train", "all"):
+        raise UsageError(f"orders must be 'test', 'train' or 'all', not {orders!r}")
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no such run folder: {run_dir}")
+    if not (run_dir / MANIFEST).exists():
+        raise FileNotFoundError(
+            f"{run_dir}: no item models saved and no {MANIFEST}; is it a finished `basketcast run` "
+            "folder? (A run folder from before run manifests needs a re-run.)"
+        )
+    verify_outputs(run_dir, ["config.toml", "models"])
     models = run_dir / "models"
-    if not (models / "item_models.json").exists():
-        raise FileNotFoundError(f"{models}: no item models saved (is {run_dir} a finished run?)")
     config = load_config(run_dir / "config.toml")
     dataset = load_dataset(data)
-    frames = build_features(dataset, config=replace(config.features, history_targets=0))
-
-    def probabilities(frame: pl.DataFrame, prefix: str) -> np.ndarray:
-        names = load_manifest(models, prefix=prefix)["feature_names"]
-        return predict_frame(
-            load_models(models, prefix=prefix), frame, names, threads=config.threads
+    chosen = target_orders(dataset, orders)
+    if chosen.is_empty():
+        raise DataError(
+            [Problem(str(data), "eval_set", f"no {orders} orders to predict (try --orders all)")],
+            source=str(data),
         )
-
-    probs = frames.items.select("order_id", "product_id", p=probabilities(frames.items, "item"))
+    frames = build_features(dataset, config=replace(config.features, history_targets=0))
+    items = frames.items.join(chosen, on="order_id", how="semi")
+    order_rows = frames.orders.join(chosen, on="order_id", how="semi")
+    probs = items.select("order_id", "product_id", p=_saved_model_p(models, items, "item", config))
     p_none = None
     if config.basket.use_none_model and (models / "none_models.json").exists():
-        p_none = frames.orders.select("order_id", p_none=probabilities(frames.orders, "none"))
-    submission = select_baskets(probs, p_none).select("order_id", "products")
+        p_none = order_rows.select(
+            "order_id", p_none=_saved_model_p(models, order_rows, "none", config)
+        )
+    submission = complete_orders(
+        select_baskets(probs, p_none).select("order_id", "products"), dataset, orders=orders
+    )
     write_frame(submission, out)
     return submission
+
+
+def _saved_model_p(models: Path, frame: pl.DataFrame, prefix: str, config: RunConfig) -> np.ndarray:
+    """Mean probability of a saved model set; a model file that will not load is named."""
+    import xgboost as xgb
+
+    from basketcast.model.predict import load_manifest, load_models, predict_frame
+
+    try:
+        names = load_manifest(models, prefix=prefix)["feature_names"]
+        boosters = load_models(models, prefix=prefix)
+    except (ValueError, KeyError, xgb.core.XGBoostError) as exc:
+        raise UsageError(
+            f"{models}: the '{prefix}' models are corrupt ({type(exc).__name__}); re-run"
+        ) from None
+    return predict_frame(boosters, frame, names, threads=config.threads)
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -184,48 +274,61 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+Note = Callable[[str, str | None], None]
+
+
 def _features(
-    dataset: Dataset, out: Path, fingerprint: str, config: RunConfig
+    dataset: Dataset, folder: RunFolder, fingerprint: str, config: RunConfig, note: Note
 ) -> tuple[FeatureFrames, bool]:
     key = _key(fingerprint, config.stage_hash("features"))
-    items_path = out / "features" / f"items-{key}.parquet"
-    orders_path = out / "features" / f"orders-{key}.parquet"
-    if items_path.exists() and orders_path.exists():
-        return FeatureFrames(
-            items=pl.read_parquet(items_path), orders=pl.read_parquet(orders_path)
-        ), True
+    cache = StageCache(folder.cache("features"))
+    files = cache.load(key)
+    if files is not None:
+        try:
+            return FeatureFrames(
+                items=pl.read_parquet(files["items.parquet"]),
+                orders=pl.read_parquet(files["orders.parquet"]),
+            ), True
+        except (OSError, KeyError, pl.exceptions.PolarsError) as exc:
+            cache.invalidate(
+                f"{cache.folder} could not be read ({type(exc).__name__}); recomputing"
+            )
+    note("features", cache.note)
     engine = polars_engine(gpu=config.features.gpu_engine)
     frames = build_features(dataset, config=config.features, engine=engine)
-    for old in (out / "features").glob("*.parquet"):
-        old.unlink()  # one cached feature set per run folder
-    # A cache: lz4 writes in half the time of zstd, and reads faster too.
-    write_frame(frames.items, items_path, compression="lz4")
-    write_frame(frames.orders, orders_path, compression="lz4")
+    with cache.entry(key) as entry:
+        # A cache: lz4 writes in half the time of zstd, and reads faster too.
+        write_frame(frames.items, entry.path("items.parquet"), compression="lz4")
+        write_frame(frames.orders, entry.path("orders.parquet"), compression="lz4")
     return frames, False
 
 
 def _train(
     frame: pl.DataFrame,
-    out: Path,
+    folder: RunFolder,
     name: str,
     key: str,
     config: RunConfig,
     device: str,
     meter: StageMeter,
+    note: Note,
 ) -> tuple[CVResult, bool]:
-    folder = out / "models"
-    cached = load_cv_result(folder, prefix=name, key=key)
-    if cached is not None:
-        return cached, True
-    result = train_cv(
-        frame,
-        config=config.model,
-        device=device,
-        threads=config.threads,
-        progress=lambda fold, text: meter.message(f"fold {fold}: {text}"),
-    )
-    save_cv_result(result, folder, prefix=name, key=key)
-    return result, False
+    cache = StageCache(folder.cache(name))
+    result = load_cv_result(cache, prefix=name, key=key)
+    cached = result is not None
+    if result is None:
+        note(meter.name, cache.note)
+        result = train_cv(
+            frame,
+            config=config.model,
+            device=device,
+            threads=config.threads,
+            progress=lambda fold, text: meter.message(f"fold {fold}: {text}"),
+        )
+        save_cv_result(result, cache, prefix=name, key=key)
+    for file in model_files(result, name):  # the published models are the cache entry's files
+        folder.link_output(cache.folder / file, f"models/{file}")
+    return result, cached
 
 
 _PROBABILITY_COLUMNS = ("order_id", "user_id", "product_id", "depth", "fold", "p", "kind")
@@ -424,7 +527,7 @@ def _model_metrics(result: CVResult) -> dict[str, Any]:
 
 
 def _report(
-    out: Path,
+    folder: RunFolder,
     dataset: Dataset,
     config: RunConfig,
     metrics: dict[str, Any],
@@ -450,6 +553,7 @@ def _report(
         title="basketcast run",
         summary=[
             ("run id", metrics["run_id"]),
+            ("invocation id", metrics["invocation_id"]),
             ("data", metrics["data"]),
             ("users", f"{dataset.n_users:,}"),
             ("device", metrics["device"]),
@@ -470,9 +574,9 @@ def _report(
         basket_sizes=basket_sizes,
         stages=list(records),
         config_toml=config.to_toml(),
-        notes=[],
+        notes=list(metrics["notes"]),
     )
-    write_report(out / "report.html", dataset=dataset, inputs=inputs)
+    write_report(folder.output("report.html"), dataset=dataset, inputs=inputs)
 
 
 def _json_default(value: Any) -> Any:
