@@ -492,3 +492,7 @@ def config_command(
 ) -> None:
     """Print the resolved configuration as TOML: every knob with its default (or the file's value)."""
     console.print(_config(config).to_toml(), highlight=False, markup=False)
+
+
+if __name__ == "__main__":  # python -m basketcast.cli
+    app(prog_name="basketcast")

@@ -238,11 +238,13 @@ def predict(
     frames = build_features(dataset, config=replace(config.features, history_targets=0))
     items = frames.items.join(chosen, on="order_id", how="semi")
     order_rows = frames.orders.join(chosen, on="order_id", how="semi")
-    probs = items.select("order_id", "product_id", p=_saved_model_p(models, items, "item", config))
+    probs = items.select(
+        "order_id", "product_id", p=_saved_model_p(models, items, "item", config, data)
+    )
     p_none = None
     if config.basket.use_none_model and (models / "none_models.json").exists():
         p_none = order_rows.select(
-            "order_id", p_none=_saved_model_p(models, order_rows, "none", config)
+            "order_id", p_none=_saved_model_p(models, order_rows, "none", config, data)
         )
     submission = complete_orders(
         select_baskets(probs, p_none).select("order_id", "products"), dataset, orders=orders
@@ -251,7 +253,9 @@ def predict(
     return submission
 
 
-def _saved_model_p(models: Path, frame: pl.DataFrame, prefix: str, config: RunConfig) -> np.ndarray:
+def _saved_model_p(
+    models: Path, frame: pl.DataFrame, prefix: str, config: RunConfig, data: str | Path
+) -> np.ndarray:
     """Mean probability of a saved model set; a model file that will not load is named."""
     import xgboost as xgb
 
@@ -264,6 +268,14 @@ def _saved_model_p(models: Path, frame: pl.DataFrame, prefix: str, config: RunCo
         raise UsageError(
             f"{models}: the '{prefix}' models are corrupt ({type(exc).__name__}); re-run"
         ) from None
+    lacking = [name for name in names if name not in frame.columns]
+    if lacking:
+        hint = " (products.csv is missing?)" if {"aisle_id", "department_id"} & set(lacking) else ""
+        message = (
+            f"the run's '{prefix}' models need {len(lacking)} feature(s) these tables cannot "
+            f"give{hint}, e.g. {lacking[:5]}"
+        )
+        raise DataError([Problem(str(data), "", message)], source=str(data))
     return predict_frame(boosters, frame, names, threads=config.threads)
 
 
