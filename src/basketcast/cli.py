@@ -71,7 +71,9 @@ class _Boundary(TyperGroup):
     traceback (exit code 1), so real bugs are not hidden behind "bad input".
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
+        shown = warnings.showwarning
+        warnings.showwarning = _show_warning  # library warnings as one "warning:" line each
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
@@ -82,6 +84,12 @@ class _Boundary(TyperGroup):
                 f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(code=2) from None
+        finally:
+            warnings.showwarning = shown
+
+
+def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+    _warn(str(message))
 
 
 def friendly_errors(func: F) -> F:
