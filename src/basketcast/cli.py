@@ -15,6 +15,7 @@ from basketcast.device import set_thread_budget
 # configuration's `threads` is read from the --config file here, first thing.
 set_thread_budget(early_thread_budget(sys.argv[1:]))
 
+import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any, TypeVar  # noqa: E402
