@@ -9,8 +9,8 @@ written as CSV (so bytes can be edited), one fresh copy per case.
 from __future__ import annotations
 
 import gzip
-import warnings
 import shutil
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
