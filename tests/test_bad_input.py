@@ -223,6 +223,6 @@ def test_bad_input(ws: Workspace, name: str, make: Callable[[Workspace], list[st
         f"{name}: exit {result.exit_code}\n{output}\n{result.exception!r}"
     )
     for phrase in phrases:
-        assert phrase in output.replace("\n", " "), f"{name}: {phrase!r} not in\n{output}"
+        assert phrase in " ".join(output.split()), f"{name}: {phrase!r} not in\n{output}"
     if code == 2:
         assert "error:" in output or "Error" in output  # ours, or Typer's usage error

@@ -119,7 +119,9 @@ app.callback()(_main)
 def _warn(text: str) -> None:
     from rich.markup import escape
 
-    err_console.print(f"[yellow]warning:[/] {escape(_printable(text))}", highlight=False)
+    err_console.print(
+        f"[yellow]warning:[/] {escape(_printable(text))}", highlight=False, soft_wrap=True
+    )
 
 
 DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]

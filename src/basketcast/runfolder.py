@@ -140,7 +140,7 @@ def verify_outputs(root: str | Path, names: list[str] | None = None) -> dict[str
         if not path.is_file():
             raise UsageError(f"{path} is missing (listed in {root / MANIFEST}); re-run")
         if path.stat().st_size != want["size"] or file_digest(path) != want["sha256"]:
-            raise UsageError(f"{path} is corrupt (it differs from {root / MANIFEST}); re-run")
+            raise UsageError(f"{path} is corrupt; re-run (it differs from {root / MANIFEST})")
     return info
 
 

@@ -71,8 +71,9 @@ def shared_dir() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _basketcast(prefix: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+def _basketcast(prefix: list[str], cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASKETCAST_")}
+    env["NUMBA_CACHE_DIR"] = str(cache)  # the source tree's __pycache__ is root's
     command = [*prefix, sys.executable, "-m", "basketcast.cli", *args]
     return subprocess.run(
         command, capture_output=True, text=True, env=env, timeout=300, check=False
@@ -109,7 +110,10 @@ def test_read_only_folder_exits_2_saying_cannot_write(
         args = ["predict", str(run_copy), str(readable), "--out", str(locked / "sub.csv")]
     else:
         args = ["synth", "--users", "20", "--out", str(locked / "synth")]
-    done = _basketcast(nobody, *args)
+    numba_cache = shared_dir / "numba"
+    numba_cache.mkdir(mode=0o777)
+    numba_cache.chmod(0o777)
+    done = _basketcast(nobody, numba_cache, *args)
     assert done.returncode == 2, done.stderr
     assert "cannot write" in done.stderr and str(locked) in done.stderr
     assert "Traceback" not in done.stderr
@@ -118,11 +122,11 @@ def test_read_only_folder_exits_2_saying_cannot_write(
 
 @pytest.fixture
 def tiny_disk() -> Iterator[Path]:
-    """A 1 MiB tmpfs, mounted for the test (root only)."""
+    """A 256 KiB tmpfs, mounted for the test (root only)."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root and mount to make a small full disk (tmpfs)")
     folder = Path(tempfile.mkdtemp(prefix="basketcast-disk-"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
                              capture_output=True, text=True, check=False)  # fmt: skip
     if mounted.returncode != 0:
         folder.rmdir()
