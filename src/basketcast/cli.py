@@ -15,96 +15,38 @@ from basketcast.device import set_thread_budget
 # configuration's `threads` is read from the --config file here, first thing.
 set_thread_budget(early_thread_budget(sys.argv[1:]))
 
-import warnings  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any, TypeVar  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from typer.core import TyperGroup  # noqa: E402
 
-from basketcast.data.dataset import DataError  # noqa: E402
-from basketcast.errors import UsageError  # noqa: E402
+from basketcast._cli_common import (  # noqa: E402
+    USER_ERRORS,
+    Boundary,
+    StageProgress,
+    console,
+    err_console,
+    friendly_errors,
+    print_conversion,
+    print_run,
+    print_version,
+    warn,
+)
 
-console = Console()
-err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-USER_ERRORS = (DataError, UsageError, OSError)
-"""Bad input, a bad request, or a file that cannot be read or written: exit 2, one message."""
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        console.print(f"basketcast {version('basketcast')}", highlight=False)
-        raise typer.Exit()
+__all__ = ["USER_ERRORS", "app", "friendly_errors"]
 
 
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option("--version", callback=print_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     pass
 
 
-def _message(exc: BaseException) -> str:
-    """One readable reason; an OSError straight from the OS gets its file name and reason."""
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
-        return f"{verb} {exc.filename}: {exc.strerror}"
-    return str(exc)
-
-
-_WRITE_ERRNOS = {28, 30, 122}  # ENOSPC, EROFS, EDQUOT
-
-
-class _Boundary(TyperGroup):
-    """The one error boundary, around every command (sub-apps and commands added later included).
-
-    `DataError`, `UsageError` (configuration and options) and `OSError`
-    (missing, unreadable or unwritable files, a busy run folder) print one
-    line on stderr and exit 2; anything else is a bug and keeps its
-    traceback (exit code 1), so real bugs are not hidden behind "bad input".
-    """
-
-    def invoke(self, ctx: Any) -> Any:
-        shown = warnings.showwarning
-        warnings.showwarning = _show_warning  # library warnings as one "warning:" line each
-        try:
-            return super().invoke(ctx)
-        except USER_ERRORS as exc:
-            from rich.markup import escape
-
-            text = _printable(_message(exc))
-            err_console.print(
-                f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code=2) from None
-        finally:
-            warnings.showwarning = shown
-
-
-def _show_warning(message: Warning | str, *args: Any, **kwargs: Any) -> None:
-    _warn(str(message))
-
-
-def friendly_errors(func: F) -> F:
-    """No-op, kept for commands written before the app-level boundary (`_App`) existed."""
-    return func
-
-
-def _printable(text: str) -> str:
-    """Control bytes (from a file's header, say) shown escaped, never sent raw to the terminal."""
-    return "".join(c if c in "\n\t" or c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 app = typer.Typer(
-    cls=_Boundary,
+    cls=Boundary,
     help=__doc__,
     no_args_is_help=True,
     add_completion=False,
@@ -116,14 +58,6 @@ app.add_typer(datasets_app, name="datasets")
 app.callback()(_main)
 
 
-def _warn(text: str) -> None:
-    from rich.markup import escape
-
-    err_console.print(
-        f"[yellow]warning:[/] {escape(_printable(text))}", highlight=False, soft_wrap=True
-    )
-
-
 DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
 
 # --- commands: each calls one library function ------------------------------------------
@@ -132,7 +66,6 @@ DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layou
 @app.command("validate")
 def validate_command(data: DirArg) -> None:
     """Check the tables in DATA: print the counts, or every problem found (exit code 2)."""
-    from rich.markup import escape
 
     from basketcast.data.load import load_dataset
     from basketcast.data.validate import summarize
@@ -146,7 +79,7 @@ def validate_command(data: DirArg) -> None:
         highlight=False,
     )
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        warn(warning)
 
 
 @app.command("describe")
@@ -166,7 +99,7 @@ def describe_command(data: DirArg) -> None:
         table.add_row(label, value)
     console.print(table)
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        warn(warning)
 
 
 # --- datasets: other data → the Instacart layout (basketcast.data.sources) -----------------
@@ -176,18 +109,6 @@ def _table_format(value: str) -> Any:
     if value not in ("csv", "parquet"):
         raise typer.BadParameter(f"--format must be csv or parquet, not {value!r}")
     return value
-
-
-def _print_conversion(summary: dict[str, Any], out: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"wrote {escape(str(out))}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in summary.items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else escape(str(value)))
-    console.print(table)
 
 
 @datasets_app.command("from-transactions")
@@ -260,7 +181,7 @@ def from_transactions_command(
         products_source=products.name if products is not None else "products",
     )
     write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    _print_conversion(converted.summary, out)
+    print_conversion(converted.summary, out)
 
 
 @datasets_app.command("complete-journey")
@@ -280,7 +201,7 @@ def complete_journey_command(
 
     converted = complete_journey(test_share=test_share, seed=seed)
     write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    _print_conversion(converted.summary, out)
+    print_conversion(converted.summary, out)
 
 
 @app.command("evaluate")
@@ -297,39 +218,6 @@ def evaluate_command(
 
 
 # --- modelling: features, run, predict, demo (basketcast.pipeline) ----------------------------
-
-
-class _StageProgress:
-    """The one Rich progress display: a line per stage with its elapsed time."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _StageProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, stage: str, event: str) -> None:
-        if event == "start":
-            self.tasks[stage] = self.progress.add_task(stage, total=1)
-        elif event.startswith("warning: "):
-            _warn(event.removeprefix("warning: "))
-        elif event in ("done", "cached"):
-            label = f"{stage} [dim](cached)[/]" if event == "cached" else stage
-            self.progress.update(self.tasks[stage], completed=1, description=f"[green]✓[/] {label}")
-        elif stage in self.tasks:
-            self.progress.update(self.tasks[stage], description=f"{stage} [dim]{event}[/]")
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
@@ -370,36 +258,12 @@ def features_command(
     )
 
 
-def _print_run(result: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title="mean F1", title_justify="left")
-    for name in ("method", "orders", "n", "mean F1", "95 % interval"):
-        table.add_column(name, justify="right" if name != "method" else "left")
-    headline = result.metrics["f1"]["orders"]
-    for row in result.metrics["f1_table"]:
-        if row["orders"] == headline:
-            table.add_row(
-                row["method"], row["orders"], f"{row['n']:,}", f"{row['mean_f1']:.4f}",
-                f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
-            )  # fmt: skip
-    console.print(table)
-    item = result.metrics["item_model"]
-    console.print(
-        f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
-        highlight=False,
-    )
-    console.print(
-        f"outputs in {result.out} (report: {result.out / 'report.html'})", highlight=False
-    )
-
-
 def _run_and_print(data: Path, out: Path, config: Any) -> None:
     from basketcast.pipeline import run
 
-    with _StageProgress() as progress:
+    with StageProgress() as progress:
         result = run(data, out, config=config, progress=progress)
-    _print_run(result)
+    print_run(result)
 
 
 @app.command("run")

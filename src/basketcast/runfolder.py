@@ -97,7 +97,7 @@ def _files_under(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
-    """The published run's manifest, or `WriteError`-free `ValueError` subclasses naming the file.
+    """The published run's manifest (``run.json``).
 
     Raises
     ------

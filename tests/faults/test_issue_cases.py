@@ -380,3 +380,42 @@ def test_stale_temp_files_are_swept(run_a: Path, data: Path, configs: dict[str, 
     assert done.code == 0, done.log
     assert not any(p.exists() for p in junk)
     assert output_state(folder)[0] == "complete"
+
+
+def test_help_speaks_to_users_and_version() -> None:
+    code, output = invoke("--help")
+    assert code == 0 and "basketcast demo" in output and "basketcast synth" in output
+    assert "thin wrappers" not in output
+    from importlib.metadata import version
+
+    assert invoke("--version") == (0, f"basketcast {version('basketcast')}")
+
+
+def test_the_boundary_maps_input_errors_to_2_and_keeps_bugs_as_tracebacks(tmp_path: Path) -> None:
+    import typer
+
+    from basketcast._cli_common import Boundary
+    from basketcast.data.dataset import DataError, Problem
+
+    demo = typer.Typer(cls=Boundary)
+
+    @demo.command("bad-input")
+    def bad_input() -> None:
+        raise DataError([Problem("orders.csv", "order_id", "not a number", 3)])
+
+    @demo.command("unwritable")
+    def unwritable() -> None:
+        (tmp_path / "no" / "such" / "dir" / "f").open("w")
+
+    @demo.command("bug")
+    def bug() -> None:
+        raise KeyError("a bug")
+
+    result = runner.invoke(demo, ["bad-input"])
+    assert result.exit_code == 2 and "orders.csv: column 'order_id'" in result.output
+    result = runner.invoke(demo, ["unwritable"])
+    assert (
+        result.exit_code == 2 and "cannot use" in result.output and "No such file" in result.output
+    )
+    result = runner.invoke(demo, ["bug"])
+    assert result.exit_code == 1 and isinstance(result.exception, KeyError)
