@@ -319,10 +319,11 @@ def demo_command(
 
     from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
+    from basketcast.io import INCOMPLETE
 
     data = out / "data"
     config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
-    if not (data / "truth.csv").exists():
+    if not (data / "truth.csv").exists() or (data / INCOMPLETE).exists():
         with err_console.status("converting The Complete Journey to the Instacart layout"):
             write_converted(complete_journey(), data, format="parquet")
     _run_and_print(data, out, _config(config, device))

@@ -48,6 +48,7 @@ from basketcast.runfolder import (
     RunFolder,
     check_writable,
     open_run_folder,
+    published_folder,
     verify_outputs,
 )
 from basketcast.stage_cache import StageCache
@@ -225,6 +226,8 @@ def predict(
             f"{run_dir}: no item models saved and no {MANIFEST}; is it a finished `basketcast run` "
             "folder? (A run folder from before run manifests needs a re-run.)"
         )
+    # Read one published invocation's folder throughout, even if a run publishes meanwhile.
+    run_dir = published_folder(run_dir)
     verify_outputs(run_dir, ["config.toml", "models"])
     models = run_dir / "models"
     config = load_config(run_dir / "config.toml")

@@ -44,6 +44,7 @@ __all__ = [
     "file_digest",
     "new_invocation_id",
     "open_run_folder",
+    "published_folder",
     "read_manifest",
     "verify_outputs",
 ]
@@ -121,6 +122,19 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is corrupt ({exc}); re-run") from None
     return info
+
+
+def published_folder(root: str | Path) -> Path:
+    """The folder of the invocation `root` publishes now (`root` itself for a plain folder).
+
+    A reader that resolves this once reads one invocation's files throughout,
+    even while another run publishes into `root`.
+    """
+    root = Path(root)
+    manifest = root / MANIFEST
+    if manifest.is_symlink():
+        return Path(os.path.realpath(manifest)).parent
+    return root
 
 
 def verify_outputs(root: str | Path, names: list[str] | None = None) -> dict[str, Any]:
