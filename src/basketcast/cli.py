@@ -158,7 +158,9 @@ def from_transactions_command(
 ) -> None:
     """Convert a plain transactions table to the Instacart layout (+ truth.csv and id maps)."""
     from basketcast.data.sources.transactions import from_transactions, read_table, write_converted
+    from basketcast.runfolder import check_writable
 
+    check_writable(out)
     lines = read_table(file, id_columns=[user, order, product])
     catalogue = None
     if products is not None:
@@ -294,8 +296,10 @@ def predict_command(
 
     A user with no earlier order gets None: nothing of theirs can be a reorder.
     """
+    from basketcast.io import check_can_write
     from basketcast.pipeline import predict
 
+    check_can_write(out)
     if orders not in ("test", "train", "all"):
         raise typer.BadParameter(f"--orders must be test, train or all, not {orders!r}")
     with err_console.status("predicting"):
@@ -349,7 +353,9 @@ def synth_command(
     probability each candidate was drawn with).
     """
     from basketcast.data.sources.synthetic import synthetic, write_synthetic
+    from basketcast.runfolder import check_writable
 
+    check_writable(out)  # before generating, which takes a while at scale
     with err_console.status(f"generating {users:,} users"):
         data = synthetic(users, seed=seed)
         write_synthetic(data, out, format=format)  # type: ignore[arg-type]

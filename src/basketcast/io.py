@@ -30,6 +30,7 @@ __all__ = [
     "INCOMPLETE",
     "WriteError",
     "atomic_path",
+    "check_can_write",
     "ensure_folder",
     "sweep_temporary",
     "write_folder",
@@ -53,6 +54,30 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def check_can_write(path: str | Path) -> None:
+    """Raise `WriteError` now if `path` (a folder or file to be made) could not be written.
+
+    Looks at the nearest existing ancestor: it must be a folder this process
+    may write into. Commands call it before long work, so "cannot write" is
+    said at once, not after minutes of computing.
+    """
+    path = Path(path)
+    if path.exists():
+        target = path if path.is_dir() else path.parent
+        if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+            raise WriteError(f"cannot write {path}: Permission denied")
+        if not path.is_dir() and not os.access(target, os.W_OK | os.X_OK):
+            raise WriteError(f"cannot write {path}: Permission denied")
+        return
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WriteError(f"cannot write {path}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise WriteError(f"cannot write {path}: Permission denied")
+            return
 
 
 def ensure_folder(folder: str | Path) -> Path:

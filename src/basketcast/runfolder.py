@@ -33,7 +33,7 @@ from typing import Any
 
 from basketcast._fault import fault_point
 from basketcast.errors import WriteError
-from basketcast.io import ensure_folder, sweep_temporary, write_text
+from basketcast.io import check_can_write, ensure_folder, sweep_temporary, write_text
 
 __all__ = [
     "FINAL_OUTPUTS",
@@ -280,14 +280,11 @@ def _remove(entry: Path) -> None:
 
 
 def check_writable(root: str | Path) -> None:
-    """Raise `WriteError` at once when `root` (or a parent) is a file, so it is said before any work."""
+    """Raise `WriteError` at once when `root` is a file or cannot be made or written."""
     root = Path(root)
-    for path in (root, *root.parents):
-        if path.exists():
-            if not path.is_dir():
-                what = "it" if path == root else f"its parent {path}"
-                raise WriteError(f"cannot write {root}: {what} exists and is not a folder")
-            return
+    if root.exists() and not root.is_dir():
+        raise WriteError(f"cannot write {root}: it exists and is not a folder")
+    check_can_write(root)
 
 
 @contextlib.contextmanager
