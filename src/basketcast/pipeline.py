@@ -26,34 +26,27 @@ from basketcast import evaluate
 from basketcast._fault import fault_point
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.basket import select_baskets
+from basketcast.cached_stages import cached_features, cached_training, stage_key
 from basketcast.config import RunConfig
-from basketcast.data.dataset import DataError, Dataset, Problem
+from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
-from basketcast.device import polars_engine, resolve_device
-from basketcast.errors import UsageError
-from basketcast.features.build import FeatureFrames, build_features
+from basketcast.device import resolve_device
+from basketcast.inference import STATS_DIR, predict, predict_probabilities
 from basketcast.io import write_frame, write_text
 from basketcast.model import metrics as model_metrics
-from basketcast.model.cache import load_cv_result, model_files, save_cv_result
-from basketcast.model.train import CVResult, train_cv
+from basketcast.model.train import CVResult
 from basketcast.run_checks import (
-    OrderSet,
     check_run_inputs,
     complete_orders,
-    target_orders,
     thread_note,
 )
 from basketcast.runfolder import (
-    MANIFEST,
     RunFolder,
     check_writable,
     open_run_folder,
-    published_folder,
-    verify_outputs,
 )
-from basketcast.stage_cache import StageCache
 
-__all__ = ["RunResult", "data_fingerprint", "predict", "run"]
+__all__ = ["STATS_DIR", "RunResult", "data_fingerprint", "predict", "predict_probabilities", "run"]
 
 Progress = Callable[[str, str], None]
 """progress(stage, event): event is "start", "done", "cached", or a message."""
@@ -96,10 +89,10 @@ def run(
     """Validate, engineer features, train, choose baskets, evaluate and report.
 
     Publishes into `out`, all together when the run completes (see
-    `basketcast.runfolder`): config.toml, models/, oof.parquet,
-    predictions.parquet, submission.csv, metrics.json, report.html and the
-    manifest run.json. Stage caches live in ``out/cache``. The folder is
-    locked for the whole run.
+    `basketcast.runfolder`): config.toml, stats/ (the depth-0 fitted feature
+    statistics), models/, oof.parquet, predictions.parquet, submission.csv,
+    metrics.json, report.html and the manifest run.json. Stage caches live in
+    ``out/cache``. The folder is locked for the whole run.
     """
     config = config or RunConfig()
     data, out = Path(data), Path(out)
@@ -128,15 +121,15 @@ def run(
         write_text(folder.output("config.toml"), config.to_toml())
 
         with stage("features") as meter:
-            frames, meter.cached = _features(dataset, folder, fingerprint, config, note)
+            frames, meter.cached = cached_features(dataset, folder, fingerprint, config, note)
         fault_point("stage:features")
 
         device = resolve_device(config.model.device)
-        model_key = _key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
+        model_key = stage_key(fingerprint, config.stage_hash("features", "model"), str(config.seed))
         item_frame, order_frame = frames.items, frames.orders
         del frames  # the candidate frame is the largest object of a run: let it go after training
         with stage("item model") as meter:
-            items, meter.cached = _train(
+            items, meter.cached = cached_training(
                 item_frame, folder, "item", model_key, config, device, meter, note
             )
         del item_frame
@@ -144,7 +137,7 @@ def run(
         none_result: CVResult | None = None
         if config.model.none_model:
             with stage("none model") as meter:
-                none_result, meter.cached = _train(
+                none_result, meter.cached = cached_training(
                     order_frame, folder, "none", model_key, config, device, meter, note
                 )
             fault_point("stage:none model")
@@ -193,157 +186,7 @@ def run(
     return RunResult(out=out, metrics=metrics, submission=submission, stages=records)
 
 
-def predict(
-    run_dir: str | Path, data: str | Path, out: str | Path, *, orders: OrderSet = "test"
-) -> pl.DataFrame:
-    """Baskets for the target orders in `data` from the models a run saved; no retraining.
-
-    `orders` chooses which target orders: ``"test"`` (the default, as
-    `run`'s submission and `truth.csv`), ``"train"`` or ``"all"``. A target
-    order whose user has no earlier order gets ``None`` (nothing can be a
-    reorder). Writes the submission CSV `out` and returns it.
-
-    Raises
-    ------
-    FileNotFoundError
-        `run_dir` is not a finished run.
-    basketcast.errors.UsageError
-        A model file or the run's manifest is corrupt ("... is corrupt; re-run").
-    DataError
-        `data` does not validate, or holds no target orders of the chosen set.
-    """
-    from dataclasses import replace
-
-    from basketcast.config import load_config
-
-    run_dir = Path(run_dir)
-    if orders not in ("test", "train", "all"):
-        raise UsageError(f"orders must be 'test', 'train' or 'all', not {orders!r}")
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no such run folder: {run_dir}")
-    if not (run_dir / MANIFEST).exists():
-        raise FileNotFoundError(
-            f"{run_dir}: no item models saved and no {MANIFEST}; is it a finished `basketcast run` "
-            "folder? (A run folder from before run manifests needs a re-run.)"
-        )
-    # Read one published invocation's folder throughout, even if a run publishes meanwhile.
-    run_dir = published_folder(run_dir)
-    verify_outputs(run_dir, ["config.toml", "models"])
-    models = run_dir / "models"
-    config = load_config(run_dir / "config.toml")
-    dataset = load_dataset(data)
-    chosen = target_orders(dataset, orders)
-    if chosen.is_empty():
-        raise DataError(
-            [Problem(str(data), "eval_set", f"no {orders} orders to predict (try --orders all)")],
-            source=str(data),
-        )
-    frames = build_features(dataset, config=replace(config.features, history_targets=0))
-    items = frames.items.join(chosen, on="order_id", how="semi")
-    order_rows = frames.orders.join(chosen, on="order_id", how="semi")
-    probs = items.select(
-        "order_id", "product_id", p=_saved_model_p(models, items, "item", config, data)
-    )
-    p_none = None
-    if config.basket.use_none_model and (models / "none_models.json").exists():
-        p_none = order_rows.select(
-            "order_id", p_none=_saved_model_p(models, order_rows, "none", config, data)
-        )
-    submission = complete_orders(
-        select_baskets(probs, p_none).select("order_id", "products"), dataset, orders=orders
-    )
-    write_frame(submission, out)
-    return submission
-
-
-def _saved_model_p(
-    models: Path, frame: pl.DataFrame, prefix: str, config: RunConfig, data: str | Path
-) -> np.ndarray:
-    """Mean probability of a saved model set; a model file that will not load is named."""
-    import xgboost as xgb
-
-    from basketcast.model.predict import load_manifest, load_models, predict_frame
-
-    try:
-        names = load_manifest(models, prefix=prefix)["feature_names"]
-        boosters = load_models(models, prefix=prefix)
-    except (ValueError, KeyError, xgb.core.XGBoostError) as exc:
-        raise UsageError(
-            f"{models}: the '{prefix}' models are corrupt ({type(exc).__name__}); re-run"
-        ) from None
-    lacking = [name for name in names if name not in frame.columns]
-    if lacking:
-        hint = " (products.csv is missing?)" if {"aisle_id", "department_id"} & set(lacking) else ""
-        message = (
-            f"the run's '{prefix}' models need {len(lacking)} feature(s) these tables cannot "
-            f"give{hint}, e.g. {lacking[:5]}"
-        )
-        raise DataError([Problem(str(data), "", message)], source=str(data))
-    return predict_frame(boosters, frame, names, threads=config.threads)
-
-
 # --- stages -----------------------------------------------------------------------------------
-
-
-def _key(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-Note = Callable[[str, str | None], None]
-
-
-def _features(
-    dataset: Dataset, folder: RunFolder, fingerprint: str, config: RunConfig, note: Note
-) -> tuple[FeatureFrames, bool]:
-    key = _key(fingerprint, config.stage_hash("features"))
-    cache = StageCache(folder.cache("features"))
-    files = cache.load(key)
-    if files is not None:
-        try:
-            return FeatureFrames(
-                items=pl.read_parquet(files["items.parquet"]),
-                orders=pl.read_parquet(files["orders.parquet"]),
-            ), True
-        except (OSError, KeyError, pl.exceptions.PolarsError) as exc:
-            cache.invalidate(
-                f"{cache.folder} could not be read ({type(exc).__name__}); recomputing"
-            )
-    note("features", cache.note)
-    engine = polars_engine(gpu=config.features.gpu_engine)
-    frames = build_features(dataset, config=config.features, engine=engine)
-    with cache.entry(key) as entry:
-        # A cache: lz4 writes in half the time of zstd, and reads faster too.
-        write_frame(frames.items, entry.path("items.parquet"), compression="lz4")
-        write_frame(frames.orders, entry.path("orders.parquet"), compression="lz4")
-    return frames, False
-
-
-def _train(
-    frame: pl.DataFrame,
-    folder: RunFolder,
-    name: str,
-    key: str,
-    config: RunConfig,
-    device: str,
-    meter: StageMeter,
-    note: Note,
-) -> tuple[CVResult, bool]:
-    cache = StageCache(folder.cache(name))
-    result = load_cv_result(cache, prefix=name, key=key)
-    cached = result is not None
-    if result is None:
-        note(meter.name, cache.note)
-        result = train_cv(
-            frame,
-            config=config.model,
-            device=device,
-            threads=config.threads,
-            progress=lambda fold, text: meter.message(f"fold {fold}: {text}"),
-        )
-        save_cv_result(result, cache, prefix=name, key=key)
-    for file in model_files(result, name):  # the published models are the cache entry's files
-        folder.link_output(cache.folder / file, f"models/{file}")
-    return result, cached
 
 
 _PROBABILITY_COLUMNS = ("order_id", "user_id", "product_id", "depth", "fold", "p", "kind")

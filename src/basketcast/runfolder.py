@@ -5,7 +5,7 @@ Layout of a run folder ``R``::
     R/.lock                       held (flock) for a whole run; holds the holder's PID
     R/.outputs/<invocation id>/   one invocation's final outputs, staged here
     R/.outputs/current            symlink to the published invocation's folder
-    R/submission.csv, R/metrics.json, R/models, ...
+    R/submission.csv, R/metrics.json, R/models, R/stats, ...
                                   symlinks to .outputs/current/<name>
     R/run.json                    the manifest: invocation id, every output's size and sha256
     R/cache/<stage>/              stage caches, each a self-checking `StageCache` entry
@@ -57,6 +57,7 @@ FINAL_OUTPUTS = (
     "predictions.parquet",
     "oof.parquet",
     "models",
+    "stats",
 )
 """What `basketcast run` publishes (plus MANIFEST); a stage may stage more (e.g. ``stats``)."""
 
