@@ -59,10 +59,13 @@ def check_truth(dataset: Dataset, path: str | Path) -> pl.DataFrame:
         .filter(pl.col("products") != "None")
         .with_columns(product_id=pl.col("products").cast(pl.Int64, strict=False))
     )
-    history = dataset.prior.join(dataset.orders.select("order_id", "user_id"), on="order_id")
-    unseen = tokens.join(
-        history.select("user_id", "product_id").unique(), on=["user_id", "product_id"], how="anti"
+    # Only the test users' prior lines matter; the anti-join needs no unique() over them.
+    test_users = test.select("user_id")
+    prior_orders = dataset.orders.join(test_users, on="user_id", how="semi").select(
+        "order_id", "user_id"
     )
+    history = dataset.prior.select("order_id", "product_id").join(prior_orders, on="order_id")
+    unseen = tokens.join(history, on=["user_id", "product_id"], how="anti")
     if unseen.height:
         examples = tuple(
             f"order {o}: product {p}"
