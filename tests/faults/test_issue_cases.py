@@ -198,21 +198,31 @@ def test_9_corrupt_model_files_are_named(
     assert not (tmp_path / "p.csv").exists()
 
 
-@pytest.mark.parametrize("victim", ["cache/features/items.parquet", "cache/item/item_oof.parquet"])
-def test_10_a_corrupt_cache_entry_is_recomputed_with_a_note(
-    run_a: Path, data: Path, configs: dict[str, Path], tmp_path: Path, fault_root: Path, victim: str
+def test_10_corrupt_cache_entries_are_recomputed_with_a_note_and_stale_files_swept(
+    run_a: Path, data: Path, configs: dict[str, Path], tmp_path: Path, fault_root: Path
 ) -> None:
+    # One re-run covers both corrupt caches (features, item model) and the sweep.
     folder = tmp_path / "R"
     shutil.copytree(run_a, folder, symlinks=True)
-    path = folder / victim
-    path.write_bytes(path.read_bytes()[:100])
+    victims = [folder / "cache/features/items.parquet", folder / "cache/item/item_oof.parquet"]
+    for path in victims:
+        path.write_bytes(path.read_bytes()[:100])
+    junk = [folder / ".submission.csv.999999.abcdefgh.tmp", folder / "cache" / "item" / ".x.1.abc.tmp",
+            folder / ".outputs" / "20200101T000000Z-deadbeef"]  # fmt: skip
+    junk[0].write_text("half")
+    junk[1].write_text("half")
+    junk[2].mkdir()
     done = cli(["run", str(data), "--out", str(folder), "--config", str(configs["A"])],
-               log=fault_root / f"case10_{path.name}.log")  # fmt: skip
+               log=fault_root / "case10.log")  # fmt: skip
     assert done.code == 0, done.log
-    assert "recomputing" in done.log and path.name in done.log.replace("\n", "")
+    log = done.log.replace("\n", "")
     notes = json.loads((folder / "metrics.json").read_text())["notes"]
-    assert any(path.name in n and "recomputing" in n for n in notes)
+    for path in victims:
+        assert path.name in log and "recomputing" in log
+        assert any(path.name in n and "recomputing" in n for n in notes)
     assert (folder / "submission.csv").read_bytes() == (run_a / "submission.csv").read_bytes()
+    assert not any(p.exists() for p in junk)
+    assert output_state(folder)[0] == "complete"
 
 
 def test_11_predict_answers_the_test_orders_by_default(
@@ -364,22 +374,6 @@ def test_non_utf8_orders_name_the_line_and_control_bytes_are_escaped(
     (folder / "orders.csv").write_bytes(b"".join(raw).replace(b"pri\xe9r", b"prior"))
     code, output = invoke("validate", str(folder))
     assert code == 2 and "\x1b" not in output and "\\x1b" in output
-
-
-def test_stale_temp_files_are_swept(run_a: Path, data: Path, configs: dict[str, Path], tmp_path: Path,
-                                    fault_root: Path) -> None:  # fmt: skip
-    folder = tmp_path / "R"
-    shutil.copytree(run_a, folder, symlinks=True)
-    junk = [folder / ".submission.csv.999999.abcdefgh.tmp", folder / "cache" / "item" / ".x.1.abc.tmp",
-            folder / ".outputs" / "20200101T000000Z-deadbeef"]  # fmt: skip
-    junk[0].write_text("half")
-    junk[1].write_text("half")
-    junk[2].mkdir()
-    done = cli(["run", str(data), "--out", str(folder), "--config", str(configs["A"])],
-               log=fault_root / "sweep.log")  # fmt: skip
-    assert done.code == 0, done.log
-    assert not any(p.exists() for p in junk)
-    assert output_state(folder)[0] == "complete"
 
 
 def test_help_speaks_to_users_and_version() -> None:
