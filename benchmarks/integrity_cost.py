@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-CONFIG = """threads = 2
+CONFIG = """threads = 1
 [features]
 history_targets = 0
 [model]

@@ -166,6 +166,9 @@ def print_run(result: Any) -> None:
                 f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
             )  # fmt: skip
     console.print(table)
+    from basketcast._cli_evaluation import print_comparisons
+
+    print_comparisons(console, result.metrics)
     item = result.metrics["item_model"]
     console.print(
         f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
