@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -77,8 +77,13 @@ def run(
 
     Writes into `out`: config.toml, features/, models/, oof.parquet,
     predictions.parquet, submission.csv, metrics.json, report.html.
+    With `config.cluster.address` set, the run goes to `basketcast.distributed`.
     """
     config = config or RunConfig()
+    if config.cluster.address:  # the Dask path (the `dask` extra); nothing else here imports it
+        from basketcast.distributed import run_on_cluster
+
+        return cast(RunResult, run_on_cluster(data, out, config=config, progress=progress))
     data, out = Path(data), Path(out)
     records: list[StageRecord] = []
 

@@ -34,7 +34,9 @@ def transform_depth(
         candidates(dataset, history)
         .sort("order_id", "product_id")
         .join(users, on="user_id", how="left", maintain_order="left")
-        .join(stats["product"]["product"].lazy(), on="product_id", how="left", maintain_order="left")
+        .join(
+            stats["product"]["product"].lazy(), on="product_id", how="left", maintain_order="left"
+        )
         .join(
             user_product_features(sorted_lines, users),
             on=["user_id", "product_id"],
@@ -66,4 +68,31 @@ def order_frame(items: pl.DataFrame, config: FeatureConfig) -> pl.DataFrame:
 
 def families(config: FeatureConfig) -> tuple[str, ...]:
     """The families whose statistics this configuration fits."""
-    return ("product", "category", "context") if config.context_features else ("product", "category")
+    return (
+        ("product", "category", "context") if config.context_features else ("product", "category")
+    )
+
+
+def fit_whole(history: History, names: tuple[str, ...]) -> StatTables:
+    """The statistics fitted in one pass over `history` (the reference the map-reduce must equal)."""
+    from basketcast.features.product import product_dow_profile, product_features
+
+    out: StatTables = {}
+    sorted_lines = with_next_purchase(history.lines)
+    if "product" in names:
+        out["product"] = {"product": product_features(history, sorted_lines).collect()}
+    if "category" in names and history.products is not None:
+        shelf = history.lines.select("product_id", "is_reorder").join(
+            history.products, on="product_id", how="inner"
+        )
+        out["category"] = {
+            "aisle": shelf.group_by("aisle_id")
+            .agg(a_reorder_prob=pl.col("is_reorder").mean())
+            .collect(),
+            "department": shelf.group_by("department_id")
+            .agg(d_reorder_prob=pl.col("is_reorder").mean())
+            .collect(),
+        }
+    if "context" in names:
+        out["context"] = {"dow": product_dow_profile(history).collect()}
+    return out

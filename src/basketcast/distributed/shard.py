@@ -83,7 +83,16 @@ def read_manifest(folder: str | Path) -> ShardManifest | None:
     data = json.loads(path.read_text())
     if data.get("format_version") != FORMAT_VERSION:
         return None
-    return ShardManifest(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    counts = {
+        k: tuple(int(x) for x in data[k]) for k in ("users", "orders", "prior_lines", "train_lines")
+    }
+    return ShardManifest(
+        format_version=int(data["format_version"]),
+        shards=int(data["shards"]),
+        source=str(data["source"]),
+        fingerprint=str(data["fingerprint"]),
+        **counts,
+    )
 
 
 def _as_id(column: str) -> pl.Expr:
@@ -120,7 +129,11 @@ def shard_dataset(
         raise ValueError(f"shards must be >= 1, got {shards}")
     data, out = Path(data), Path(out)
     done = read_manifest(out)
-    if done is not None and fingerprint and (done.fingerprint, done.shards) == (fingerprint, shards):
+    if (
+        done is not None
+        and fingerprint
+        and (done.fingerprint, done.shards) == (fingerprint, shards)
+    ):
         return done
     paths = find_tables(data)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,10 +159,17 @@ def _order_map(paths: dict[str, Path], shards: int) -> pl.DataFrame:
     if dup.height:
         examples = tuple(str(v) for v in dup.get_column("order_id").unique().sort().head(3))
         raise DataError(
-            [Problem(paths["orders"].name, "order_id", "order id held by more than one order",
-                     dup.height, examples)],
+            [
+                Problem(
+                    paths["orders"].name,
+                    "order_id",
+                    "order id held by more than one order",
+                    dup.height,
+                    examples,
+                )
+            ],
             source=str(paths["orders"].parent),
-        )  # fmt: skip
+        )
     return keys.filter(pl.col("order_id").is_not_null())
 
 
@@ -232,8 +252,14 @@ def _assemble(
         for table in _SHARED:
             if table in paths:
                 scan_table(paths[table]).sink_parquet(folder / f"{table}.parquet")
-        for key, table in (("orders", "orders"), ("prior_lines", _LINES[0]), ("train_lines", _LINES[1])):
-            counts[key].append(int(pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item()))
+        for key, table in (
+            ("orders", "orders"),
+            ("prior_lines", _LINES[0]),
+            ("train_lines", _LINES[1]),
+        ):
+            counts[key].append(
+                int(pl.scan_parquet(folder / f"{table}.parquet").select(pl.len()).collect().item())
+            )
         users = pl.scan_parquet(folder / "orders.parquet").select(pl.col("user_id").n_unique())
         counts["users"].append(int(users.collect().item()))
     return ShardManifest(

@@ -21,7 +21,7 @@ import polars as pl
 from basketcast.features.history import History
 from basketcast.features.product import with_next_purchase
 
-__all__ = ["DECOMPOSED", "Partials", "StatTables", "combine", "partials"]
+__all__ = ["DECOMPOSED", "Partials", "StatTables", "check_decomposed", "combine", "partials"]
 
 Partials = dict[str, pl.DataFrame]
 """One shard's partial aggregates: table name → frame of sums keyed like the statistic."""
@@ -110,7 +110,9 @@ def _category_partials(history: History) -> Partials:
     )
     aisle, department = pl.collect_all(
         [
-            shelf.group_by(key).agg(n=pl.len().cast(pl.Int64), r=pl.col("is_reorder").cast(pl.Int64).sum())
+            shelf.group_by(key).agg(
+                n=pl.len().cast(pl.Int64), r=pl.col("is_reorder").cast(pl.Int64).sum()
+            )
             for key in ("aisle_id", "department_id")
         ]
     )
@@ -177,3 +179,14 @@ def combine(shards: Sequence[Partials], families: Sequence[str]) -> StatTables:
         keys = _KEYS[table]
         totals[table] = pl.concat(frames).group_by(keys).agg(pl.exclude(keys).sum()).sort(keys)
     return {name: DECOMPOSED[name][1](totals) for name in families if name in DECOMPOSED}
+
+
+def check_decomposed(names: Sequence[str]) -> None:
+    """Raise unless every family in `names` (those whose `fit` has statistics) can be map-reduced."""
+    missing = [n for n in names if n not in DECOMPOSED]
+    if missing:
+        raise ValueError(
+            f"feature famil{'y' if len(missing) == 1 else 'ies'} {missing} fit shared statistics "
+            "with no map-reduce decomposition in basketcast.distributed.stats: add one (partial "
+            "sums per shard and the statistic from their totals), or exclude the family"
+        )
