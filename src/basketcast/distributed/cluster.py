@@ -41,7 +41,8 @@ class ClusterInfo:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: tuples as lists."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     def summary(self) -> str:
         memory = ", ".join(f"{m / 2**30:.1f}" for m in self.memory_limit_bytes) or "-"

@@ -138,6 +138,7 @@ def run_on_cluster(
             for r in records
         ]
         metrics["cluster"]["worker_peak_rss_mb"] = _worker_peaks(client)
+        metrics["cluster"]["tasks"] = _task_costs(client, since=started)
     write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default) + "\n")
     return RunResult(out=out, metrics=metrics, submission=submission, stages=records)
 
@@ -157,6 +158,33 @@ def _worker_peaks(client: Any) -> dict[str, float]:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     return {k: round(v, 1) for k, v in client.run(peak).items()}
+
+
+def _task_costs(client: Any, *, since: float) -> dict[str, dict[str, float]]:
+    """Compute seconds of the run's tasks per kind (key prefix): count, total, mean, max.
+
+    From the scheduler's task stream; what the weak-scaling projection rests on.
+    """
+    from dask.utils import key_split
+
+    costs: dict[str, list[float]] = {}
+    for task in client.get_task_stream(start=since):
+        kind = key_split(task.get("key", ""))
+        seconds = sum(
+            s["stop"] - s["start"]
+            for s in task.get("startstops", ())
+            if s.get("action") == "compute"
+        )
+        costs.setdefault(kind, []).append(seconds)
+    return {
+        kind: {
+            "n": len(v),
+            "total_s": round(sum(v), 3),
+            "mean_s": round(sum(v) / len(v), 3),
+            "max_s": round(max(v), 3),
+        }
+        for kind, v in sorted(costs.items())
+    }
 
 
 # --- stages ---------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ difference in AUC and F1).
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import polars as pl
 
 from basketcast.config import ModelConfig
@@ -41,10 +41,71 @@ class DaskTraining:
     importance: pl.DataFrame
 
 
-def _with_fold(part: Any, folds: int, seed: int) -> Any:
-    """One partition (pandas) with the user's fold: the single machine's hash, row by row."""
-    users = pl.Series("user_id", part["user_id"].to_numpy())
-    return part.assign(fold=assign_folds(users, folds=folds, seed=seed).to_numpy())
+def _read_part(path: str, folds: int, seed: int) -> Any:
+    """One feature partition as pandas, labels as float (NaN = test row), with the user's fold."""
+    frame = pl.read_parquet(path).with_columns(
+        pl.col("label").cast(pl.Float32),
+        fold=assign_folds(pl.col("user_id"), folds=folds, seed=seed),
+    )
+    return frame.to_pandas()
+
+
+def _placed(client: Any, parts: Sequence[Path], *, folds: int, seed: int) -> Any:
+    """The partitions as a Dask DataFrame, partition k on worker k mod n (workers sorted by name).
+
+    A fixed placement makes training repeatable: each worker's rows, their order
+    and its rank are the same from run to run, also when a worker was restarted
+    (a nanny restarts it under the same name).
+    """
+    import dask.dataframe as dd
+
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    workers = [a for a, _ in sorted(info.items(), key=lambda kv: str(kv[1].get("name")))]
+    futures = [
+        client.submit(
+            _read_part,
+            str(path),
+            folds,
+            seed,
+            workers=[workers[k % len(workers)]],
+            key=f"train-read-{path.parent.name}-{k}-{folds}-{seed}",
+            pure=False,
+        )
+        for k, path in enumerate(parts)
+    ]
+    head = pl.read_parquet(parts[0], n_rows=0).with_columns(
+        pl.col("label").cast(pl.Float32), fold=pl.lit(0, pl.Int32)
+    )
+    return dd.from_delayed(futures, meta=head.to_pandas(), verify_meta=False)
+
+
+@contextlib.contextmanager
+def _ranks_by_worker_name(client: Any) -> Iterator[None]:
+    """XGBoost ranks in worker-name order for the duration of a `dxgb.train` call.
+
+    `xgboost.dask` orders the workers by iterating a *set* of addresses, so the
+    rank order follows Python's salted string hash and the ports: it changes
+    from one client process to the next and when a worker restarts. The quantile
+    sketches are merged in rank order, so the models changed with it. Ordering
+    by worker name (stable across nanny restarts) makes training repeatable.
+    """
+    from xgboost import dask as dxgb
+
+    original = getattr(dxgb, "_get_workers_from_data", None)
+    if original is None:  # a future XGBoost without this seam: its own order
+        yield
+        return
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    names = {address: str(worker.get("name")) for address, worker in info.items()}
+
+    def ordered(dtrain: Any, evals: Any) -> list[str]:
+        return sorted(original(dtrain, evals), key=lambda a: (names.get(a, a), a))
+
+    dxgb._get_workers_from_data = ordered
+    try:
+        yield
+    finally:
+        dxgb._get_workers_from_data = original
 
 
 def train_dask(
@@ -56,18 +117,14 @@ def train_dask(
     progress: Callable[[str], None] | None = None,
 ) -> DaskTraining:
     """Train one model per fold of ``config`` on the feature partitions ``parts`` (Parquet files)."""
-    import dask.dataframe as dd
     import xgboost as xgb
     from xgboost import dask as dxgb
 
     report = progress or (lambda message: None)
     schema = pl.read_parquet_schema(parts[0])
     names = [c for c in schema if c not in _ID]
-    frame = dd.read_parquet([str(p) for p in parts], split_row_groups=False)
-    meta = frame._meta.assign(fold=np.zeros(0, dtype=np.int32))
-    frame = frame.map_partitions(_with_fold, config.folds, config.seed, meta=meta)
-    # The rows live on the workers for every fold: read and hashed once.
-    frame = client.persist(frame)
+    # The rows live on the workers for every fold: read and hashed once, placed by shard.
+    frame = _placed(client, parts, folds=config.folds, seed=config.seed)
     labelled = frame["label"].notnull()
     params = xgb_params(config, device=device)
 
@@ -105,7 +162,7 @@ def train_dask(
             feature_names=names,
         )
         # verbosity 0 travels to the workers with XGBoost's global configuration: no rank chatter.
-        with xgb.config_context(verbosity=0):
+        with xgb.config_context(verbosity=0), _ranks_by_worker_name(client):
             output = dxgb.train(
                 client,
                 params,
