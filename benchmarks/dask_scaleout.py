@@ -115,7 +115,9 @@ def _run(args: argparse.Namespace, out: Path, cluster: str | None) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("runs/dask_scaleout"))
     parser.add_argument("--workers", type=int, default=4)
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--single", action="store_true", help="also run in one process")
     parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument(
+        "--users", type=int, required=True, help="users in DATA (for the projection)"
+    )
+    parser.add_argument("--rounds", type=int, default=200, help="num_boost_round of --config")
     args = parser.parse_args(argv)
 
     config = args.work / "cluster.toml"
@@ -134,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     record: dict[str, Any] = {
         "data": str(args.data),
+        "users": args.users,
+        "rounds": args.rounds,
         "workers": args.workers,
         "memory_limit": args.memory_limit,
         "shards": args.shards,

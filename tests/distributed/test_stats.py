@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 from basketcast.config import FeatureConfig
 from basketcast.data.load import load_dataset
 from basketcast.distributed import stats
-from basketcast.distributed._transform import families
+from basketcast.distributed._transform import families, fit_whole
 from basketcast.distributed.shard import shard_dataset
 from basketcast.features.history import cut_history
 
@@ -27,12 +27,11 @@ def parts(synth_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
 def test_combined_partials_equal_the_fit_on_everyone(
     synth_folder: Path, parts: list, depth: int
 ) -> None:
-    from basketcast.distributed._transform import fit_whole
-
-    names = families(FeatureConfig())
+    history = cut_history(load_dataset(synth_folder), depth)
+    names = families(FeatureConfig(), history)
     shard_partials = [stats.partials(cut_history(p, depth), names) for p in parts]
     combined = stats.combine(shard_partials, names)
-    whole = fit_whole(cut_history(load_dataset(synth_folder), depth), names)
+    whole = fit_whole(history, FeatureConfig()).tables
     assert set(combined) == set(whole)
     for family, tables in whole.items():
         assert set(combined[family]) == set(tables), family
@@ -50,7 +49,7 @@ def test_combined_partials_equal_the_fit_on_everyone(
 
 
 def test_combine_is_independent_of_how_users_are_split(parts: list) -> None:
-    names = families(FeatureConfig())
+    names = families(FeatureConfig(), cut_history(parts[0], 0))
     four = [stats.partials(cut_history(p, 0), names) for p in parts]
     merged = stats.combine(four, names)
     # two shards instead of four: concatenate the partial tables pairwise (sums are associative)

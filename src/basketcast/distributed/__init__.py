@@ -6,9 +6,6 @@ package; `basketcast.pipeline.run` hands a run here when a cluster is configured
 
 from __future__ import annotations
 
-# First, in every process: the feature registry's column order is the order its modules are
-# imported in, and `features.build` fixes the order the single machine uses.
-import basketcast.features.build  # noqa: F401
 from basketcast.distributed.cluster import ClusterInfo, connect, thread_split
 from basketcast.distributed.run import ClusterError, run_on_cluster
 from basketcast.distributed.shard import ShardManifest, read_manifest, shard_dataset

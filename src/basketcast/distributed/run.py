@@ -19,6 +19,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,9 @@ import polars as pl
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.config import RunConfig
 from basketcast.distributed import tasks
-from basketcast.distributed._transform import families
 from basketcast.distributed.cluster import ClusterInfo, connect
 from basketcast.distributed.shard import ShardManifest, read_manifest, shard_dataset, shard_name
-from basketcast.distributed.stats import StatTables
+from basketcast.features.stats import FittedStats
 from basketcast.io import write_frame, write_text
 
 __all__ = ["ClusterError", "run_on_cluster"]
@@ -78,7 +78,7 @@ def run_on_cluster(
     progress: Progress | None = None,
 ) -> Any:
     """`basketcast.pipeline.run` on the cluster of ``config.cluster``; returns its `RunResult`."""
-    from basketcast.pipeline import RunResult, data_fingerprint
+    from basketcast.pipeline import STATS_DIR, RunResult, data_fingerprint
 
     data, out = Path(data), Path(out)
     records: list[StageRecord] = []
@@ -107,6 +107,8 @@ def run_on_cluster(
             item_parts, order_parts, meter.cached = _features(
                 client, folders, features_dir, config, stats, meter
             )
+            # `basketcast predict RUN` transforms new users with the depth-0 statistics.
+            replace(stats[0], fingerprint=fingerprint, key=features_dir.name).save(out / STATS_DIR)
         device = client.submit(_resolve_device, str(config.model.device), pure=False).result()
         model_key = _key(
             fingerprint, config.stage_hash("features", "model"), str(config.seed), "dask"
@@ -209,68 +211,54 @@ def _shards(
     return manifest, target, before == manifest
 
 
-def _stats_paths(folder: Path, depth: int) -> Path:
+def _stats_dir(folder: Path, depth: int) -> Path:
     return folder / "stats" / f"depth-{depth}"
 
 
-def _save_stats(folder: Path, stats: list[StatTables]) -> None:
-    for depth, tables in enumerate(stats):
-        for family, named in tables.items():
-            for name, frame in named.items():
-                write_frame(frame, _stats_paths(folder, depth) / f"{family}.{name}.parquet")
-    write_text(folder / "stats" / _DONE, json.dumps({"depths": len(stats)}) + "\n")
-
-
-def _load_stats(folder: Path) -> list[StatTables] | None:
-    done = folder / "stats" / _DONE
-    if not done.exists():
+def _load_stats(folder: Path, depths: int) -> list[FittedStats] | None:
+    """Every depth's statistics when a previous run finished this stage, else None."""
+    if not (folder / "stats" / _DONE).exists():
         return None
-    stats: list[StatTables] = []
-    for depth in range(json.loads(done.read_text())["depths"]):
-        tables: StatTables = {}
-        for path in sorted(_stats_paths(folder, depth).glob("*.parquet")):
-            family, name, _ = path.name.split(".")
-            tables.setdefault(family, {})[name] = pl.read_parquet(path)
-        stats.append(tables)
-    return stats
+    return [FittedStats.load(_stats_dir(folder, d)) for d in range(depths)]
 
 
 def _statistics(
-    client: Any, folders: Sequence[str], features_dir: Path, config: RunConfig, meter: StageMeter
-) -> tuple[list[StatTables], bool]:
+    client: Any,
+    folders: Sequence[str],
+    features_dir: Path,
+    config: RunConfig,
+    meter: StageMeter,
+) -> tuple[list[FittedStats], bool]:
     """Validate every shard and map-reduce the families' shared statistics (one reduce per depth)."""
-    saved = _load_stats(features_dir)
+    depths = config.features.history_targets + 1
+    saved = _load_stats(features_dir, depths)
     if saved is not None:
         return saved, True
-    from basketcast.distributed.stats import combine
-
-    names = families(config.features)
     futures = [
         client.submit(
-            tasks.shard_partials,
-            folder,
-            config=config.features,
-            families=names,
-            key=f"statistics-map-{k}",
+            tasks.shard_partials, folder, config=config.features, key=f"statistics-map-{k}"
         )
         for k, folder in enumerate(folders)
     ]
     _gather(client, futures, stage="statistics", meter=meter)
-    depths = config.features.history_targets + 1
     reduced = [
-        client.submit(_combine_depth, futures, depth, names, key=f"statistics-reduce-{depth}")
+        client.submit(_combine_depth, futures, depth, key=f"statistics-reduce-{depth}")
         for depth in range(depths)
     ]
-    stats = _gather(client, reduced, stage="statistics", meter=meter)
-    del combine
-    _save_stats(features_dir, stats)
+    stats: list[FittedStats] = _gather(client, reduced, stage="statistics", meter=meter)
+    for depth, fitted in enumerate(stats):
+        fitted.save(_stats_dir(features_dir, depth))
+    write_text(features_dir / "stats" / _DONE, json.dumps({"depths": depths}) + "\n")
     return stats, False
 
 
-def _combine_depth(shards: list[Any], depth: int, names: tuple[str, ...]) -> StatTables:
+def _combine_depth(shards: list[Any], depth: int) -> FittedStats:
+    """The reduce: one depth's partials of every shard, added once, as fitted statistics."""
     from basketcast.distributed.stats import combine
 
-    return combine([s[depth] for s in shards], names)
+    names = shards[0][depth][0]
+    tables = combine([s[depth][1] for s in shards], names)
+    return FittedStats(depth=depth, families=names, tables=tables)
 
 
 def _features(
@@ -278,7 +266,7 @@ def _features(
     folders: Sequence[str],
     features_dir: Path,
     config: RunConfig,
-    stats: list[StatTables],
+    stats: list[FittedStats],
     meter: StageMeter,
 ) -> tuple[list[Path], list[Path], bool]:
     """Each shard's item and order frames, written by a worker; finished shards are kept."""

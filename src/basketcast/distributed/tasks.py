@@ -21,6 +21,7 @@ from basketcast.data.dataset import DataError, Dataset, Problem
 from basketcast.data.load import load_dataset
 from basketcast.distributed import stats as stats_mod
 from basketcast.features.history import History, cut_history
+from basketcast.features.stats import FittedStats
 from basketcast.io import write_frame
 
 __all__ = ["ShippedDataError", "shard_partials", "transform_shard", "unship"]
@@ -63,11 +64,17 @@ def _histories(dataset: Dataset, config: FeatureConfig) -> list[History]:
 
 @shipped
 def shard_partials(
-    folder: str, *, config: FeatureConfig, families: tuple[str, ...]
-) -> list[stats_mod.Partials]:
-    """Validate one shard and return its partial aggregates, one set per depth (the map step)."""
+    folder: str, *, config: FeatureConfig
+) -> list[tuple[tuple[str, ...], stats_mod.Partials]]:
+    """Validate one shard; per depth, the families computed and their partial aggregates (the map)."""
+    from basketcast.distributed._transform import families
+
     dataset = load_dataset(folder)
-    return [stats_mod.partials(h, families) for h in _histories(dataset, config)]
+    out = []
+    for history in _histories(dataset, config):
+        names = families(config, history)
+        out.append((names, stats_mod.partials(history, names)))
+    return out
 
 
 @shipped
@@ -77,7 +84,7 @@ def transform_shard(
     orders_out: str,
     *,
     config: FeatureConfig,
-    stats: list[stats_mod.StatTables],
+    stats: list[FittedStats],
 ) -> dict[str, int]:
     """The item and order frames of one shard's users from the combined statistics, written as Parquet."""
     from basketcast.distributed._transform import order_frame, transform_depth
@@ -120,7 +127,7 @@ def _probabilities(
     """(out-of-fold rows, test rows) of one model kind, in the layout of oof.parquet."""
     import numpy as np
 
-    from basketcast.model._columns import feature_matrix
+    from basketcast.model._matrix import feature_matrix
     from basketcast.model.folds import assign_folds
 
     boosters = _boosters(raw)

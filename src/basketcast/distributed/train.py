@@ -50,33 +50,83 @@ def _read_part(path: str, folds: int, seed: int) -> Any:
     return frame.to_pandas()
 
 
-def _placed(client: Any, parts: Sequence[Path], *, folds: int, seed: int) -> Any:
-    """The partitions as a Dask DataFrame, partition k on worker k mod n (workers sorted by name).
+def _rows(part: Any, fold: int, rows: str, names: list[str]) -> Any:
+    """One partition's training or validation rows of `fold`: features (rows+"x") or labels."""
+    labelled = part["label"].notna()
+    if rows.startswith("train"):
+        mask = labelled & (part["fold"] != fold)
+    else:
+        mask = labelled & (part["fold"] == fold) & (part["depth"] == 0)
+    chosen = part[mask]
+    return chosen[names] if rows.endswith("x") else chosen["label"].astype("float32")
 
-    A fixed placement makes training repeatable: each worker's rows, their order
-    and its rank are the same from run to run, also when a worker was restarted
-    (a nanny restarts it under the same name).
+
+class _Placed:
+    """The partitions on the workers, partition k on worker k mod n (workers sorted by name).
+
+    Every task on them is pinned to that worker too (restricted tasks are never
+    stolen), so each worker holds the same rows in the same order from run to
+    run, also after a nanny restarted a worker under its name: the models repeat.
     """
-    import dask.dataframe as dd
 
-    info = client.scheduler_info(n_workers=-1)["workers"]
-    workers = [a for a, _ in sorted(info.items(), key=lambda kv: str(kv[1].get("name")))]
-    futures = [
-        client.submit(
-            _read_part,
-            str(path),
-            folds,
-            seed,
-            workers=[workers[k % len(workers)]],
-            key=f"train-read-{path.parent.name}-{k}-{folds}-{seed}",
-            pure=False,
+    def __init__(self, client: Any, parts: Sequence[Path], *, folds: int, seed: int) -> None:
+        info = client.scheduler_info(n_workers=-1)["workers"]
+        workers = [a for a, _ in sorted(info.items(), key=lambda kv: str(kv[1].get("name")))]
+        self._client = client
+        self._where = [[workers[k % len(workers)]] for k in range(len(parts))]
+        self._parts = [
+            client.submit(
+                _read_part,
+                str(path),
+                folds,
+                seed,
+                workers=self._where[k],
+                allow_other_workers=False,
+                pure=False,
+            )
+            for k, path in enumerate(parts)
+        ]
+        self._head = (
+            pl.read_parquet(parts[0], n_rows=0)
+            .with_columns(pl.col("label").cast(pl.Float32), fold=pl.lit(0, pl.Int32))
+            .to_pandas()
         )
-        for k, path in enumerate(parts)
-    ]
-    head = pl.read_parquet(parts[0], n_rows=0).with_columns(
-        pl.col("label").cast(pl.Float32), fold=pl.lit(0, pl.Int32)
-    )
-    return dd.from_delayed(futures, meta=head.to_pandas(), verify_meta=False)
+
+    def rows(self, fold: int, rows: str, names: list[str]) -> tuple[Any, Any, int]:
+        """(features, labels, row count) of `rows` ("train" or "valid") of `fold`, as Dask collections."""
+        import dask.dataframe as dd
+
+        def pinned(what: str) -> list[Any]:
+            return [
+                self._client.submit(
+                    _rows,
+                    part,
+                    fold,
+                    rows + what,
+                    names,
+                    workers=self._where[k],
+                    allow_other_workers=False,
+                    pure=False,
+                )
+                for k, part in enumerate(self._parts)
+            ]
+
+        x, y = pinned("x"), pinned("y")
+        n = sum(
+            self._client.gather(
+                [self._client.submit(len, f, workers=self._where[k]) for k, f in enumerate(y)]
+            )
+        )
+        meta_x = self._head[names]
+        meta_y = self._head["label"].astype("float32")
+        return (
+            dd.from_delayed(x, meta=meta_x, verify_meta=False),
+            dd.from_delayed(y, meta=meta_y, verify_meta=False),
+            int(n),
+        )
+
+    def release(self) -> None:
+        self._parts = []
 
 
 @contextlib.contextmanager
@@ -124,8 +174,7 @@ def train_dask(
     schema = pl.read_parquet_schema(parts[0])
     names = [c for c in schema if c not in _ID]
     # The rows live on the workers for every fold: read and hashed once, placed by shard.
-    frame = _placed(client, parts, folds=config.folds, seed=config.seed)
-    labelled = frame["label"].notnull()
+    placed = _Placed(client, parts, folds=config.folds, seed=config.seed)
     params = xgb_params(config, device=device)
 
     boosters: dict[int, Any] = {}
@@ -133,11 +182,8 @@ def train_dask(
     importance: list[dict[str, Any]] = []
     for f in sorted(set(config.folds_to_train)):
         start = time.perf_counter()
-        train = frame[labelled & (frame["fold"] != f)]
-        valid = frame[labelled & (frame["fold"] == f) & (frame["depth"] == 0)]
-        n_train, n_valid = (
-            int(n) for n in client.compute([train.shape[0], valid.shape[0]], sync=True)
-        )
+        x_train, y_train, n_train = placed.rows(f, "train", names)
+        x_valid, y_valid, n_valid = placed.rows(f, "valid", names)
         if n_train == 0 or n_valid == 0:
             raise ValueError(
                 f"fold {f} has {n_train} training rows and {n_valid} labelled depth-0 rows to "
@@ -148,15 +194,15 @@ def train_dask(
         )
         dtrain = dxgb.DaskQuantileDMatrix(
             client,
-            train[names],
-            train["label"].astype("float32"),
+            x_train,
+            y_train,
             max_bin=config.max_bin,
             feature_names=names,
         )
         dvalid = dxgb.DaskQuantileDMatrix(
             client,
-            valid[names],
-            valid["label"].astype("float32"),
+            x_valid,
+            y_valid,
             max_bin=config.max_bin,
             ref=dtrain,
             feature_names=names,
@@ -194,7 +240,7 @@ def train_dask(
         report(
             f"fold {f}: done in {seconds:.1f}s, best iteration {booster.num_boosted_rounds() - 1}"
         )
-    del frame
+    placed.release()
     return DaskTraining(
         boosters=boosters,
         feature_names=names,
