@@ -56,6 +56,7 @@ def test_killing_a_worker_during_features_keeps_the_submission(
     assert killed is not None, "no feature task was seen running"
     result = results["run"]
     assert isinstance(result, RunResult)
+    assert result.metrics["cluster"]["workers_at_training"] == 2  # the nanny brought it back
     assert result.submission.equals(clustered.submission)
     # nothing half-written is read: every shard file is complete, no temporary file is named
     (features,) = (out / "features").glob("dask-*")

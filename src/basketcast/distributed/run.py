@@ -15,6 +15,7 @@ nothing reads, and the scheduler reruns the task elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -109,6 +110,10 @@ def run_on_cluster(
             )
             # `basketcast predict RUN` transforms new users with the depth-0 statistics.
             replace(stats[0], fingerprint=fingerprint, key=features_dir.name).save(out / STATS_DIR)
+        # Training spreads the rows over the workers present, and the model depends on how they
+        # are spread: wait for a worker lost earlier (a nanny restarts it) so a retried run
+        # trains on the same layout as an undisturbed one.
+        workers_back = _wait_for_workers(client, info.workers)
         device = client.submit(_resolve_device, str(config.model.device), pure=False).result()
         model_key = _key(
             fingerprint, config.stage_hash("features", "model"), str(config.seed), "dask"
@@ -141,8 +146,17 @@ def run_on_cluster(
         ]
         metrics["cluster"]["worker_peak_rss_mb"] = _worker_peaks(client)
         metrics["cluster"]["tasks"] = _task_costs(client, since=started)
+        metrics["cluster"]["workers_at_training"] = workers_back
     write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=_json_default) + "\n")
     return RunResult(out=out, metrics=metrics, submission=submission, stages=records)
+
+
+def _wait_for_workers(client: Any, count: int, *, timeout: float = 120.0) -> int:
+    """Wait up to `timeout` s for `count` workers; the number present when training starts."""
+    # On a timeout, train on those present: the run still completes, on another layout.
+    with contextlib.suppress(TimeoutError):
+        client.wait_for_workers(count, timeout=timeout)
+    return len(client.scheduler_info(n_workers=-1)["workers"])
 
 
 def _resolve_device(device: str) -> str:
