@@ -93,6 +93,7 @@ def run_on_cluster(
     write_text(out / "config.toml", config.to_toml())
     with connect(config.cluster) as (client, info):
         report("cluster", info.summary())
+        client.get_task_stream(start=time.time())  # registers the scheduler's task-stream plugin
         with stage("shard") as meter:
             manifest, shards_dir, meter.cached = _shards(data, out, config, info, data_fingerprint)
         fingerprint = manifest.fingerprint
