@@ -62,3 +62,24 @@ def test_killing_a_worker_during_features_keeps_the_submission(
     (features,) = (out / "features").glob("dask-*")
     parts = sorted((features / "items").glob("shard-*.parquet"))
     assert len(parts) == 4 and all(pl.read_parquet(p).height for p in parts)
+
+
+def test_a_rerun_resumes_finished_stages_and_shards(
+    synth_folder: Path, cluster_address: str, clustered: RunResult, tmp_path: Path
+) -> None:
+    """As after a crash in the features stage: the stage mark and one shard's file are gone."""
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(clustered.out, out)
+    (features,) = (out / "features").glob("dask-*")
+    (features / "done.json").unlink()
+    (features / "items" / "shard-00002.parquet").unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (features / "items").glob("*.parquet")}
+    result = run(synth_folder, out, config=small_config(cluster_address))
+    cached = {s["name"]: s["cached"] for s in result.metrics["stages"]}
+    assert cached["shard"] and cached["statistics"] and not cached["features"]
+    assert cached["item model"] and cached["none model"]
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # only shard 2 rebuilt
+    assert (features / "items" / "shard-00002.parquet").is_file()
+    assert result.submission.equals(clustered.submission)
