@@ -445,7 +445,7 @@ def _model_metrics(
 def _f1_table(scored: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, Any]], float]:
     """Mean F1 and bootstrap interval per method and subset, from every shard's per-order F1."""
     from basketcast.evaluate import DEFAULT_THRESHOLDS
-    from basketcast.pipeline import _bootstrap
+    from basketcast.evaluate.intervals import bootstrap
 
     f1 = pl.concat([s["f1"] for s in scored])
     # The threshold baseline keeps the grid's best threshold on the train orders (first on ties).
@@ -469,7 +469,7 @@ def _f1_table(scored: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, A
             ].to_numpy()
             if not values.size:
                 continue
-            low, high = _bootstrap(values, seed=seed)
+            low, high = bootstrap(values, seed=seed)
             table.append(
                 {
                     "method": method,

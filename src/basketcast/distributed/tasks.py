@@ -206,6 +206,7 @@ def score_shard(
     """
     from basketcast import evaluate
     from basketcast.basket import select_baskets
+    from basketcast.evaluate.metric import _per_order_f1
 
     dataset = load_dataset(folder)
     frames = {"item": pl.read_parquet(items_path)}
@@ -265,9 +266,7 @@ def score_shard(
         subsets["all last baskets"] = pl.concat([subsets["train (out of fold)"], subsets["test"]])
     f1 = pl.concat(
         [
-            evaluate._per_order_f1(baskets, subset).with_columns(
-                method=pl.lit(method), orders=pl.lit(name)
-            )
+            _per_order_f1(baskets, subset).with_columns(method=pl.lit(method), orders=pl.lit(name))
             for method, baskets in methods.items()
             for name, subset in subsets.items()
             if subset.height
