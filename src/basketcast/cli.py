@@ -290,15 +290,74 @@ def _run_and_print(data: Path, out: Path, config: Any) -> None:
     print_run(result)
 
 
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on Dask (the `dask` extra): local:N starts N worker processes, "
+        "tcp://HOST:PORT joins a running scheduler. Overrides [cluster] address.",
+    ),
+]
+
+
 @app.command("run")
 def run_command(
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Run folder for every output.")],
     config: ConfigOpt = None,
     device: DeviceOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Validate → features → item and None models → F1-optimal baskets → submission, metrics, report."""
-    _run_and_print(data, out, _config(config, device))
+    cfg = _config(config, device, **{"cluster.address": cluster})
+    if cfg.cluster.address:
+        _run_on_cluster_and_print(data, out, cfg)
+        return
+    _run_and_print(data, out, cfg)
+
+
+def _run_on_cluster_and_print(data: Path, out: Path, config: Any) -> None:
+    """`run` on a Dask cluster: the cluster line (dashboard address) is printed as it starts."""
+    from rich.markup import escape
+
+    from basketcast.distributed import ClusterError
+    from basketcast.pipeline import run
+
+    with StageProgress() as progress:
+
+        def report(stage: str, event: str) -> None:
+            if stage == "cluster":
+                err_console.print(f"[bold]cluster:[/] {escape(event)}", highlight=False)
+            else:
+                progress(stage, event)
+
+        try:
+            result = run(data, out, config=config, progress=report)
+        except ClusterError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(code=1) from None
+    print_run(result)
+
+
+@app.command("shard")
+@friendly_errors
+def shard_command(
+    data: DirArg,
+    shards: Annotated[int, typer.Option("--shards", help="Number of user shards.", min=1)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the shards.")],
+) -> None:
+    """Write DATA as hash-partitioned Parquet by user (streamed; a `--cluster` run reads it as is)."""
+    from basketcast.distributed.shard import shard_dataset
+    from basketcast.pipeline import data_fingerprint
+
+    with err_console.status(f"sharding {data} into {shards} user shards"):
+        manifest = shard_dataset(data, out, shards=shards, fingerprint=data_fingerprint(data))
+    console.print(
+        f"wrote {manifest.shards} shards to {out}: {sum(manifest.users):,} users, "
+        f"{sum(manifest.orders):,} orders, {sum(manifest.prior_lines):,} prior lines "
+        f"(users per shard {min(manifest.users):,}–{max(manifest.users):,})",
+        highlight=False,
+    )
 
 
 @app.command("predict")

@@ -20,6 +20,7 @@ from basketcast.errors import UsageError
 
 __all__ = [
     "BasketConfig",
+    "ClusterConfig",
     "ConfigError",
     "Device",
     "FeatureConfig",
@@ -149,6 +150,34 @@ class BasketConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Where a run computes: this process (the default), or a Dask cluster (the `dask` extra)."""
+
+    address: str = ""
+    """"" = this process, no Dask; "local:N" = a LocalCluster of N worker processes started
+    for the run; "tcp://HOST:PORT" = an existing scheduler."""
+    shards: int = 0
+    """User shards (hash-partitioned Parquet); 0 = four per worker."""
+    threads_per_worker: int = 0
+    """For local:N; 0 = split the cores: cores // N each, at least 1."""
+    memory_limit: str = "auto"
+    """For local:N, per worker ("4GiB", ...); "auto" = the machine's memory / N."""
+
+    def __post_init__(self) -> None:
+        address = self.address
+        if address and not (address.startswith(("local:", "tcp://", "tls://", "ucx://"))):
+            raise ConfigError(
+                f"cluster.address must be empty, local:N or tcp://HOST:PORT, got {address!r}"
+            )
+        if address.startswith("local:"):
+            count = address.removeprefix("local:")
+            if not count.isdigit() or int(count) < 1:
+                raise ConfigError(f"cluster.address local:N needs N >= 1, got {address!r}")
+        if self.shards < 0 or self.threads_per_worker < 0:
+            raise ConfigError("cluster.shards and cluster.threads_per_worker must be >= 0")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """The whole run."""
 
@@ -159,6 +188,7 @@ class RunConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     basket: BasketConfig = field(default_factory=BasketConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -375,4 +405,5 @@ _SECTION_TYPES: dict[str, type] = {
     "FeatureConfig": FeatureConfig,
     "ModelConfig": ModelConfig,
     "BasketConfig": BasketConfig,
+    "ClusterConfig": ClusterConfig,
 }

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -90,9 +90,14 @@ def run(
     `basketcast.runfolder`): config.toml, stats/ (the depth-0 fitted feature
     statistics), models/, oof.parquet, predictions.parquet, submission.csv,
     metrics.json, report.html and the manifest run.json. Stage caches live in
-    ``out/cache``. The folder is locked for the whole run.
+    ``out/cache``. The folder is locked for the whole run. With `config.cluster.address` set,
+    the run goes to `basketcast.distributed` instead.
     """
     config = config or RunConfig()
+    if config.cluster.address:  # the Dask path (the `dask` extra); nothing else here imports it
+        from basketcast.distributed import run_on_cluster
+
+        return cast(RunResult, run_on_cluster(data, out, config=config, progress=progress))
     data, out = Path(data), Path(out)
     records: list[StageRecord] = []
     notes: list[str] = []
