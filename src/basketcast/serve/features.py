@@ -12,6 +12,7 @@ what its context changes:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import polars as pl
@@ -27,7 +28,7 @@ from basketcast.features.user import user_features
 from basketcast.features.user_product import user_product_features
 from basketcast.model._columns import ID_COLUMNS
 
-__all__ = ["FrozenStats", "base_rows", "fit_stats", "order_rows", "with_context"]
+__all__ = ["FrozenStats", "base_rows", "fit_stats", "with_context"]
 
 # Columns the context family reads: kept in their own dtype until it has run, as in the batch.
 _CONTEXT_INPUTS = (
@@ -47,6 +48,18 @@ class FrozenStats:
     shelves: pl.DataFrame | None
     dow_profile: pl.DataFrame
     catalogue: pl.DataFrame | None
+
+    @functools.cached_property
+    def profile_by_dow(self) -> dict[int, pl.DataFrame]:
+        """The day-of-week profile split by day: a request joins only its own day's rows."""
+        return {
+            int(key[0]): part
+            for key, part in self.dow_profile.partition_by("order_dow", as_dict=True).items()
+        } | {d: self.dow_profile.clear() for d in range(7) if d not in self._days}
+
+    @functools.cached_property
+    def _days(self) -> set[int]:
+        return set(self.dow_profile.get_column("order_dow").unique().to_list())
 
 
 def fit_stats(dataset: Dataset) -> FrozenStats:
@@ -106,18 +119,22 @@ def base_rows(dataset: Dataset, stats: FrozenStats) -> pl.DataFrame:
     ).collect()
 
 
-def with_context(rows: pl.DataFrame, target: pl.DataFrame, stats: FrozenStats) -> pl.DataFrame:
-    """One user's finished candidate rows for a target order (order_id, dow, hour, days)."""
-    dow = target.get_column("order_dow").cast(pl.Int8)
-    profile = stats.dow_profile.filter(
+def with_context(
+    rows: pl.DataFrame, target: pl.DataFrame, stats: FrozenStats
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One user's finished candidate rows for a target order, and the order's None-model row.
+
+    `target`: order_id, order_dow, order_hour_of_day, days_since_prior_order
+    (one row); `rows` carry that order_id. One Polars plan for both outputs:
+    on a few dozen rows the per-query overhead is the whole cost.
+    """
+    dow = int(target.get_column("order_dow")[0])
+    profile = stats.profile_by_dow[dow].lazy().filter(
         pl.col("product_id").is_in(rows.get_column("product_id").implode())
-        & pl.col("order_dow").is_in(dow.implode())
     )
-    frame = context.with_context(rows.lazy(), target.lazy(), profile.lazy()).collect()
-    known = [c for c in registry.DESCRIPTIONS if c in frame.columns]
-    return frame.select(pl.col(*ID_COLUMNS), *(_finish(c) for c in known))
-
-
-def order_rows(items: pl.DataFrame) -> pl.DataFrame:
-    """The None model's row of the order (order-level aggregates of its candidate rows)."""
-    return order_features(items.lazy()).collect()
+    frame = context.with_context(rows.lazy(), target.lazy(), profile)
+    names = frame.collect_schema().names()
+    known = [c for c in registry.DESCRIPTIONS if c in names]
+    items = frame.select(pl.col(*ID_COLUMNS), *(_finish(c) for c in known))
+    finished, orders = pl.collect_all([items, order_features(items)])
+    return finished, orders
