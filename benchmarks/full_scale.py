@@ -709,7 +709,7 @@ def _xgb_rounds(args: argparse.Namespace, work: Path) -> None:
 
     from basketcast.config import load_config
     from basketcast.model import feature_names
-    from basketcast.model._columns import stack_features
+    from basketcast.model._matrix import stack_features
     from basketcast.model.train import xgb_params
 
     config = load_config(**args.overrides)

@@ -66,7 +66,7 @@ def synthetic_quality(users: int, seed: int, context_cost: bool, overrides: dict
     write_synthetic(synthetic(users, seed=seed), data, format="parquet")
     configs = {"context on": overrides}
     if context_cost:
-        configs["context off"] = {**overrides, "features.context_features": False}
+        configs["context off"] = {**overrides, "features.exclude": ["context"]}
     for name, cfg in configs.items():
         start = time.perf_counter()
         result = pipeline.run(data, work / name.replace(" ", "-"), config=load_config(**cfg))

@@ -178,3 +178,66 @@ def test_a_from_transactions_export_runs_unchanged(tmp_path):
         if r["orders"] == "all last baskets"
     }
     assert score["basketcast (p_none = prod(1 - p))"] > score["baseline: repeat the last basket"]
+
+
+def _ten_test_users(synth_dir, out):
+    """A folder with only 10 test users' orders and lines, and every product."""
+    import shutil
+
+    orders = pl.read_parquet(synth_dir / "orders.parquet")
+    users = orders.filter(pl.col("eval_set") == "test").get_column("user_id").unique().sort()[:10]
+    theirs = orders.filter(pl.col("user_id").is_in(users.implode()))
+    out.mkdir()
+    theirs.write_parquet(out / "orders.parquet")
+    for name in ("order_products__prior", "order_products__train"):
+        lines = pl.read_parquet(synth_dir / f"{name}.parquet")
+        lines.join(theirs.select("order_id"), on="order_id", how="semi").write_parquet(
+            out / f"{name}.parquet"
+        )
+    for name in ("products", "aisles", "departments"):
+        shutil.copy(synth_dir / f"{name}.parquet", out / f"{name}.parquet")
+    return theirs.filter(pl.col("eval_set") == "test").select("order_id")
+
+
+def test_predict_on_ten_test_users_alone_matches_the_full_folder_and_the_run(
+    first_run, synth_dir, tmp_path
+):
+    ten = _ten_test_users(synth_dir, tmp_path / "ten")
+    alone, alone_none = pipeline.predict_probabilities(first_run.out, tmp_path / "ten")
+    full, full_none = pipeline.predict_probabilities(first_run.out, synth_dir)
+    saved = pl.read_parquet(first_run.out / "predictions.parquet").join(
+        ten, on="order_id", how="semi"
+    )
+    assert alone_none is not None and full_none is not None
+
+    for kind, mine, everyone, key in (
+        ("item", alone, full, ["order_id", "product_id"]),
+        (
+            "none",
+            alone_none.rename({"p_none": "p"}),
+            full_none.rename({"p_none": "p"}),
+            ["order_id"],
+        ),
+    ):
+        run_rows = saved.filter(pl.col("kind") == kind).select(*key, p_run="p")
+        both = mine.join(everyone.select(*key, p_full="p"), on=key).join(run_rows, on=key)
+        assert both.height == mine.height == run_rows.height > 0, kind
+        assert (both["p"] - both["p_full"]).abs().max() <= 1e-6, kind
+        assert (both["p"] - both["p_run"]).abs().max() <= 1e-6, kind
+
+    baskets = pipeline.predict(first_run.out, tmp_path / "ten", tmp_path / "ten.csv")
+    original = pl.read_csv(first_run.out / "submission.csv").join(ten, on="order_id", how="semi")
+    assert baskets.sort("order_id").equals(original.sort("order_id")) and original.height == 10
+
+
+def test_predict_from_a_run_without_saved_stats_says_to_rerun(first_run, synth_dir, tmp_path):
+    import shutil
+
+    from basketcast.features.stats import StatsError
+
+    old = tmp_path / "old-run"
+    shutil.copytree(first_run.out, old, ignore=shutil.ignore_patterns("stats", "features"))
+    with pytest.raises(StatsError, match="re-run `basketcast run`") as error:
+        pipeline.predict(old, synth_dir, tmp_path / "out.csv")
+    assert str(old / "stats") in str(error.value)
+    assert not (tmp_path / "out.csv").exists()

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import json
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,19 @@ class Device(enum.StrEnum):
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Candidates and features."""
+    """Candidates and features.
+
+    The old switch ``context_features = false`` (before feature families)
+    still reads, with a `FutureWarning`, as ``exclude = ["context"]``;
+    ``context_features = true`` is the default and is dropped with the same
+    warning. Write ``exclude`` instead: the old key will be removed.
+    """
 
     history_targets: int = 2
     """Extra training targets per user taken from the history (its last k prior orders)."""
-    context_features: bool = True
-    """Use the target order's own dow/hour/gap (known in the Kaggle layout, not before an order is placed)."""
+    exclude: tuple[str, ...] = ()
+    """Feature families switched off by name (see `basketcast.features.REGISTRY`), e.g.
+    ["context"] when the target order's own day/hour/gap is not known before it is placed."""
     gpu_engine: bool = False
     """Build features with Polars' GPU engine (cuDF, the `gpu` extra); falls back to the CPU engine."""
 
@@ -49,6 +57,34 @@ class FeatureConfig:
             raise ValueError(
                 f"features.history_targets must be in 0..10, got {self.history_targets}"
             )
+        if isinstance(self.exclude, str) or not all(isinstance(n, str) for n in self.exclude):
+            raise ValueError(
+                f'features.exclude must be a list of family names, e.g. ["context"]; '
+                f"got {self.exclude!r}"
+            )
+        # Sorted and unique: the same families switched off give the same stage fingerprint.
+        object.__setattr__(self, "exclude", tuple(sorted(set(self.exclude))))
+
+    @staticmethod
+    def upgrade(values: dict[str, Any]) -> dict[str, Any]:
+        """Map the deprecated ``context_features`` key of a [features] table onto ``exclude``."""
+        if "context_features" not in values:
+            return values
+        values = dict(values)
+        on = values.pop("context_features")
+        exclude = list(values.get("exclude", ()))
+        if on is False and "context" not in exclude:
+            exclude.append("context")
+        values["exclude"] = exclude
+        warnings.warn(
+            f"features.context_features is deprecated; read context_features = "
+            f"{str(on).lower()} as exclude = {json.dumps(exclude)}. Write "
+            + ('exclude = ["context"]' if on is False else "nothing (the default)")
+            + " in its place.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return values
 
 
 @dataclass(frozen=True)
@@ -137,6 +173,8 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         sections = {"features": FeatureConfig, "model": ModelConfig, "basket": BasketConfig}
+        if isinstance(data.get("features"), dict):
+            data["features"] = FeatureConfig.upgrade(data["features"])
         for name, klass in sections.items():
             if name in data:
                 data[name] = _build(klass, data[name], name)
@@ -170,6 +208,8 @@ def _build(klass: type, values: dict[str, Any], section: str) -> Any:
         kwargs["device"] = Device(kwargs["device"])
     if "train_folds" in kwargs:
         kwargs["train_folds"] = tuple(kwargs["train_folds"])
+    if isinstance(kwargs.get("exclude"), list):
+        kwargs["exclude"] = tuple(kwargs["exclude"])
     return klass(**kwargs)
 
 

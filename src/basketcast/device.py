@@ -12,10 +12,19 @@ import os
 import shutil
 import subprocess
 import warnings
+from typing import Any
 
 from basketcast.config import Device
 
-__all__ = ["FallbackPolicy", "has_cuda", "polars_engine", "resolve_device", "set_thread_budget"]
+__all__ = [
+    "FallbackPolicy",
+    "device_arrays",
+    "fits_on_device",
+    "has_cuda",
+    "polars_engine",
+    "resolve_device",
+    "set_thread_budget",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +77,25 @@ def resolve_device(device: Device | str, *, policy: str = FallbackPolicy.WARN) -
     if policy == FallbackPolicy.WARN:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
     return "cpu"
+
+
+def device_arrays(device: str) -> Any:
+    """CuPy when training on a GPU and CuPy is installed, else None (host NumPy chunks)."""
+    if not device.startswith("cuda"):
+        return None
+    try:
+        import cupy
+    except ImportError:  # XGBoost copies host chunks to the device itself, only slower
+        return None
+    return cupy
+
+
+def fits_on_device(xp: Any, nbytes: int) -> bool:
+    """Room on the card for ``nbytes`` of rows, plus as much again for a fold's quantile matrix and chunks."""
+    if not hasattr(xp, "cuda"):
+        return True  # NumPy standing in for the device (tests)
+    free, _total = xp.cuda.runtime.memGetInfo()
+    return 2 * nbytes < free
 
 
 def polars_engine(*, gpu: bool = False) -> str:

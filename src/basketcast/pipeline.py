@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,20 @@ from basketcast.config import RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import polars_engine, resolve_device
-from basketcast.features.build import FeatureFrames, build_features
+from basketcast.features.build import FeatureFrames, build_features, transform_users
+from basketcast.features.stats import FittedStats
 from basketcast.io import write_frame, write_text
 from basketcast.model import metrics as model_metrics
 from basketcast.model.cache import load_cv_result, save_cv_result
 from basketcast.model.train import CVResult, train_cv
 
-__all__ = ["RunResult", "data_fingerprint", "predict", "run"]
+__all__ = ["STATS_DIR", "RunResult", "data_fingerprint", "predict", "predict_probabilities", "run"]
 
 Progress = Callable[[str, str], None]
 """progress(stage, event): event is "start", "done", "cached", or a message."""
+
+STATS_DIR = "stats"
+"""Where a run keeps its depth-0 fitted feature statistics (`FittedStats.save`)."""
 
 STAGES = ("validate", "features", "item model", "none model", "baskets", "evaluate", "report")
 
@@ -75,8 +79,9 @@ def run(
 ) -> RunResult:
     """Validate, engineer features, train, choose baskets, evaluate and report.
 
-    Writes into `out`: config.toml, features/, models/, oof.parquet,
-    predictions.parquet, submission.csv, metrics.json, report.html.
+    Writes into `out`: config.toml, features/, stats/ (the depth-0 fitted
+    feature statistics), models/, oof.parquet, predictions.parquet,
+    submission.csv, metrics.json, report.html.
     """
     config = config or RunConfig()
     data, out = Path(data), Path(out)
@@ -147,10 +152,35 @@ def run(
 def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFrame:
     """Baskets for every target order in `data` from the models a run saved; no retraining.
 
-    Writes the submission CSV `out` and returns it.
+    Writes the submission CSV `out` and returns it. See `predict_probabilities`.
     """
-    from dataclasses import replace
+    probs, p_none = predict_probabilities(run_dir, data)
+    submission = select_baskets(probs.select("order_id", "product_id", "p"), p_none)
+    submission = submission.select("order_id", "products")
+    write_frame(submission, out)
+    return submission
 
+
+def predict_probabilities(
+    run_dir: str | Path, data: str | Path
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Probabilities for every candidate of the target orders in `data`, from a saved run.
+
+    Features are computed with the statistics the run fitted (``run_dir/stats``),
+    never refitted on `data`: a user's probabilities do not depend on which
+    other users `data` holds.
+
+    Returns
+    -------
+    (pl.DataFrame, pl.DataFrame or None)
+        ``order_id, user_id, product_id, p`` (the mean over fold models), and
+        ``order_id, p_none`` when the run uses its None model.
+
+    Raises
+    ------
+    StatsError
+        When `run_dir` has no saved statistics (a run from before they were saved).
+    """
     from basketcast.config import load_config
     from basketcast.model.predict import load_manifest, load_models, predict_frame
 
@@ -158,9 +188,9 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
     models = run_dir / "models"
     if not (models / "item_models.json").exists():
         raise FileNotFoundError(f"{models}: no item models saved (is {run_dir} a finished run?)")
+    stats = FittedStats.load(run_dir / STATS_DIR)
     config = load_config(run_dir / "config.toml")
-    dataset = load_dataset(data)
-    frames = build_features(dataset, config=replace(config.features, history_targets=0))
+    frames = transform_users(load_dataset(data), stats, config=config.features)
 
     def probabilities(frame: pl.DataFrame, prefix: str) -> np.ndarray:
         names = load_manifest(models, prefix=prefix)["feature_names"]
@@ -168,13 +198,12 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
             load_models(models, prefix=prefix), frame, names, threads=config.threads
         )
 
-    probs = frames.items.select("order_id", "product_id", p=probabilities(frames.items, "item"))
+    items = frames.items
+    probs = items.select("order_id", "user_id", "product_id", p=probabilities(items, "item"))
     p_none = None
     if config.basket.use_none_model and (models / "none_models.json").exists():
         p_none = frames.orders.select("order_id", p_none=probabilities(frames.orders, "none"))
-    submission = select_baskets(probs, p_none).select("order_id", "products")
-    write_frame(submission, out)
-    return submission
+    return probs, p_none
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -190,7 +219,8 @@ def _features(
     key = _key(fingerprint, config.stage_hash("features"))
     items_path = out / "features" / f"items-{key}.parquet"
     orders_path = out / "features" / f"orders-{key}.parquet"
-    if items_path.exists() and orders_path.exists():
+    stats_dir = out / STATS_DIR
+    if items_path.exists() and orders_path.exists() and FittedStats.saved_key(stats_dir) == key:
         return FeatureFrames(
             items=pl.read_parquet(items_path), orders=pl.read_parquet(orders_path)
         ), True
@@ -201,6 +231,8 @@ def _features(
     # A cache: lz4 writes in half the time of zstd, and reads faster too.
     write_frame(frames.items, items_path, compression="lz4")
     write_frame(frames.orders, orders_path, compression="lz4")
+    assert frames.stats is not None
+    replace(frames.stats, fingerprint=fingerprint, key=key).save(stats_dir)
     return frames, False
 
 

@@ -104,7 +104,7 @@ def test_ratios_over_zero_are_missing_not_infinite():
 
 def test_context_switch_removes_target_dependent_features(tiny):
     items = build_features(
-        tiny, config=FeatureConfig(history_targets=0, context_features=False)
+        tiny, config=FeatureConfig(history_targets=0, exclude=("context",))
     ).items
     assert not {"t_days", "t_dow", "up_days_since_last"} & set(items.columns)
     assert "up_days_since_last_hist" in items.columns

@@ -191,7 +191,7 @@ def test_rows_resident_on_the_device_train_the_same_model(
     frame = item_frame[0]
     monkeypatch.setattr(train, "CHUNK_ROWS", 7_000)  # several chunks, an uneven last one
     streamed = one_fold(frame)
-    monkeypatch.setattr(train, "_device_arrays", lambda device: np)
+    monkeypatch.setattr(train, "device_arrays", lambda device: np)
     assert train._FeatureRows(frame, feature_names(frame), "cpu").resident
     resident = one_fold(frame)
     assert model_bytes(resident) == model_bytes(streamed)

@@ -59,11 +59,10 @@ def make_dataset(
 
 
 def feature_names(k: int) -> list[str]:
-    """`k` registered feature names (the registry fills when the feature modules load)."""
-    import basketcast.features.build  # noqa: F401
-    from basketcast.features.registry import DESCRIPTIONS
+    """`k` feature names described in the feature registry."""
+    from basketcast.features.registry import REGISTRY
 
-    names = sorted(DESCRIPTIONS)[:k]
+    names = sorted(REGISTRY.descriptions())[:k]
     assert len(names) == k, "the feature registry is unexpectedly small"
     return names
 

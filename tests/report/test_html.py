@@ -13,7 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from basketcast.data.dataset import Dataset
-from basketcast.features.registry import describe
+from basketcast.features.registry import REGISTRY, describe
 from basketcast.report import ReportInputs, mean_gain, render_report, write_report
 from tests.report._data import ACCENT_NAME, SCRIPT_NAME, make_dataset
 
@@ -156,6 +156,7 @@ def test_feature_descriptions_are_listed(full: Parsed, inputs: ReportInputs) -> 
         assert name in full.text
         assert describe(name)
         assert describe(name) in full.text
+        assert REGISTRY.family_of(name).name in full.text
 
 
 def test_model_tables_show_numbers(full: Parsed) -> None:

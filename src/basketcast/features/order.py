@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from basketcast.features.registry import register
+from basketcast.features.family import FeatureFamily, Scope
 from basketcast.features.user import DESCRIPTIONS as USER
+from basketcast.frame import ORDER_KEYS
 
-__all__ = ["DESCRIPTIONS", "order_features"]
+__all__ = ["DESCRIPTIONS", "ORDER", "OrderFamily", "order_features"]
 
 _AGGREGATES = {
     "up_share": ("mean", "max", "std"),
@@ -20,15 +21,13 @@ _AGGREGATES = {
 }
 _CONTEXT = ("t_dow", "t_hour", "t_days", "t_days_vs_user", "t_days_ratio")
 
-DESCRIPTIONS = register(
-    "order",
-    {"o_candidates": "products the user bought before (candidates of the order)"}
-    | {
-        f"o_{c}_{a}": f"{a} over the order's candidates of: {c}"
-        for c, aggs in _AGGREGATES.items()
-        for a in aggs
-    },
-)
+DESCRIPTIONS: dict[str, str] = {
+    "o_candidates": "products the user bought before (candidates of the order)"
+} | {
+    f"o_{c}_{a}": f"{a} over the order's candidates of: {c}"
+    for c, aggs in _AGGREGATES.items()
+    for a in aggs
+}
 
 
 def order_features(items: pl.LazyFrame) -> pl.LazyFrame:
@@ -54,3 +53,25 @@ def order_features(items: pl.LazyFrame) -> pl.LazyFrame:
         )
         .sort("depth", "order_id")
     )
+
+
+class OrderFamily(FeatureFamily):
+    """Summaries of an order's candidate rows, for the None model.
+
+    It has no history transform of its own: `aggregate` reads the finished
+    item frame, so it holds exactly the item families that are switched on.
+    The order frame also carries the user and target-context columns of the
+    item frame (described by their own families).
+    """
+
+    def produces(self, item_columns: list[str]) -> list[str]:
+        """The `columns` this family adds for an item frame with ``item_columns``."""
+        present = set(item_columns)
+        aggregated = [f"o_{c}_{a}" for c, aggs in _AGGREGATES.items() if c in present for a in aggs]
+        return ["o_candidates", *aggregated]
+
+    def aggregate(self, items: pl.LazyFrame) -> pl.LazyFrame:
+        return order_features(items)
+
+
+ORDER = OrderFamily(name="order", scope=Scope.ORDER, keys=ORDER_KEYS, columns=DESCRIPTIONS)

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import polars as pl
 
+from basketcast.features.family import FeatureFamily, Scope, StatPlans, Stats, join_on
 from basketcast.features.history import History
-from basketcast.features.registry import register
 
-__all__ = ["DESCRIPTIONS", "product_dow_profile", "product_features", "with_next_purchase"]
+__all__ = [
+    "DESCRIPTIONS",
+    "PRODUCT",
+    "ProductFamily",
+    "product_dow_profile",
+    "product_features",
+    "with_next_purchase",
+]
 
-DESCRIPTIONS = register(
-    "product",
-    {
-        "p_purchases": "times the product was bought (all users)",
-        "p_buyers": "distinct users who bought the product",
-        "p_reorder_prob": "share of the product's lines that were reorders",
-        "p_one_time_share": "share of its buyers who bought it only once",
-        "p_reorder_after_first": "reorders per order placed after a user's first purchase of it",
-        "p_rebuy_1": "probability it is bought again in the very next order",
-        "p_rebuy_3": "probability it is bought again within the next 3 orders",
-        "p_cart_mean": "mean add-to-cart position",
-        "p_cart_std": "standard deviation of the add-to-cart position",
-        "p_hour_mean": "mean hour of day of its purchases",
-    },
-)
+DESCRIPTIONS: dict[str, str] = {
+    "p_purchases": "times the product was bought (all users)",
+    "p_buyers": "distinct users who bought the product",
+    "p_reorder_prob": "share of the product's lines that were reorders",
+    "p_one_time_share": "share of its buyers who bought it only once",
+    "p_reorder_after_first": "reorders per order placed after a user's first purchase of it",
+    "p_rebuy_1": "probability it is bought again in the very next order",
+    "p_rebuy_3": "probability it is bought again within the next 3 orders",
+    "p_cart_mean": "mean add-to-cart position",
+    "p_cart_std": "standard deviation of the add-to-cart position",
+    "p_hour_mean": "mean hour of day of its purchases",
+}
 
 
 def with_next_purchase(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -37,7 +41,7 @@ def with_next_purchase(lines: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def product_features(history: History, sorted_lines: pl.LazyFrame) -> pl.LazyFrame:
+def product_features(sorted_lines: pl.LazyFrame) -> pl.LazyFrame:
     """One row per product_id; `sorted_lines` comes from `with_next_purchase`."""
     after = pl.col("next_number") - pl.col("order_number")
     left = pl.col("u_last") - pl.col("order_number")
@@ -92,3 +96,18 @@ def product_dow_profile(history: History) -> pl.LazyFrame:
         .with_columns(p_dow_share=pl.col("n") / pl.col("n").sum().over("product_id"))
         .drop("n")
     )
+
+
+class ProductFamily(FeatureFamily):
+    """Popularity and loyalty of each product over every user: all of it is fitted statistics."""
+
+    def fit(self, history: History) -> StatPlans:
+        return {"product": product_features(with_next_purchase(history.lines))}
+
+    def transform(self, frame: pl.LazyFrame, history: History, stats: Stats) -> pl.LazyFrame:
+        return join_on(frame, stats["product"].lazy(), "product_id")
+
+
+PRODUCT = ProductFamily(
+    name="product", scope=Scope.PRODUCT, keys=("product_id",), columns=DESCRIPTIONS
+)

@@ -1,20 +1,101 @@
-"""Every feature has a name and a one-line description; the report lists them from here."""
+"""The ordered registry of feature families, as values: lookup by family name or by column.
+
+Nothing registers itself on import; the registry is the tuple below. Its
+order is the column order of the item frame, which the models' column
+sampling depends on: add a new family at the end, so that earlier runs
+reproduce.
+"""
 
 from __future__ import annotations
 
-__all__ = ["DESCRIPTIONS", "describe", "register"]
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-DESCRIPTIONS: dict[str, str] = {}
+from basketcast.features.category import CATEGORY
+from basketcast.features.context import CONTEXT
+from basketcast.features.family import FeatureFamily, Scope
+from basketcast.features.order import ORDER
+from basketcast.features.product import PRODUCT
+from basketcast.features.user import USER
+from basketcast.features.user_product import USER_PRODUCT
+
+__all__ = ["REGISTRY", "Registry", "describe"]
 
 
-def register(family: str, descriptions: dict[str, str]) -> dict[str, str]:
-    """Record a family's features; a name may be registered only once."""
-    clash = set(descriptions) & set(DESCRIPTIONS)
-    if clash:
-        raise ValueError(f"feature names registered twice ({family}): {sorted(clash)}")
-    DESCRIPTIONS.update(descriptions)
-    return descriptions
+@dataclass(frozen=True)
+class Registry:
+    """An ordered, immutable collection of families with unique names and column names."""
+
+    families: tuple[FeatureFamily, ...]
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.families]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"feature families named twice: {twice}")
+        owner: dict[str, str] = {}
+        for family in self.families:
+            for column in family.columns:
+                if column in owner:
+                    raise ValueError(
+                        f"column {column!r} is described by both {owner[column]!r} and "
+                        f"{family.name!r}"
+                    )
+                owner[column] = family.name
+
+    def __iter__(self) -> Iterator[FeatureFamily]:
+        return iter(self.families)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.families]
+
+    @property
+    def item_families(self) -> tuple[FeatureFamily, ...]:
+        """The families of the item frame (every scope but `order`), in column order."""
+        return tuple(f for f in self.families if f.scope is not Scope.ORDER)
+
+    def family(self, name: str) -> FeatureFamily:
+        """The family called ``name``; a `KeyError` lists the known names."""
+        for family in self.families:
+            if family.name == name:
+                return family
+        raise KeyError(f"no feature family {name!r}; the families are {self.names}")
+
+    def family_of(self, column: str) -> FeatureFamily:
+        """The family that describes ``column``."""
+        for family in self.families:
+            if column in family.columns:
+                return family
+        raise KeyError(f"no feature family describes the column {column!r}")
+
+    def descriptions(self) -> dict[str, str]:
+        """Every column of every family with its one-line description, in registry order."""
+        return {c: d for f in self.families for c, d in f.columns.items()}
+
+    def describe(self, column: str) -> str:
+        """The column's description, or "" when no family describes it."""
+        for family in self.families:
+            if column in family.columns:
+                return family.columns[column]
+        return ""
+
+    def without(self, exclude: Iterable[str]) -> Registry:
+        """This registry less the families named in ``exclude`` (each must exist)."""
+        drop = set(exclude)
+        unknown = sorted(drop - set(self.names))
+        if unknown:
+            raise ValueError(
+                f"features.exclude names unknown feature families {unknown}; "
+                f"the families are {self.names}"
+            )
+        return Registry(tuple(f for f in self.families if f.name not in drop))
 
 
-def describe(name: str) -> str:
-    return DESCRIPTIONS.get(name, "")
+REGISTRY = Registry((CONTEXT, CATEGORY, USER, PRODUCT, USER_PRODUCT, ORDER))
+"""Every feature family basketcast has, in item-frame column order (the order family last)."""
+
+
+def describe(column: str) -> str:
+    """The one-line description of a feature column ("" when unknown)."""
+    return REGISTRY.describe(column)

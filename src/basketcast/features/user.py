@@ -4,34 +4,31 @@ from __future__ import annotations
 
 import polars as pl
 
+from basketcast.features.family import FeatureFamily, Scope, Stats, join_on
 from basketcast.features.history import History
-from basketcast.features.registry import register
 
-__all__ = ["DESCRIPTIONS", "user_features"]
+__all__ = ["DESCRIPTIONS", "USER", "UserFamily", "user_features"]
 
-DESCRIPTIONS = register(
-    "user",
-    {
-        "u_orders": "orders the user placed before the target",
-        "u_days_mean": "mean days between the user's orders",
-        "u_days_std": "standard deviation of days between the user's orders",
-        "u_total_days": "days from the user's first order to their last one before the target",
-        "u_basket_mean": "mean basket size",
-        "u_basket_max": "largest basket",
-        "u_basket_std": "standard deviation of basket size",
-        "u_lines": "products bought in all (lines)",
-        "u_distinct_products": "distinct products ever bought",
-        "u_reorder_ratio": "share of lines (orders 2+) that were reorders",
-        "u_none_share": "share of orders (2+) with no reorder at all",
-        "u_none_last": "the user's last order had no reorder (1/0)",
-        "u_none_last3": "share of the last 3 orders (2+) with no reorder",
-        "u_last_basket": "size of the user's last basket",
-        "u_last_reorders": "reorders in the user's last basket",
-        "u_hour_mean": "mean hour of day of the user's orders",
-        "u_hour_std": "standard deviation of the hour of the user's orders",
-        "u_dow01_share": "share of the user's orders placed on days 0-1",
-    },
-)
+DESCRIPTIONS: dict[str, str] = {
+    "u_orders": "orders the user placed before the target",
+    "u_days_mean": "mean days between the user's orders",
+    "u_days_std": "standard deviation of days between the user's orders",
+    "u_total_days": "days from the user's first order to their last one before the target",
+    "u_basket_mean": "mean basket size",
+    "u_basket_max": "largest basket",
+    "u_basket_std": "standard deviation of basket size",
+    "u_lines": "products bought in all (lines)",
+    "u_distinct_products": "distinct products ever bought",
+    "u_reorder_ratio": "share of lines (orders 2+) that were reorders",
+    "u_none_share": "share of orders (2+) with no reorder at all",
+    "u_none_last": "the user's last order had no reorder (1/0)",
+    "u_none_last3": "share of the last 3 orders (2+) with no reorder",
+    "u_last_basket": "size of the user's last basket",
+    "u_last_reorders": "reorders in the user's last basket",
+    "u_hour_mean": "mean hour of day of the user's orders",
+    "u_hour_std": "standard deviation of the hour of the user's orders",
+    "u_dow01_share": "share of the user's orders placed on days 0-1",
+}
 
 
 def user_features(history: History) -> pl.LazyFrame:
@@ -72,3 +69,13 @@ def user_features(history: History) -> pl.LazyFrame:
         # 0/0 shares (a user with one order) are missing, not NaN.
         .with_columns(pl.col(pl.Float64, pl.Float32).fill_nan(None))
     )
+
+
+class UserFamily(FeatureFamily):
+    """Per-user aggregates of the user's own orders; nothing shared across users."""
+
+    def transform(self, frame: pl.LazyFrame, history: History, stats: Stats) -> pl.LazyFrame:
+        return join_on(frame, user_features(history), "user_id")
+
+
+USER = UserFamily(name="user", scope=Scope.USER, keys=("user_id",), columns=DESCRIPTIONS)

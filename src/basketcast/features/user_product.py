@@ -4,38 +4,44 @@ from __future__ import annotations
 
 import polars as pl
 
-from basketcast.features.registry import register
+from basketcast.features.family import FeatureFamily, Scope, Stats, join_on
+from basketcast.features.history import History
+from basketcast.features.product import with_next_purchase
 
-__all__ = ["DESCRIPTIONS", "user_product_features"]
+__all__ = [
+    "DESCRIPTIONS",
+    "USER_PRODUCT",
+    "UserProductFamily",
+    "user_product_features",
+    "user_totals",
+]
 
-DESCRIPTIONS = register(
-    "user_product",
-    {
-        "up_orders": "times the user bought the product",
-        "up_share": "share of the user's orders that contain the product",
-        "up_share_since_first": "share of the user's orders since its first purchase that contain it",
-        "up_first_on": "order number of the first purchase",
-        "up_last_on": "order number of the last purchase",
-        "up_orders_since_last": "orders from the last purchase to the target (1 = bought in the previous order)",
-        "up_days_since_last_hist": "days from the last purchase to the user's last order before the target",
-        "up_cycle_orders": "the user's usual number of orders between purchases of it",
-        "up_cycle_days": "the user's usual number of days between purchases of it",
-        "up_orders_vs_cycle": "orders since the last purchase divided by the usual order cycle",
-        "up_streak": "consecutive most recent orders that contain it (0 if not in the last one)",
-        "up_in_last1": "in the user's last order (1/0)",
-        "up_in_last3": "orders among the user's last 3 that contain it",
-        "up_in_last5": "orders among the user's last 5 that contain it",
-        "up_cart_mean": "mean add-to-cart position for this user",
-        "up_cart_rel": "mean add-to-cart position relative to basket size",
-    },
-)
+DESCRIPTIONS: dict[str, str] = {
+    "up_orders": "times the user bought the product",
+    "up_share": "share of the user's orders that contain the product",
+    "up_share_since_first": "share of the user's orders since its first purchase that contain it",
+    "up_first_on": "order number of the first purchase",
+    "up_last_on": "order number of the last purchase",
+    "up_orders_since_last": "orders from the last purchase to the target (1 = bought in the previous order)",
+    "up_days_since_last_hist": "days from the last purchase to the user's last order before the target",
+    "up_cycle_orders": "the user's usual number of orders between purchases of it",
+    "up_cycle_days": "the user's usual number of days between purchases of it",
+    "up_orders_vs_cycle": "orders since the last purchase divided by the usual order cycle",
+    "up_streak": "consecutive most recent orders that contain it (0 if not in the last one)",
+    "up_in_last1": "in the user's last order (1/0)",
+    "up_in_last3": "orders among the user's last 3 that contain it",
+    "up_in_last5": "orders among the user's last 5 that contain it",
+    "up_cart_mean": "mean add-to-cart position for this user",
+    "up_cart_rel": "mean add-to-cart position relative to basket size",
+}
 
 
 def user_product_features(sorted_lines: pl.LazyFrame, users: pl.LazyFrame) -> pl.LazyFrame:
     """One row per (user_id, product_id).
 
     `sorted_lines` comes from `product.with_next_purchase` (sorted by user,
-    product, order, with `u_last`); `users` holds `u_orders` and `u_total_days`.
+    product, order, with `u_last`); `users` holds `user_id`, `u_orders` and
+    `u_total_days` (see `user_totals`).
     """
     # Row-level columns first, then only simple aggregations (Polars' fast paths): an
     # expression evaluated group by group costs several times more at 30M lines. The
@@ -93,3 +99,30 @@ def user_product_features(sorted_lines: pl.LazyFrame, users: pl.LazyFrame) -> pl
         .with_columns(up_orders_vs_cycle=pl.col("up_orders_since_last") / pl.col("up_cycle_orders"))
         .drop("first_day", "last_day", "last_run_len", "u_orders", "u_total_days")
     )
+
+
+def user_totals(history: History) -> pl.LazyFrame:
+    """user_id, u_orders, u_total_days: the two user totals the user × product ratios divide by.
+
+    Computed here rather than read from the user family, so that the user
+    family can be switched off on its own (same expressions, same values).
+    """
+    return history.orders.group_by("user_id").agg(
+        u_orders=pl.len(), u_total_days=pl.col("day").max()
+    )
+
+
+class UserProductFamily(FeatureFamily):
+    """How often, how recently and how regularly each user buys each product; per user only."""
+
+    def transform(self, frame: pl.LazyFrame, history: History, stats: Stats) -> pl.LazyFrame:
+        values = user_product_features(with_next_purchase(history.lines), user_totals(history))
+        return join_on(frame, values, ["user_id", "product_id"])
+
+
+USER_PRODUCT = UserProductFamily(
+    name="user_product",
+    scope=Scope.USER_PRODUCT,
+    keys=("user_id", "product_id"),
+    columns=DESCRIPTIONS,
+)

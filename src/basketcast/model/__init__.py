@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from basketcast.model._columns import ID_COLUMNS, feature_names
+from basketcast.frame import ID_COLUMNS, feature_names
 from basketcast.model.folds import assign_folds
 from basketcast.model.metrics import (
     calibration_table,

@@ -20,7 +20,7 @@ import polars as pl
 import xgboost as xgb
 
 from basketcast.io import atomic_path, write_text
-from basketcast.model._columns import feature_matrix
+from basketcast.model._matrix import feature_matrix
 from basketcast.model.train import CVResult
 
 __all__ = ["load_manifest", "load_models", "predict_frame", "save_models"]

@@ -20,13 +20,9 @@ import polars as pl
 import xgboost as xgb
 
 from basketcast.config import ModelConfig
-from basketcast.model._columns import (
-    CHUNK_ROWS,
-    check_frame,
-    feature_chunks,
-    id_columns,
-    stack_features,
-)
+from basketcast.device import device_arrays, fits_on_device
+from basketcast.frame import check_frame, id_columns
+from basketcast.model._matrix import CHUNK_ROWS, feature_chunks, stack_features
 from basketcast.model.folds import FOLD_DTYPE, assign_folds
 from basketcast.model.metrics import log_loss, roc_auc
 
@@ -138,9 +134,9 @@ class _FeatureRows:
 
     def __init__(self, frame: pl.DataFrame, names: list[str], device: str) -> None:
         self._frame, self.names = frame, names
-        self._xp: Any = _device_arrays(device)
+        self._xp: Any = device_arrays(device)
         self._resident: Any = None
-        if self._xp is not None and _fits_on_device(self._xp, len(frame) * len(names) * 4):
+        if self._xp is not None and fits_on_device(self._xp, len(frame) * len(names) * 4):
             self._resident = stack_features(frame, names, self._xp)
 
     @property
@@ -168,25 +164,6 @@ class _FeatureRows:
         self._resident = None
         if self._xp is not None and hasattr(self._xp, "get_default_memory_pool"):
             self._xp.get_default_memory_pool().free_all_blocks()
-
-
-def _device_arrays(device: str) -> Any:
-    """CuPy when training on a GPU and CuPy is installed, else None (host NumPy chunks)."""
-    if not device.startswith("cuda"):
-        return None
-    try:
-        import cupy
-    except ImportError:  # XGBoost copies host chunks to the device itself, only slower
-        return None
-    return cupy
-
-
-def _fits_on_device(xp: Any, nbytes: int) -> bool:
-    """Room for the rows, plus as much again for a fold's quantile matrix and chunks."""
-    if not hasattr(xp, "cuda"):
-        return True  # NumPy standing in for the device (tests)
-    free, _total = xp.cuda.runtime.memGetInfo()
-    return 2 * nbytes < free
 
 
 class _Chunks(xgb.DataIter):

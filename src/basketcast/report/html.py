@@ -301,13 +301,11 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{low:.4f}, {high:.4f}]"
 
 
-def _feature_descriptions() -> dict[str, str]:
-    # The registry fills as the feature modules are imported; the pipeline has
-    # done that already, a report made on its own may not have.
-    import basketcast.features.build  # noqa: F401
-    from basketcast.features.registry import DESCRIPTIONS
+def _feature_families() -> dict[str, tuple[str, str]]:
+    """Feature column → (its family, its description), from the feature registry."""
+    from basketcast.features.registry import REGISTRY
 
-    return DESCRIPTIONS
+    return {c: (f.name, d) for f in REGISTRY for c, d in f.columns.items()}
 
 
 def mean_gain(importance: pl.DataFrame) -> pl.DataFrame:
@@ -340,7 +338,7 @@ def _importance(frame: pl.DataFrame) -> str:
     top = mean.head(TOP_FEATURES)
     if top.is_empty():
         return _muted("No importance recorded.")
-    descriptions = _feature_descriptions()
+    families = _feature_families()
     out = [
         _muted(
             f"Gain per feature averaged over {n_folds} fold(s), as a share of the total; "
@@ -351,12 +349,15 @@ def _importance(frame: pl.DataFrame) -> str:
     table = top.with_row_index("rank", offset=1).with_columns(
         (100 * pl.col("share")).alias("share %"),
         pl.col("feature")
-        .map_elements(lambda f: descriptions.get(f, ""), return_dtype=pl.String)
+        .map_elements(lambda f: families.get(f, ("", ""))[0], return_dtype=pl.String)
+        .alias("family"),
+        pl.col("feature")
+        .map_elements(lambda f: families.get(f, ("", ""))[1], return_dtype=pl.String)
         .alias("description"),
     )
     out.append(
         _table(
-            table.select("rank", "feature", "share %", "gain", "description"),
+            table.select("rank", "feature", "family", "share %", "gain", "description"),
             {"share %": "{:.2f}", "gain": "{:,.1f}"},
         )
     )
