@@ -18,10 +18,10 @@ import pytest
 pytest.importorskip("fastapi")  # the `serve` extra; part of `dev`
 pytest.importorskip("httpx")
 
-from basketcast import pipeline  # noqa: E402
-from basketcast.client import BasketClient  # noqa: E402
-from basketcast.config import load_config  # noqa: E402
-from basketcast.data.sources.synthetic import synthetic, write_synthetic  # noqa: E402
+from basketcast import pipeline
+from basketcast.client import BasketClient
+from basketcast.config import load_config
+from basketcast.data.sources.synthetic import synthetic, write_synthetic
 
 API_KEY = "test-key-0123456789abcdef"
 _STARTUP_S = 120.0
@@ -161,7 +161,8 @@ def server_factory(run: Run, tmp_path: Path) -> Iterator[type[Server]]:
 
     def make(**kwargs: object) -> Server:
         kwargs.setdefault("db", tmp_path / "orders.sqlite3")
-        return Tracked(run=run, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("run", run)
+        return Tracked(**kwargs)  # type: ignore[arg-type]
 
     yield make  # type: ignore[misc]
     for server in started:

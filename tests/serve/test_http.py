@@ -84,22 +84,35 @@ CASES: list[tuple[str, str, str, Any, int]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("name", "method", "path", "kwargs", "status"), CASES, ids=[c[0] for c in CASES])
+@pytest.fixture(scope="module")
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "kwargs", "status"), CASES, ids=[c[0] for c in CASES]
+)
 def test_bad_input_gets_a_4xx_with_reasons_and_the_server_stays_up(
-    server: Server, ids: dict[str, Any], name: str, method: str, path: str, kwargs: Any, status: int
+    server: Server,
+    http: httpx.Client,
+    ids: dict[str, Any],
+    name: str,
+    method: str,
+    path: str,
+    kwargs: Any,
+    status: int,
 ) -> None:
     headers = {"X-API-Key": API_KEY} | kwargs(ids).pop("headers", {})
     request = kwargs(ids)
     request.pop("headers", None)
     headers = {k: v for k, v in headers.items() if v}
-    response = httpx.request(
-        method, server.url + path.format(user=ids["user"]), headers=headers, timeout=30, **request
-    )
+    response = http.request(method, path.format(user=ids["user"]), headers=headers, **request)
     assert response.status_code == status, response.text
     body = response.json()
     assert body["error"] and body["reasons"] and all(isinstance(r, str) for r in body["reasons"])
     assert server.alive()
-    assert httpx.get(f"{server.url}/v1/health", timeout=10).json()["status"] == "ok"
+    assert http.get("/v1/health").json()["status"] == "ok"
 
 
 def test_reasons_name_what_is_wrong(server: Server, ids: dict[str, Any]) -> None:
@@ -126,11 +139,19 @@ def test_health_metrics_and_openapi(server: Server, ids: dict[str, Any]) -> None
         client.next_basket(ids["user"])
         text = client.metrics()
     assert health["status"] == "ok" and len(health["model_version"]) == 12
-    assert 'basketcast_requests_total{method="GET",route="/v1/users/{user_id}/next-basket",status="200"}' in text
+    assert (
+        'basketcast_requests_total{method="GET",route="/v1/users/{user_id}/next-basket",status="200"}'
+        in text
+    )
     assert "basketcast_request_seconds_bucket" in text
-    assert f'basketcast_model_info{{run_id="' in text and health["model_version"] in text
+    assert 'basketcast_model_info{run_id="' in text and health["model_version"] in text
     spec = httpx.get(f"{server.url}/openapi.json", timeout=10).json()
-    assert {"/v1/users/{user_id}/next-basket", "/v1/users/{user_id}/orders", "/v1/health", "/v1/admin/reload"} <= set(spec["paths"])
+    assert {
+        "/v1/users/{user_id}/next-basket",
+        "/v1/users/{user_id}/orders",
+        "/v1/health",
+        "/v1/admin/reload",
+    } <= set(spec["paths"])
 
 
 def test_a_user_without_history_gets_the_empty_basket_and_a_reason(server: Server) -> None:
@@ -140,11 +161,22 @@ def test_a_user_without_history_gets_the_empty_basket_and_a_reason(server: Serve
     assert "no orders" in answer["reason"] and answer["history_orders"] == 0
 
 
-def test_the_default_context_is_the_test_order_then_the_query(server: Server, run: Run, ids: dict[str, Any]) -> None:
-    test = run.orders().filter((pl.col("user_id") == ids["user"]) & (pl.col("eval_set") == "test")).row(0, named=True)
+def test_the_default_context_is_the_test_order_then_the_query(
+    server: Server, run: Run, ids: dict[str, Any]
+) -> None:
+    test = (
+        run.orders()
+        .filter((pl.col("user_id") == ids["user"]) & (pl.col("eval_set") == "test"))
+        .row(0, named=True)
+    )
     with server.client() as client:
         default = client.next_basket(ids["user"])
-        given = client.next_basket(ids["user"], order_dow=(test["order_dow"] + 3) % 7, order_hour_of_day=3, days_since_prior_order=29)
+        given = client.next_basket(
+            ids["user"],
+            order_dow=(test["order_dow"] + 3) % 7,
+            order_hour_of_day=3,
+            days_since_prior_order=29,
+        )
     assert default["context"] == {
         "order_dow": test["order_dow"],
         "order_hour_of_day": test["order_hour_of_day"],
@@ -152,5 +184,7 @@ def test_the_default_context_is_the_test_order_then_the_query(server: Server, ru
         "source": "test order",
     }
     assert given["context"]["source"] == "query"
-    assert {c["product_id"] for c in given["candidates"]} == {c["product_id"] for c in default["candidates"]}
+    assert {c["product_id"] for c in given["candidates"]} == {
+        c["product_id"] for c in default["candidates"]
+    }
     assert [c["p"] for c in given["candidates"]] != [c["p"] for c in default["candidates"]]

@@ -23,7 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from basketcast.serve.domain import MAX_ID, Context, PostedOrder, ServeError
+from basketcast.serve.batcher import Batcher
+from basketcast.serve.domain import MAX_ID, Context, NextBasket, PostedOrder, ServeError
 from basketcast.serve.metrics import Metrics
 from basketcast.serve.schemas import (
     BasketResponse,
@@ -33,15 +34,16 @@ from basketcast.serve.schemas import (
     OrderCreated,
     ReloadResponse,
 )
+from basketcast.serve.scorer import Scored
 from basketcast.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from basketcast.serve.settings import ServeSettings
-from basketcast.serve.state import ServiceState
+from basketcast.serve.state import Pending, ServiceState
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("basketcast.serve")
 
-_REBUILD_EVERY_S = 0.2
+_REBUILD_EVERY_S = 1.0
 """How often stale users' rows are rebuilt in the background (a GET rebuilds at once anyway)."""
 
 UserId = Annotated[int, Path(ge=0, le=MAX_ID, description="The user's id (0 to 2^63 - 1).")]
@@ -64,6 +66,9 @@ State = Annotated[ServiceState, Depends(_state)]
 def create_app(settings: ServeSettings, *, state: ServiceState | None = None) -> Any:
     """The service as an ASGI app; `state` given: use it instead of loading at startup."""
     metrics = Metrics()
+    batcher: Batcher[Pending, Scored] = Batcher(
+        ServiceState.score, workers=settings.workers, on_batch=metrics.batch.observe
+    )
 
     async def reload(app: FastAPI) -> ReloadResponse:
         service: ServiceState = app.state.service
@@ -103,12 +108,14 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_quiet(reload(app))))
         rebuilder = asyncio.create_task(rebuild_forever(service))
+        await batcher.start()
         log.info(
             "serving", extra={"event": "serving", "host": settings.host, "port": settings.port}
         )
         try:
             yield
         finally:
+            await batcher.stop()
             rebuilder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await rebuilder
@@ -151,7 +158,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
     # --- routes ----------------------------------------------------------------------------------
 
     @app.get("/v1/users/{user_id}/next-basket", response_model=BasketResponse, responses=_ERRORS)
-    def next_basket(
+    async def next_basket(
         user_id: UserId,
         service: State,
         order_dow: Annotated[int | None, Query(ge=0, le=6)] = None,
@@ -176,7 +183,16 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
                     status=422,
                 )
             context = Context(order_dow, order_hour_of_day, days_since_prior_order, "query")
-        return BasketResponse.of(service.next_basket(user_id, context))
+        # Preparing is a few dictionary and index look-ups: on the event loop, unless the
+        # user's rows must be rebuilt first (a feature transform: a worker thread).
+        if service.loaded.rows.is_stale(user_id):
+            prepared = await anyio.to_thread.run_sync(service.prepare, user_id, context)
+        else:
+            prepared = service.prepare(user_id, context)
+        if not isinstance(prepared, NextBasket):
+            prepared = service.complete(prepared, await batcher.submit(prepared))
+        # Plain JSON in the documented shape: no per-candidate models on the hot path.
+        return JSONResponse(BasketResponse.body(prepared))  # type: ignore[return-value]
 
     @app.post(
         "/v1/users/{user_id}/orders",

@@ -44,6 +44,10 @@ class Metrics:
             "basketcast_reloads_total", "Model reloads by outcome.", ("outcome",),
             registry=self.registry,
         )  # fmt: skip
+        self.batch = Histogram(
+            "basketcast_score_batch_size", "Requests scored together in one batch.",
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry,
+        )  # fmt: skip
         self.stale = Gauge(
             "basketcast_stale_users", "Users with posts not yet in their rows.",
             registry=self.registry,

@@ -39,6 +39,8 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on",
         server_header=False,
+        # Longer than a client pool's idle time: a connection the client reuses is still open.
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     server.run()

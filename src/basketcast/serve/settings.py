@@ -45,6 +45,9 @@ class ServeSettings:
         Larger request bodies get 413 before they are read in full.
     answer_cache
         Answers kept per (user, context); a user's entries go when they post.
+    workers
+        Batches of requests scored at once, each on its own thread (0: on the
+        event loop's thread, one batch at a time).
     """
 
     run_dir: Path
@@ -55,11 +58,13 @@ class ServeSettings:
     api_key: str | None = None
     max_body_bytes: int = 64 * 1024
     answer_cache: int = 100_000
-    threads: int = 1
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"--port must be in 0..65535, got {self.port}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be at least 0, got {self.workers}")
         if self.max_body_bytes < 1024:
             raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.api_key is not None and len(self.api_key) < _MIN_KEY_CHARS:

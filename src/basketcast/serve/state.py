@@ -15,19 +15,21 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from basketcast.data.dataset import Dataset
+import polars as pl
+
 from basketcast.data.load import load_dataset
 from basketcast.serve.domain import Context, NextBasket, NotReady, PostedOrder
-from basketcast.serve.history import OrderHistory, synthetic_target_id
+from basketcast.serve.history import OrderHistory
 from basketcast.serve.rows import UserRows
-from basketcast.serve.scorer import ModelScorer, Scorer
+from basketcast.serve.scorer import ModelScorer, Scored, Scorer
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.store import OrderStore, open_store
 
-__all__ = ["Loaded", "ServiceState", "data_folder"]
+__all__ = ["Loaded", "Pending", "ServiceState", "data_folder"]
 
 log = logging.getLogger("basketcast.serve")
 
@@ -56,13 +58,10 @@ def data_folder(settings: ServeSettings) -> Path:
 class ServiceState:
     """Everything a request handler touches, behind thread-safe methods."""
 
-    def __init__(
-        self, settings: ServeSettings, history: OrderHistory, store: OrderStore, dataset: Dataset
-    ) -> None:
+    def __init__(self, settings: ServeSettings, history: OrderHistory, store: OrderStore) -> None:
         self.settings = settings
         self.history = history
         self.store = store
-        self._dataset = dataset
         self._loaded: Loaded | None = None
         self._answers: OrderedDict[tuple[int, tuple[object, ...]], NextBasket] = OrderedDict()
         self._answers_lock = threading.Lock()
@@ -80,7 +79,8 @@ class ServiceState:
         dataset = load_dataset(data_folder(settings))
         history = OrderHistory(dataset)
         store = open_store(settings.db_target)
-        state = cls(settings, history, store, dataset)
+        del dataset  # the history keeps what it needs, indexed by user
+        state = cls(settings, history, store)
         for order in store.orders():
             history.add(order)
             state.replayed += 1
@@ -98,7 +98,7 @@ class ServiceState:
         return state
 
     def _load(self) -> Loaded:
-        scorer = ModelScorer(self.settings.run_dir, self._dataset)
+        scorer = ModelScorer(self.settings.run_dir)
         rows = UserRows(scorer.base_rows(self.history.tables().dataset))
         return Loaded(scorer=scorer, rows=rows, loaded_at=time.time())
 
@@ -160,7 +160,11 @@ class ServiceState:
 
     # --- reads -------------------------------------------------------------------------------------
 
-    def next_basket(self, user_id: int, context: Context | None) -> NextBasket:
+    def prepare(self, user_id: int, context: Context | None) -> NextBasket | Pending:
+        """Everything before the model: fresh rows, the context, the cache, the no-history case.
+
+        Returns the answer when it needs no scoring, else the `Pending` job to score.
+        """
         loaded = self.loaded
         if loaded.rows.is_stale(user_id):
             self.rebuild_stale()
@@ -171,15 +175,6 @@ class ServiceState:
             if cached is not None:
                 self._answers.move_to_end(key)
                 return cached
-        answer = self._answer(loaded, user_id, context)
-        with self._answers_lock:
-            self._answers[key] = answer
-            while len(self._answers) > self.settings.answer_cache:
-                self._answers.popitem(last=False)
-        return answer
-
-    def _answer(self, loaded: Loaded, user_id: int, context: Context | None) -> NextBasket:
-        version = loaded.scorer.version
         orders = self.history.history_size(user_id)
         rows = loaded.rows.get(user_id)
         if context is None or orders == 0 or rows.height == 0:
@@ -196,21 +191,60 @@ class ServiceState:
                 p_none=1.0,
                 candidates={},
                 context=context,
-                model_version=version,
+                model_version=loaded.scorer.version,
                 reason=reason,
                 history_orders=orders,
             )
-        test = self.history.pending_test(user_id)
-        order_id = int(test["order_id"]) if test else synthetic_target_id(user_id)  # type: ignore[call-overload]
-        scored = loaded.scorer.score(rows, context, order_id=order_id)
-        return NextBasket(
-            user_id=user_id,
+        return Pending(loaded, user_id, rows, context, orders, key)
+
+    def complete(self, job: Pending, scored: Scored) -> NextBasket:
+        """The answer from a scored job; kept for the same user and context."""
+        answer = NextBasket(
+            user_id=job.user_id,
             products=scored.products,
             none=scored.none,
             expected_f1=scored.expected_f1,
             p_none=scored.p_none,
             candidates=scored.candidates,
-            context=context,
-            model_version=version,
-            history_orders=orders,
+            context=job.context,
+            model_version=job.loaded.scorer.version,
+            history_orders=job.orders,
         )
+        with self._answers_lock:
+            if job.loaded is self._loaded and not job.loaded.rows.is_stale(job.user_id):
+                self._answers[job.key] = answer
+                while len(self._answers) > self.settings.answer_cache:
+                    self._answers.popitem(last=False)
+        return answer
+
+    @staticmethod
+    def score(jobs: Sequence[Pending]) -> list[Scored]:
+        """Score jobs in batches per loaded model (a reload may fall between two jobs)."""
+        results: dict[int, Scored] = {}
+        groups: dict[int, list[int]] = {}
+        for k, job in enumerate(jobs):
+            groups.setdefault(id(job.loaded), []).append(k)
+        for members in groups.values():
+            scorer = jobs[members[0]].loaded.scorer
+            scored = scorer.score_many([(jobs[k].rows, jobs[k].context) for k in members])
+            results.update(zip(members, scored, strict=True))
+        return [results[k] for k in range(len(jobs))]
+
+    def next_basket(self, user_id: int, context: Context | None) -> NextBasket:
+        """`prepare`, `score` and `complete` in one call (no batching)."""
+        prepared = self.prepare(user_id, context)
+        if isinstance(prepared, NextBasket):
+            return prepared
+        return self.complete(prepared, self.score([prepared])[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Pending:
+    """A request that needs the model: whose rows, which context, under which loaded model."""
+
+    loaded: Loaded
+    user_id: int
+    rows: pl.DataFrame
+    context: Context
+    orders: int
+    key: tuple[int, tuple[object, ...]]
