@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 
 from basketcast import pipeline
-from basketcast.serve.domain import Context
+from basketcast.serve.domain import Context, InvalidOrder, PostedOrder
 from basketcast.serve.schemas import BasketResponse
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.state import Pending, ServiceState
@@ -155,4 +157,17 @@ def test_batched_scoring_equals_one_job_at_a_time(run: Run, tmp_path: Path) -> N
         assert isinstance(pending, Pending)
         answer = state.complete(pending, scored)
         assert BasketResponse.body(answer) == BasketResponse.of(answer).model_dump()
+
+    # A new customer: the first order has no gap; the next answer's candidates are its products.
+    users_before = state.history.users()
+    products = tuple(int(p) for p in jobs[0][0].get_column("product_id").head(3))
+    first = PostedOrder(10**12, 10**12, products, 1, 9, 4.0)
+    with pytest.raises(InvalidOrder, match="must be null on a user's first order"):
+        state.post(first)
+    state.post(replace(first, days_since_prior_order=None))
+    answer = state.next_basket(10**12, None)
+    assert set(answer.candidates) == set(products) and answer.history_orders == 1
+    assert answer.context is not None and answer.context.source == "typical"
+    assert answer.context.days_since_prior_order is None
+    assert state.history.users() == users_before + 1
     state.close()

@@ -238,7 +238,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
             model_version=loaded.scorer.version,
             run_id=getattr(loaded.scorer, "run_id", None),
             loaded_at=loaded.loaded_at,
-            users=int(service.history.users().size),
+            users=service.history.users(),
             posted_orders=service.store.count(),
             stale_users=len(loaded.rows.stale()),
         )

@@ -62,6 +62,7 @@ class OrderHistory:
         )
         self._order_users = self._orders.get_column("user_id").to_numpy()
         self._line_users = self._lines.get_column("user_id").to_numpy()
+        self._data_users = np.unique(self._order_users)
         self._order_ids = np.sort(self._orders.get_column("order_id").to_numpy())
         if dataset.products is not None:
             products = dataset.products.get_column("product_id")
@@ -90,11 +91,15 @@ class OrderHistory:
         with self._lock:
             return list(self._posted.get(user_id, ()))
 
-    def users(self) -> np.ndarray:
-        """Every user with an order, in the data or posted, sorted."""
+    def users(self) -> int:
+        """How many users have an order, in the data or posted (cheap: /v1/health calls it)."""
         with self._lock:
             posted = np.fromiter(self._posted, dtype=np.int64, count=len(self._posted))
-        return np.union1d(np.unique(self._order_users), posted)
+        found = np.searchsorted(self._data_users, posted).clip(
+            max=max(self._data_users.size - 1, 0)
+        )
+        new = posted[self._data_users[found] != posted] if self._data_users.size else posted
+        return int(self._data_users.size + new.size)
 
     def history_size(self, user_id: int) -> int:
         """Orders with lines of the user (data prior/train plus posted)."""
