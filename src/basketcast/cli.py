@@ -489,5 +489,40 @@ def config_command(
     console.print(_config(config).to_toml(), highlight=False, markup=False)
 
 
+# --- the service (basketcast.serve) ------------------------------------------------------------
+
+
+@app.command("serve")
+@friendly_errors
+def serve_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="The run's order history (default: the run's data folder)."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLite file or postgresql:// URL for posted orders "
+            "(default: RUN/serve/orders.sqlite3).",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+) -> None:
+    """Answer next-basket requests over HTTP and take new orders (OpenAPI at /docs).
+
+    Binding beyond 127.0.0.1 needs BASKETCAST_API_KEY, which writes and reloads
+    must then send as X-API-Key. SIGHUP or POST /v1/admin/reload re-reads RUN.
+    """
+    from basketcast.serve import ServeSettings
+    from basketcast.serve.server import run_server
+
+    settings = ServeSettings.from_env(run_dir, data_dir=data, host=host, port=port, db=db)
+    run_server(settings, log_level=log_level)
+
+
 if __name__ == "__main__":  # python -m basketcast.cli
     app(prog_name="basketcast")
