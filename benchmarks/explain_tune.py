@@ -94,7 +94,12 @@ def main() -> None:
     ):
         with _Clock() as clock:
             result = imp.get_importances(loaded, evaluator=evaluator)
-        imp.write_importance(result, work / "default", run_id=loaded.run_id)
+        imp.write_importance(
+            result,
+            imp.explanations_folder(work / "default"),
+            run_id=loaded.run_id,
+            invocation_id=loaded.invocation_id,
+        )
         out[method] = {
             "wall_s": clock.wall,
             "cpu_s": clock.cpu,

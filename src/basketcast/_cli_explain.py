@@ -139,8 +139,9 @@ def register(
     ) -> None:
         """Explain a run's item model: gain, SHAP or leave-one-feature-out importance.
 
-        Writes importance-METHOD.parquet/.json/.png into the run folder and prints the
-        table; `basketcast report RUN` then adds an Explanations section to report.html.
+        Writes importance-METHOD.parquet/.json/.png into RUN/explanations/ (beside the
+        run's published outputs; run.json does not list them) and prints the table;
+        `basketcast report RUN` then adds an Explanations section to report.html.
         """
         from basketcast import importance as imp
 
@@ -165,14 +166,17 @@ def register(
             )
         with status:
             result = imp.get_importances(run, evaluator=evaluator, by=by)
-        written = imp.write_importance(result, run_dir, run_id=run.run_id)
+        where = imp.explanations_folder(run_dir)  # beside the published outputs, not in run.json
+        written = imp.write_importance(
+            result, where, run_id=run.run_id, invocation_id=run.invocation_id
+        )
         console.print(_importance_table(result, top=top))
         settings = "; ".join(f"{k} {v}" for k, v in result.settings.items())
         console.print(f"computed on: {settings}", highlight=False, markup=False, style="dim")
         for note in result.notes:
             console.print(f"• {note}", highlight=False, markup=False)
         console.print(
-            f"wrote {', '.join(p.name for p in written)} to {run_dir}; "
+            f"wrote {', '.join(p.name for p in written)} to {where}; "
             f"`basketcast report {run_dir}` adds them to report.html",
             highlight=False,
         )
@@ -186,7 +190,11 @@ def register(
         ] = None,
     ) -> None:
         """Render RUN's report.html again from its files (with an Explanations section when
-        importance files exist); the new file replaces the old one atomically."""
+        RUN/explanations/ holds importance files).
+
+        The run's outputs are published again, with the new report and a new run.json,
+        in one atomic swap; the old report is never edited in place.
+        """
         from basketcast.report.from_run import rerender_report
 
         with err_console.status("rendering the report"):

@@ -17,12 +17,19 @@ from basketcast.importance._base import BY, BaseImportanceEvaluator, By, Importa
 from basketcast.importance._families import feature_families
 from basketcast.importance._gain import GainImportanceEvaluator, mean_gain
 from basketcast.importance._lofo import LofoImportanceEvaluator
-from basketcast.importance._output import SavedImportance, read_importances, write_importance
-from basketcast.importance._run import RunArtifacts, load_run
+from basketcast.importance._output import (
+    EXPLANATIONS,
+    SavedImportance,
+    explanations_folder,
+    read_importances,
+    write_importance,
+)
+from basketcast.importance._run import RunArtifacts, gain_table, load_run, published_run
 from basketcast.importance._shap import ShapImportanceEvaluator
 
 __all__ = [
     "BY",
+    "EXPLANATIONS",
     "BaseImportanceEvaluator",
     "By",
     "GainImportanceEvaluator",
@@ -31,10 +38,13 @@ __all__ = [
     "RunArtifacts",
     "SavedImportance",
     "ShapImportanceEvaluator",
+    "explanations_folder",
     "feature_families",
+    "gain_table",
     "get_importances",
     "load_run",
     "mean_gain",
+    "published_run",
     "read_importances",
     "write_importance",
 ]

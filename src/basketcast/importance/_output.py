@@ -1,7 +1,12 @@
-"""Importance files in a run folder: ``importance-<method>.parquet`` / ``.json`` / ``.png``.
+"""Importance files of a run: ``RUN/explanations/importance-<method>.parquet`` / ``.json`` / ``.png``.
 
-Each write is atomic; the JSON is written last, so a method counts as done only
-when its JSON exists. The report's Explanations section reads them back.
+They live in ``RUN/explanations/``, beside the run's published outputs and not
+among them: ``run.json`` lists (and hashes) only what `basketcast run`
+published, so adding or replacing an explanation never makes it lie. Each
+file is written atomically and the JSON last, so a method counts as done only
+when its JSON exists; the JSON names the run (``run_id``, ``invocation_id``)
+it explains, which the report uses to flag a stale one. `basketcast report
+RUN` embeds them in a newly published report.html.
 """
 
 from __future__ import annotations
@@ -18,8 +23,16 @@ from basketcast.importance._base import Importance
 from basketcast.importance._figures import bars, beeswarm
 from basketcast.io import atomic_path, write_frame, write_text
 
-__all__ = ["SavedImportance", "read_importances", "write_importance"]
+__all__ = [
+    "EXPLANATIONS",
+    "SavedImportance",
+    "explanations_folder",
+    "read_importances",
+    "write_importance",
+]
 
+EXPLANATIONS = "explanations"
+"""The folder of a run folder that holds its importance files."""
 METHODS = ("gain", "shap", "lofo")
 FORMAT_VERSION = 1
 
@@ -34,8 +47,19 @@ class SavedImportance:
     figures: list[Path]
 
 
-def write_importance(result: Importance, folder: str | Path, *, run_id: str = "") -> list[Path]:
-    """Write `result`'s table, figures and JSON into `folder`; return the paths written."""
+def explanations_folder(run_dir: str | Path) -> Path:
+    """Where a run folder keeps its importance files (``RUN/explanations``)."""
+    return Path(run_dir) / EXPLANATIONS
+
+
+def write_importance(
+    result: Importance, folder: str | Path, *, run_id: str = "", invocation_id: str = ""
+) -> list[Path]:
+    """Write `result`'s table, figures and JSON into `folder`; return the paths written.
+
+    For a run folder, `folder` is `explanations_folder(RUN)`; `run_id` and
+    `invocation_id` name the run the importance explains.
+    """
     folder = Path(folder)
     stem = folder / f"importance-{result.method}"
     paths = [write_frame(result.table, stem.with_suffix(".parquet"))]
@@ -52,6 +76,7 @@ def write_importance(result: Importance, folder: str | Path, *, run_id: str = ""
         "method": result.method,
         "by": result.by,
         "run_id": run_id,
+        "invocation_id": invocation_id,
         "meaning": result.meaning,
         "settings": result.settings,
         "notes": list(result.notes),

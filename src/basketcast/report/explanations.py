@@ -1,19 +1,20 @@
 """The report's Explanations section, from the importance files a run folder holds.
 
-`basketcast importance RUN` writes ``importance-<method>.json/.parquet/.png``;
-this section shows each: what the number means, what it was computed on, its
+`basketcast importance RUN` writes
+``RUN/explanations/importance-<method>.json/.parquet/.png``
+(`basketcast.importance.explanations_folder`); this section shows each: what
+the number means, what it was computed on, its
 figures, its top rows and its notes. Nothing is computed here.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from basketcast.importance import SavedImportance, read_importances
+from basketcast.importance import SavedImportance, explanations_folder, read_importances
 
 __all__ = ["explanations_section"]
 
@@ -34,15 +35,17 @@ _FORMATS = {
 }
 
 
-def explanations_section(run_dir: str | Path) -> str:
-    """HTML of the section, or "" when the run folder holds no importance files."""
+def explanations_section(run_dir: str | Path, *, run_id: str = "") -> str:
+    """HTML of the section, or "" when the run folder holds no importance files.
+
+    `run_id` is the id of the run the report is about: an importance computed
+    for another run is shown marked stale.
+    """
     from basketcast.report.html import _e, _img, _list, _muted, _table
 
-    run_dir = Path(run_dir)
-    saved = read_importances(run_dir)
+    saved = read_importances(explanations_folder(run_dir))
     if not saved:
         return ""
-    run_id = _run_id(run_dir)
     out = ['<section id="explanations"><h2>Explanations</h2>']
     out.append(
         _muted(
@@ -79,10 +82,3 @@ def _rows(item: SavedImportance) -> pl.DataFrame:
 
 def _settings(settings: dict[str, Any]) -> str:
     return "; ".join(f"{k} {v}" for k, v in settings.items())
-
-
-def _run_id(run_dir: Path) -> str:
-    metrics = run_dir / "metrics.json"
-    if not metrics.exists():
-        return ""
-    return str(json.loads(metrics.read_text()).get("run_id", ""))

@@ -63,9 +63,10 @@ class ReportInputs:
     paired, nbr_metrics, paired_nbr
         The ``paired``, ``nbr_metrics`` and ``paired_nbr`` rows of metrics.json (see
         `basketcast.report.evaluation`).
-    run_dir
-        The run folder: its saved importances (``basketcast importance``) make
-        an Explanations section.
+    run_dir, run_id
+        The run folder and the run's id: the importances saved in
+        ``run_dir/explanations`` (``basketcast importance``) make an
+        Explanations section; one computed for another run id is marked stale.
     """
 
     title: str
@@ -82,6 +83,7 @@ class ReportInputs:
     nbr_metrics: list[dict[str, Any]] = field(default_factory=list)
     paired_nbr: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = None
+    run_id: str = ""
 
     @property
     def has_model(self) -> bool:
@@ -119,7 +121,11 @@ def render_report(*, dataset: Dataset, inputs: ReportInputs) -> str:
         parts.append(_kv_table(inputs.summary))
     from basketcast.report.explanations import explanations_section
 
-    explanations = explanations_section(inputs.run_dir) if inputs.run_dir is not None else ""
+    explanations = (
+        explanations_section(inputs.run_dir, run_id=inputs.run_id)
+        if inputs.run_dir is not None
+        else ""
+    )
     parts.append(
         '<nav><a href="#exploration">1. Exploration</a> &middot; '
         '<a href="#model">2. The model</a> &middot; '

@@ -86,8 +86,18 @@ import numpy as np
 import polars as pl
 from numba import njit
 
-from basketcast.data.schema import AISLES, DEPARTMENTS, EVAL_SET, ORDERS, PRIOR, PRODUCTS, TRAIN
-from basketcast.io import write_frame, write_tables
+from basketcast.data.schema import (
+    AISLES,
+    DEPARTMENTS,
+    EVAL_SET,
+    ORDERS,
+    PRIOR,
+    PRODUCTS,
+    TABLES,
+    TRAIN,
+)
+from basketcast.errors import UsageError
+from basketcast.io import write_folder
 
 __all__ = [
     "DEPARTMENT_NAMES",
@@ -453,9 +463,9 @@ def synthetic(users: int, *, seed: int, threads: int | None = None) -> Synthetic
         The six tables, the truth of every target order and `true_probs`.
     """
     if users < 1:
-        raise ValueError(f"users must be at least 1, got {users}")
+        raise UsageError(f"--users must be at least 1, got {users}")
     if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+        raise UsageError(f"--seed must be non-negative, got {seed}")
     seq = np.random.SeedSequence(seed)
     kernel_seed = seq.generate_state(1, np.uint64)[0]
     rng = np.random.default_rng(seq.spawn(1)[0])
@@ -562,15 +572,19 @@ def write_synthetic(
 ) -> Path:
     """Write the tables as `<name>.<format>`, `truth.csv` (test orders only) and `true_probs.parquet`.
 
-    The answer key is written first and the tables last, each atomically, so a
-    folder whose tables are complete also holds its answer key.
+    All files are written as one unit (`basketcast.io.write_folder`): an
+    interrupted write leaves the previous files or a folder marked as
+    interrupted, never new answer keys beside old tables. Tables of an earlier
+    write in the other format are removed (two files for one table would be
+    refused as ambiguous).
     """
-    out = Path(out)
+    suffix = {"csv": ".csv", "parquet": ".parquet"}[format]
     test_ids = data.tables["orders"].filter(pl.col("eval_set") == "test").select("order_id")
-    write_frame(data.truth.join(test_ids, on="order_id", how="semi"), out / "truth.csv")
-    write_frame(data.true_probs, out / "true_probs.parquet")
-    write_tables(data.tables, out, format=format)
-    return out
+    files = {f"{name}{suffix}": frame for name, frame in data.tables.items()}
+    files["truth.csv"] = data.truth.join(test_ids, on="order_id", how="semi")
+    files["true_probs.parquet"] = data.true_probs
+    supersede = [f"{name}{other}" for name in TABLES for other in (".csv", ".csv.gz", ".parquet")]
+    return write_folder(out, files, supersede=supersede)
 
 
 # --- helpers --------------------------------------------------------------------------------
