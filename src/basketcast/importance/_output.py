@@ -21,7 +21,7 @@ import polars as pl
 
 from basketcast.importance._base import Importance
 from basketcast.importance._figures import bars, beeswarm
-from basketcast.io import atomic_path, write_frame, write_text
+from basketcast.io import atomic_path, sweep_temporary, write_frame, write_text
 
 __all__ = [
     "EXPLANATIONS",
@@ -61,6 +61,7 @@ def write_importance(
     `invocation_id` name the run the importance explains.
     """
     folder = Path(folder)
+    sweep_temporary(folder)  # what a killed writer left (only writers that are gone)
     stem = folder / f"importance-{result.method}"
     paths = [write_frame(result.table, stem.with_suffix(".parquet"))]
     figures = {stem.with_suffix(".png"): bars(result)}
