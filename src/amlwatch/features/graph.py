@@ -131,42 +131,20 @@ def _scatter_gather_kernel(
     v: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tested through graph_features
     n = len(out_ptr) - 1
-    mark = np.full(n, -1, dtype=np.int64)  # mark[x] == i: x is marked for pair i
+    payer = np.full(n, -1, dtype=np.int64)  # payer[m] == i: m pays pair i's receiver
+    seen = np.full(n, -1, dtype=np.int64)  # seen[m] == i: m already counted for pair i
     counts = np.zeros(len(u), dtype=np.float32)
     for i in range(len(u)):
-        a, b = u[i], v[i]
-        # The same set two ways; walk the cheaper. A: siblings m of u (via payers s of u),
-        # kept when m pays v. B: payers m of v, kept when m shares a payer s with u.
-        cost_a = 0
-        for p in range(in_ptr[a], in_ptr[a + 1]):
-            s = in_idx[p]
-            cost_a += out_ptr[s + 1] - out_ptr[s]
-        cost_b = 0
-        for p in range(in_ptr[b], in_ptr[b + 1]):
-            m = in_idx[p]
-            cost_b += in_ptr[m + 1] - in_ptr[m]
+        for p in range(in_ptr[v[i]], in_ptr[v[i] + 1]):
+            payer[in_idx[p]] = i
         c = 0
-        if cost_a <= cost_b:
-            for p in range(in_ptr[b], in_ptr[b + 1]):
-                mark[in_idx[p]] = i  # payers of v
-            for p in range(in_ptr[a], in_ptr[a + 1]):
-                s = in_idx[p]
-                for q in range(out_ptr[s], out_ptr[s + 1]):
-                    m = out_idx[q]
-                    if m != a and mark[m] == i:
-                        mark[m] = -1  # count each m once
-                        c += 1
-        else:
-            for p in range(in_ptr[a], in_ptr[a + 1]):
-                mark[in_idx[p]] = i  # payers of u
-            for p in range(in_ptr[b], in_ptr[b + 1]):
-                m = in_idx[p]  # distinct payers of v (canonical CSR)
-                if m == a:
-                    continue
-                for q in range(in_ptr[m], in_ptr[m + 1]):
-                    if mark[in_idx[q]] == i:
-                        c += 1
-                        break
+        for p in range(in_ptr[u[i]], in_ptr[u[i] + 1]):
+            s = in_idx[p]
+            for q in range(out_ptr[s], out_ptr[s + 1]):
+                m = out_idx[q]
+                if m != u[i] and payer[m] == i and seen[m] != i:
+                    seen[m] = i
+                    c += 1
         counts[i] = c
     return counts
 
