@@ -27,6 +27,7 @@ def test_toml_round_trip_keeps_every_knob(tmp_path):
         "features",
         "model",
         "basket",
+        "cluster",
     }
 
 
