@@ -30,7 +30,7 @@ from basketcast.model.train import CVResult, train_cv
 from basketcast.runfolder import RunFolder
 from basketcast.stage_cache import StageCache
 
-__all__ = ["Note", "cached_features", "cached_training", "stage_key"]
+__all__ = ["Note", "cached_features", "cached_training", "features_key", "stage_key"]
 
 Note = Callable[[str, str | None], None]
 """note(stage, text): a finding worth telling the user (None: nothing to tell)."""
@@ -41,10 +41,15 @@ def stage_key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def features_key(fingerprint: str, config: RunConfig) -> str:
+    """The features stage's cache key (``RUN/cache/features``); readers of the entry use it too."""
+    return stage_key(fingerprint, config.stage_hash("features"))
+
+
 def cached_features(
     dataset: Dataset, folder: RunFolder, fingerprint: str, config: RunConfig, note: Note
 ) -> tuple[FeatureFrames, bool]:
-    key = stage_key(fingerprint, config.stage_hash("features"))
+    key = features_key(fingerprint, config)
     cache = StageCache(folder.cache("features"))
     files = cache.load(key)
     if files is not None:

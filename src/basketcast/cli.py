@@ -524,5 +524,12 @@ def serve_command(
     run_server(settings, log_level=log_level)
 
 
+# --- explain and tune: importance, report, tune (their own module keeps this one short) ---------
+
+from basketcast._cli_explain import register  # noqa: E402
+
+register(app, friendly_errors=friendly_errors, console=console, err_console=err_console)
+
+
 if __name__ == "__main__":  # python -m basketcast.cli
     app(prog_name="basketcast")

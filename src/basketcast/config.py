@@ -109,6 +109,7 @@ class ModelConfig:
     subsample: float = 0.75
     min_child_weight: float = 1.0
     reg_lambda: float = 1.0
+    reg_alpha: float = 0.0
     max_bin: int = 256
     num_boost_round: int = 1000
     early_stopping_rounds: int = 30

@@ -291,6 +291,8 @@ def _report(
         paired=metrics["paired"],
         nbr_metrics=metrics["nbr_metrics"],
         paired_nbr=metrics["paired_nbr"],
+        run_dir=folder.root,  # its explanations/ (basketcast importance), if any
+        run_id=metrics["run_id"],
     )
     write_report(folder.output("report.html"), dataset=dataset, inputs=inputs)
 

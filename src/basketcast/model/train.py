@@ -11,7 +11,7 @@ predictions (useful downstream) but never drive early stopping or metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -99,6 +99,7 @@ def xgb_params(config: ModelConfig, *, device: str = "cpu", threads: int = 0) ->
         "colsample_bytree": config.colsample_bytree,
         "min_child_weight": config.min_child_weight,
         "lambda": config.reg_lambda,
+        "alpha": config.reg_alpha,
         "max_bin": config.max_bin,
     }
     if threads > 0:
@@ -207,6 +208,7 @@ def train_cv(
     device: str = "cpu",
     threads: int = 0,
     progress: Progress | None = None,
+    callbacks: Sequence[xgb.callback.TrainingCallback] = (),
 ) -> CVResult:
     """Train one XGBoost model per fold with user-grouped folds.
 
@@ -224,6 +226,9 @@ def train_cv(
         XGBoost threads; 0 follows the process-wide thread budget.
     progress
         Optional ``(fold, message)`` callback; the library itself never prints.
+    callbacks
+        Extra XGBoost callbacks for every fold (e.g. a tuner's pruning callback,
+        which sees the ``valid-logloss`` of the held-out depth-0 rows).
 
     Returns
     -------
@@ -280,17 +285,18 @@ def train_cv(
                 ref=dtrain,
                 nthread=nthread,
             )
-            callbacks: list[xgb.callback.TrainingCallback] = [
-                xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True)
+            fold_callbacks: list[xgb.callback.TrainingCallback] = [
+                xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True),
+                *callbacks,
             ]
             if progress is not None:
-                callbacks.append(_ReportProgress(f, progress))
+                fold_callbacks.append(_ReportProgress(f, progress))
             booster = xgb.train(
                 params,
                 dtrain,
                 num_boost_round=config.num_boost_round,
                 evals=[(dvalid, "valid")],
-                callbacks=callbacks,
+                callbacks=fold_callbacks,
                 verbose_eval=False,
             )
             del dtrain, dvalid

@@ -22,6 +22,7 @@ import polars as pl
 from basketcast import __version__
 from basketcast._meter import StageRecord
 from basketcast.data.dataset import Dataset
+from basketcast.importance._gain import mean_gain
 from basketcast.io import write_text
 from basketcast.report import figures
 from basketcast.report.evaluation import comparison_html
@@ -62,6 +63,10 @@ class ReportInputs:
     paired, nbr_metrics, paired_nbr
         The ``paired``, ``nbr_metrics`` and ``paired_nbr`` rows of metrics.json (see
         `basketcast.report.evaluation`).
+    run_dir, run_id
+        The run folder and the run's id: the importances saved in
+        ``run_dir/explanations`` (``basketcast importance``) make an
+        Explanations section; one computed for another run id is marked stale.
     """
 
     title: str
@@ -77,6 +82,8 @@ class ReportInputs:
     paired: list[dict[str, Any]] = field(default_factory=list)
     nbr_metrics: list[dict[str, Any]] = field(default_factory=list)
     paired_nbr: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: Path | None = None
+    run_id: str = ""
 
     @property
     def has_model(self) -> bool:
@@ -112,13 +119,23 @@ def render_report(*, dataset: Dataset, inputs: ReportInputs) -> str:
     ]
     if inputs.summary:
         parts.append(_kv_table(inputs.summary))
+    from basketcast.report.explanations import explanations_section
+
+    explanations = (
+        explanations_section(inputs.run_dir, run_id=inputs.run_id)
+        if inputs.run_dir is not None
+        else ""
+    )
     parts.append(
         '<nav><a href="#exploration">1. Exploration</a> &middot; '
         '<a href="#model">2. The model</a> &middot; '
-        '<a href="#configuration">3. Configuration and notes</a></nav>'
+        + ('<a href="#explanations">Explanations</a> &middot; ' if explanations else "")
+        + '<a href="#configuration">3. Configuration and notes</a></nav>'
     )
     parts.append(_exploration_section(dataset, explore(dataset)))
     parts.append(_model_section(inputs))
+    if explanations:
+        parts.append(explanations)
     parts.append(_configuration_section(inputs))
     parts.append("</main></body></html>\n")
     # ASCII with character references: the file is identical on every platform
@@ -316,30 +333,6 @@ def _feature_families() -> dict[str, tuple[str, str]]:
     from basketcast.features.registry import REGISTRY
 
     return {c: (f.name, d) for f in REGISTRY for c, d in f.columns.items()}
-
-
-def mean_gain(importance: pl.DataFrame) -> pl.DataFrame:
-    """Gain per feature averaged over folds, largest first.
-
-    Parameters
-    ----------
-    importance
-        ``feature, fold, gain``, one row per feature a fold's model used.
-
-    Returns
-    -------
-    pl.DataFrame
-        ``feature, gain`` (mean over every fold), ``share`` (of the summed mean gain).
-    """
-    n_folds = max(importance.get_column("fold").n_unique(), 1)
-    # XGBoost omits the features a fold never split on: their gain there is 0,
-    # so divide by the number of folds, not by the rows a feature happens to have.
-    return (
-        importance.group_by("feature")
-        .agg((pl.col("gain").sum() / n_folds).alias("gain"))
-        .with_columns((pl.col("gain") / pl.col("gain").sum()).alias("share"))
-        .sort(["gain", "feature"], descending=[True, False])
-    )
 
 
 def _importance(frame: pl.DataFrame) -> str:
