@@ -407,7 +407,7 @@ def _one_scale(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     metrics = json.loads((out / "metrics.json").read_text())
 
-    items = sorted((out / "features").glob("items-*.parquet"))
+    items = sorted((out / "cache" / "features").glob("items.parquet"))
     by_depth = (
         pl.scan_parquet(items[0])
         .group_by("depth")
@@ -642,34 +642,24 @@ def _sweep(args: argparse.Namespace, work: Path) -> None:
 
 # --- XGBoost rounds, cuda vs cpu ------------------------------------------------------------
 def _labelled_features(args: argparse.Namespace, work: Path, config: Any) -> Any:
-    """Labelled rows of the item feature frame: the run's cached file, else built here."""
+    """Labelled rows of the item feature frame: a run's cached features if present, else built."""
     import polars as pl
 
-    from basketcast import pipeline
     from basketcast.data.load import load_dataset
     from basketcast.features.build import build_features
-    from basketcast.io import write_frame
 
     folder = _folder(work, args.users[0], args.seed)
     data = folder / "data"
-    # The pipeline's own cache key (run/features/items-<key>.parquet), so its file is reused.
-    key = pipeline._key(pipeline.data_fingerprint(data), config.stage_hash("features"))
-    features = folder / "run" / "features"
-    cached = features / f"items-{key}.parquet"
     labelled = pl.col("label").is_not_null()
-    if cached.exists():
-        _say(f"features: reusing {cached}")
-        return pl.scan_parquet(cached).filter(labelled).collect()
-    _say("features: building (no cached item features for this data and configuration)")
+    # A run's self-checking feature cache (RUN/cache/features/<key>/), when one was built.
+    cached = sorted((folder / "run" / "cache" / "features").glob("items.parquet"))
+    if cached:
+        _say(f"features: reusing {cached[0]}")
+        return pl.scan_parquet(cached[0]).filter(labelled).collect()
+    _say("features: building (no cached item features for this data)")
     start = time.perf_counter()
-    frames = build_features(load_dataset(data), config=config.features)
-    _say(f"features: built in {time.perf_counter() - start:.1f} s; caching under {features}")
-    if features.exists():
-        shutil.rmtree(features)
-    write_frame(frames.items, cached)  # the pipeline's own names, so a later run reuses them
-    write_frame(frames.orders, features / f"orders-{key}.parquet")
-    items = frames.items
-    del frames
+    items = build_features(load_dataset(data), config=config.features).items
+    _say(f"features: built in {time.perf_counter() - start:.1f} s")
     return items.filter(labelled)
 
 

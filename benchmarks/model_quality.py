@@ -103,7 +103,7 @@ def complete_journey_quality(overrides: dict) -> None:
     write_converted(complete_journey(), work / "data", format="parquet")
     config = load_config(**overrides)
     result = pipeline.run(work / "data", work / "run", config=config)
-    items = pl.read_parquet(next((work / "run" / "features").glob("items-*.parquet")))
+    items = pl.read_parquet(work / "run" / "cache" / "features" / "items.parquet")
     one = train_cv(
         items.select("order_id", "user_id", "product_id", "depth", "label", "up_share"),
         config=config.model,

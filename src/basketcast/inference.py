@@ -9,6 +9,7 @@ on which other users the new data holds.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,10 @@ def _published_run(run_dir: Path) -> Path:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no such run folder: {run_dir}")
     if not (run_dir / MANIFEST).exists():
+        if _is_cluster_run(run_dir):
+            # A `--cluster` run writes its outputs in place, each atomically, without the
+            # single-process life cycle's manifest (not yet): read them as they are.
+            return run_dir
         raise FileNotFoundError(
             f"{run_dir}: no item models saved and no {MANIFEST}; is it a finished `basketcast run` "
             "folder? (A run folder from before run manifests needs a re-run.)"
@@ -129,6 +134,16 @@ def _published_run(run_dir: Path) -> Path:
         checked.append(STATS_DIR)
     verify_outputs(folder, checked)
     return folder
+
+
+def _is_cluster_run(run_dir: Path) -> bool:
+    metrics = run_dir / "metrics.json"
+    if not (metrics.is_file() and (run_dir / "models").is_dir()):
+        return False
+    try:
+        return bool(json.loads(metrics.read_text()).get("cluster"))
+    except ValueError:
+        return False
 
 
 def _saved_model_p(

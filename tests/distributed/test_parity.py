@@ -31,8 +31,8 @@ def _assert_same_frame(got: pl.DataFrame, expected: pl.DataFrame, keys: list[str
 def test_sharded_feature_frames_equal_the_single_process_frames(
     single: RunResult, clustered: RunResult
 ) -> None:
-    (items,) = (single.out / "features").glob("items-*.parquet")
-    (orders,) = (single.out / "features").glob("orders-*.parquet")
+    items = single.out / "cache" / "features" / "items.parquet"
+    orders = single.out / "cache" / "features" / "orders.parquet"
     keys = ["depth", "order_id", "product_id"]
     _assert_same_frame(_cluster_frame(clustered.out, "items"), pl.read_parquet(items), keys)
     _assert_same_frame(

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from basketcast.errors import UsageError
+
 __all__ = ["API_KEY_ENV", "ServeSettings", "is_loopback"]
 
 API_KEY_ENV = "BASKETCAST_API_KEY"
@@ -62,15 +64,15 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"--port must be in 0..65535, got {self.port}")
+            raise UsageError(f"--port must be in 0..65535, got {self.port}")
         if self.workers < 0:
-            raise ValueError(f"workers must be at least 0, got {self.workers}")
+            raise UsageError(f"workers must be at least 0, got {self.workers}")
         if self.max_body_bytes < 1024:
-            raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+            raise UsageError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.api_key is not None and len(self.api_key) < _MIN_KEY_CHARS:
-            raise ValueError(f"{API_KEY_ENV} must be at least {_MIN_KEY_CHARS} characters")
+            raise UsageError(f"{API_KEY_ENV} must be at least {_MIN_KEY_CHARS} characters")
         if not is_loopback(self.host) and not self.api_key:
-            raise ValueError(
+            raise UsageError(
                 f"binding to {self.host} exposes the service beyond this machine: set "
                 f"{API_KEY_ENV} (writes and reloads then need the header X-API-Key), "
                 "or bind to 127.0.0.1"
