@@ -41,7 +41,7 @@ def explanations_section(run_dir: str | Path, *, run_id: str = "") -> str:
     `run_id` is the id of the run the report is about: an importance computed
     for another run is shown marked stale.
     """
-    from basketcast.report.html import _e, _img, _list, _muted, _table
+    from basketcast.report._parts import _e, _img, _list, _muted, _table
 
     saved = read_importances(explanations_folder(run_dir))
     if not saved:

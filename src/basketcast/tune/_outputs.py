@@ -83,7 +83,7 @@ def param_importances(study: Any) -> dict[str, float]:
 
 def write_outputs(study: Any, out: Path, *, base: RunConfig, space: SearchSpace) -> dict[str, Path]:
     """Write trials.csv, best.toml (when a trial completed), the figures and tune.html."""
-    from basketcast.report.html import _e, _head, _img, _kv_table, _muted, _table
+    from basketcast.report._parts import _e, _head, _img, _kv_table, _muted, _table
     from basketcast.tune import _figures
 
     table = trial_table(study)
