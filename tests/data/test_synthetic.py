@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from basketcast.data.load import load_dataset
 from basketcast.data.schema import TABLES
 from basketcast.data.sources.synthetic import (
     DEPARTMENT_OFFSETS,
@@ -24,6 +25,7 @@ from basketcast.data.sources.synthetic import (
     synthetic,
     write_synthetic,
 )
+from basketcast.data.validate import validate
 
 USERS = 3_000
 
@@ -84,7 +86,6 @@ def test_tables_have_the_schema(data: SyntheticData) -> None:
 
 
 def test_passes_validate(data: SyntheticData) -> None:
-    validate = pytest.importorskip("basketcast.data.validate").validate
     dataset = validate({name: frame.lazy() for name, frame in data.tables.items()})
     assert dataset.n_users == USERS
     assert dataset.warnings == ()  # `reordered` agrees with the history
@@ -301,7 +302,6 @@ def test_p_true_is_the_documented_function_of_the_history(data: SyntheticData) -
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(users=st.integers(1, 40), seed=st.integers(0, 2**32))
 def test_small_histories_are_valid(users: int, seed: int) -> None:
-    validate = pytest.importorskip("basketcast.data.validate").validate
     data = synthetic(users, seed=seed)
     dataset = validate({name: frame.lazy() for name, frame in data.tables.items()})
     assert dataset.n_users == users and dataset.warnings == ()
@@ -319,8 +319,7 @@ def test_write_synthetic(tmp_path: Path, fmt: str) -> None:
     truth = pl.read_csv(out / "truth.csv", schema_overrides={"products": pl.String})
     assert sorted(truth.get_column("order_id")) == sorted(test_ids)
     assert pl.read_parquet(out / "true_probs.parquet").equals(data.true_probs)
-    load = pytest.importorskip("basketcast.data.load")
-    dataset = load.load_dataset(out)
+    dataset = load_dataset(out)
     assert dataset.orders.sort("order_id").equals(data.tables["orders"].sort("order_id"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from basketcast.evaluate.tifu_fit import GRID, fit_tifu
@@ -114,7 +114,29 @@ def test_three_users_equal_brute_force(m: int, k: int) -> None:
 _basket = st.sets(st.integers(0, N_ITEMS - 1), min_size=1, max_size=4)
 
 
-@settings(max_examples=25, deadline=None)
+def _boundary_is_clear(users: list[list[set[int]]], p: TifuParams) -> bool:
+    """No user has two neighbours within 1e-9 of each other across the k-th place.
+
+    Exact ties are broken by position in both implementations, but distances that tie
+    in exact arithmetic can differ in the last bits between the vectorised code and
+    the loops here, and then either neighbour is a correct answer.
+    """
+    vectors = np.array([_brute_vector(b, p) for b in users])
+    for u in range(len(users)):
+        d = sorted(
+            float(np.sum((vectors[u] - vectors[w]) ** 2)) for w in range(len(users)) if w != u
+        )
+        if p.k < len(d) and d[p.k] - d[p.k - 1] <= 1e-9:
+            return False
+    return True
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
 @given(
     users=st.lists(st.lists(_basket, min_size=1, max_size=8), min_size=2, max_size=6),
     m=st.integers(1, 5),
@@ -123,8 +145,8 @@ _basket = st.sets(st.integers(0, N_ITEMS - 1), min_size=1, max_size=4)
     r_g=st.sampled_from([0.3, 0.7, 1.0]),
 )
 def test_random_histories_equal_brute_force(users, m, k, r_b, r_g) -> None:
-    # Random users can tie in distance: brute force and the code both break ties by position.
     p = TifuParams(m=m, r_b=r_b, r_g=r_g, k=k, alpha=0.6)
+    assume(_boundary_is_clear(users, p))
     np.testing.assert_allclose(_predictions(users, p), _brute_predictions(users, p), atol=1e-9)
 
 
