@@ -21,6 +21,7 @@ __all__ = [
     "Device",
     "FeatureConfig",
     "ModelConfig",
+    "PNone",
     "RunConfig",
     "load_config",
 ]
@@ -127,12 +128,59 @@ class ModelConfig:
         return self.train_folds or tuple(range(self.folds))
 
 
+class PNone(enum.StrEnum):
+    """Where a basket's p(None) comes from (`basket.p_none`)."""
+
+    AUTO = "auto"
+    """Whichever of the three below gives the best out-of-fold F1 on the run's own train orders."""
+    MODEL = "model"
+    """The None model (stacked on the item model's out-of-fold probabilities)."""
+    INDEPENDENT = "independent"
+    """prod(1 - p_i) over the order's candidates, as if items were independent."""
+    BLEND = "blend"
+    """The mean of the two."""
+
+
 @dataclass(frozen=True)
 class BasketConfig:
-    """How probabilities become baskets."""
+    """How probabilities become baskets.
 
-    use_none_model: bool = True
-    """Take p(None) from the None model; otherwise p(None) = prod(1 - p_i)."""
+    The old switch ``use_none_model = true/false`` still reads, with a
+    `FutureWarning`, as ``p_none = "model"/"independent"``; write ``p_none``.
+    """
+
+    p_none: PNone = PNone.AUTO
+    """p(None) from "model", "independent" (prod(1 - p_i)), "blend" (their mean), or "auto":
+    the one with the best out-of-fold F1 on the run's train orders (metrics.json: p_none)."""
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "p_none", PNone(self.p_none))
+        except ValueError:
+            raise ValueError(
+                f"basket.p_none must be one of {[v.value for v in PNone]}, got {self.p_none!r}"
+            ) from None
+
+    @staticmethod
+    def upgrade(values: dict[str, Any]) -> dict[str, Any]:
+        """Map the deprecated ``use_none_model`` key of a [basket] table onto ``p_none``."""
+        if "use_none_model" not in values:
+            return values
+        values = dict(values)
+        on = values.pop("use_none_model")
+        if "p_none" in values:
+            raise ValueError(
+                "basket.use_none_model is replaced by basket.p_none; give p_none alone"
+            )
+        values["p_none"] = "model" if on else "independent"
+        warnings.warn(
+            f"basket.use_none_model is deprecated; read use_none_model = {str(on).lower()} as "
+            f'p_none = "{values["p_none"]}". Write that in its place, or p_none = "auto" '
+            "(the default) to pick by out-of-fold F1.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return values
 
 
 @dataclass(frozen=True)
@@ -175,6 +223,8 @@ class RunConfig:
         sections = {"features": FeatureConfig, "model": ModelConfig, "basket": BasketConfig}
         if isinstance(data.get("features"), dict):
             data["features"] = FeatureConfig.upgrade(data["features"])
+        if isinstance(data.get("basket"), dict):
+            data["basket"] = BasketConfig.upgrade(data["basket"])
         for name, klass in sections.items():
             if name in data:
                 data[name] = _build(klass, data[name], name)
