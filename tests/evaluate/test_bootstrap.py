@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from basketcast.pipeline import _bootstrap
+from basketcast.evaluate.intervals import bootstrap as _bootstrap
 
 
 def _samples() -> dict[str, np.ndarray]:

@@ -13,13 +13,8 @@ from typer.testing import CliRunner
 
 from basketcast.cli import app
 from basketcast.data.dataset import DataError, Dataset
-from basketcast.data.schema import ORDERS, PRIOR, TRAIN
-from basketcast.data.sources.synthetic import synthetic
-from basketcast.data.validate import validate
 from basketcast.evaluate import (
     DEFAULT_THRESHOLDS,
-    _frequency_scores,
-    _per_order_f1,
     baseline_frequency,
     baseline_frequency_f1,
     baseline_last_basket,
@@ -32,6 +27,8 @@ from basketcast.evaluate import (
     truth_from_dataset,
     tune_frequency_threshold,
 )
+from basketcast.evaluate.baselines import _frequency_scores
+from basketcast.evaluate.metric import _per_order_f1
 
 
 def _frame(rows: dict[int, str]) -> pl.DataFrame:
@@ -183,64 +180,6 @@ def test_cli(tmp_path: Path) -> None:
 # --- truth and baselines from a Dataset -----------------------------------------------------
 
 
-@pytest.fixture
-def dataset() -> Dataset:
-    """Four users, planted so every baseline has a hand-computed answer.
-
-    user 1: prior 11 {1, 2}, 12 {1, 3}, 13 {1, 2, 4}; train 14 {1, 5, 4} -> truth "1 4"
-    user 2: prior 21 {6}; train 22 {7} -> truth None
-    user 3: prior 31 {8, 9}, 32 {8}; test 33
-    user 4: prior 41 (no lines); train 42 (no lines) -> truth None
-    """
-    orders = pl.DataFrame(
-        {
-            "order_id": [11, 12, 13, 14, 21, 22, 31, 32, 33, 41, 42],
-            "user_id": [1, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
-            "eval_set": ["prior"] * 3
-            + ["train", "prior", "train", "prior", "prior", "test"]
-            + ["prior", "train"],
-            "order_number": [1, 2, 3, 4, 1, 2, 1, 2, 3, 1, 2],
-            "order_dow": [0] * 11,
-            "order_hour_of_day": [9] * 11,
-            "days_since_prior_order": [None, 7.0, 7.0, 7.0, None, 3.0, None, 5.0, 5.0, None, 1.0],
-        },
-        schema=ORDERS.polars_schema,
-    )
-    prior_lines = [
-        (11, 1),
-        (11, 2),
-        (12, 1),
-        (12, 3),
-        (13, 1),
-        (13, 2),
-        (13, 4),
-        (21, 6),
-        (31, 8),
-        (31, 9),
-        (32, 8),
-    ]
-    prior = pl.DataFrame(
-        {
-            "order_id": [o for o, _ in prior_lines],
-            "product_id": [p for _, p in prior_lines],
-            "add_to_cart_order": [1, 2, 1, 2, 1, 2, 3, 1, 1, 2, 1],
-            "reordered": [0] * 11,
-        },
-        schema=PRIOR.polars_schema,
-    )
-    # `reordered` is deliberately wrong: the truth must come from the history.
-    train = pl.DataFrame(
-        {
-            "order_id": [14, 14, 14, 22],
-            "product_id": [1, 5, 4, 7],
-            "add_to_cart_order": [1, 2, 3, 1],
-            "reordered": [1, 1, 0, 1],
-        },
-        schema=TRAIN.polars_schema,
-    )
-    return Dataset(orders=orders, prior=prior, train=train)
-
-
 def _rows(frame: pl.DataFrame) -> dict[int, str]:
     assert frame.columns == ["order_id", "products"]
     assert frame["order_id"].is_sorted()
@@ -289,12 +228,6 @@ def test_baseline_frequency_f1(dataset: Dataset) -> None:
 
 
 # --- the one-pass threshold search against its definition -----------------------------------
-
-
-@pytest.fixture(scope="module")
-def synthetic_dataset() -> Dataset:
-    tables = synthetic(300, seed=11).tables
-    return validate({name: frame.lazy() for name, frame in tables.items()})
 
 
 def _scores_one_by_one(

@@ -1,0 +1,70 @@
+"""The CLI's tables of a run's comparison with the baselines (printed with Rich).
+
+Kept out of `cli.py`, which stays a thin layer of commands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+__all__ = ["print_comparisons"]
+
+
+def print_comparisons(console: Console, metrics: dict[str, Any]) -> None:
+    """basketcast minus each baseline (paired intervals), and the next-basket metrics."""
+    from rich.table import Table
+
+    paired = metrics.get("paired") or []
+    if paired:
+        first = paired[0]
+        table = Table(
+            title=f"{first['method']} minus each baseline, per order "
+            f"({first['orders']}, paired bootstrap 95 %)",
+            title_justify="left",
+        )
+        for name in ("baseline", "mean difference", "95 % interval"):
+            table.add_column(name, justify="left" if name == "baseline" else "right")
+        for row in paired:
+            table.add_row(
+                row["baseline"], f"{row['mean_diff']:+.4f}",
+                f"{row['ci_low']:+.4f} – {row['ci_high']:+.4f}",
+            )  # fmt: skip
+        console.print(table)
+    nbr = metrics.get("nbr_metrics") or []
+    if nbr:
+        table = Table(
+            title="next-basket metrics (repeat / explore items, Li et al. 2023)",
+            title_justify="left",
+        )
+        for name in (
+            "method",
+            "orders",
+            "n",
+            "recall@10",
+            "rep",
+            "expl",
+            "NDCG@10",
+            "rep ",
+            "expl ",
+        ):
+            table.add_column(name, justify="left" if name in ("method", "orders") else "right")
+
+        def fmt(value: Any) -> str:
+            return "–" if value is None else f"{value:.4f}"
+
+        for row in nbr:
+            table.add_row(
+                row["method"], row["orders"], f"{row['n']:,}",
+                *(fmt(row[f"{m}_{part}@10"]) for m in ("recall", "ndcg") for part in ("all", "rep", "expl")),
+            )  # fmt: skip
+        console.print(table)
+        for note in sorted({n for row in nbr for n in row.get("note", "").split("; ") if n}):
+            console.print(f"note: {note}", highlight=False)
+    for row in metrics.get("paired_nbr") or []:
+        console.print(
+            f"basketcast {row['metric']} minus {row['baseline']} ({row['orders']}): "
+            f"{row['mean_diff']:+.4f} ({row['ci_low']:+.4f} – {row['ci_high']:+.4f}, paired 95 %)",
+            highlight=False,
+        )
