@@ -1,6 +1,10 @@
 """The only place that wires the stages together.
 
 validate → features → item model → None model → baskets → evaluate → report.
+The None model is stacked on the item model: its order rows carry summaries of
+the item model's out-of-fold probabilities (`basketcast.model.stacking`), and
+the baskets take p(None) from the source `basket.p_none` names, or, for
+``auto``, the one with the best out-of-fold F1 (`basketcast.model.p_none`).
 Each expensive stage is cached under the run folder, keyed by a fingerprint
 of its inputs and of its part of the configuration, so re-running with the
 same inputs and configuration reuses finished stages. Every output is
@@ -22,15 +26,18 @@ import polars as pl
 
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.basket import select_baskets
-from basketcast.config import RunConfig
+from basketcast.basket.p_none import p_none_values
+from basketcast.config import PNone, RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import polars_engine, resolve_device
-from basketcast.evaluate import scoring
+from basketcast.evaluate import scoring, truth_from_dataset
 from basketcast.features.build import FeatureFrames, build_features, transform_users
 from basketcast.features.stats import FittedStats
 from basketcast.io import write_frame, write_text
 from basketcast.model.cache import load_cv_result, save_cv_result
+from basketcast.model.p_none import choose_p_none
+from basketcast.model.stacking import stack_orders
 from basketcast.model.train import CVResult, train_cv
 
 __all__ = ["STATS_DIR", "RunResult", "data_fingerprint", "predict", "predict_probabilities", "run"]
@@ -110,17 +117,25 @@ def run(
     none_result: CVResult | None = None
     if config.model.none_model:
         with stage("none model") as meter:
+            # Stacked: out-of-fold item p for labelled orders, fold-averaged p for test orders.
+            item_p = pl.concat([r.select("order_id", "p") for r in (items.oof, items.test)])
+            order_frame = stack_orders(order_frame, item_p)
+            none_key = _key(model_key, "stacked-v1")
             none_result, meter.cached = _train(
-                order_frame, out, "none", model_key, config, device, meter
+                order_frame, out, "none", none_key, config, device, meter
             )
 
     with stage("baskets"):
         oof, predictions = _probability_tables(items, none_result)
         write_frame(oof, out / "oof.parquet")
         write_frame(predictions, out / "predictions.parquet")
-        use_none = config.basket.use_none_model and none_result is not None
-        submission = _baskets(predictions, use_none=use_none).select("order_id", "products")
+        oof_items, oof_none = scoring.split_probabilities(oof)
+        choice, p_none_info = choose_p_none(
+            oof_items, oof_none, truth_from_dataset(dataset), requested=config.basket.p_none
+        )
+        submission = _baskets(predictions, choice=choice).select("order_id", "products")
         write_frame(submission, out / "submission.csv")
+        write_text(out / "models" / "p_none.json", json.dumps(p_none_info, indent=2) + "\n")
 
     with stage("evaluate"):
         scores = scoring.evaluate_run(
@@ -130,7 +145,7 @@ def run(
             predictions,
             seed=config.seed,
             has_none=none_result is not None,
-            use_none_model=config.basket.use_none_model,
+            choice=choice,
         )
 
     metrics = {
@@ -143,6 +158,7 @@ def run(
         "folds_covered": list(config.model.folds_to_train),
         "item_model": _model_metrics(items),
         "none_model": _model_metrics(none_result) if none_result else None,
+        "p_none": p_none_info,
         **scores,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
     }
@@ -169,7 +185,7 @@ def predict(run_dir: str | Path, data: str | Path, out: str | Path) -> pl.DataFr
 
 
 def predict_probabilities(
-    run_dir: str | Path, data: str | Path
+    run_dir: str | Path, data: str | Path, *, p_none: PNone | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Probabilities for every candidate of the target orders in `data`, from a saved run.
 
@@ -181,7 +197,10 @@ def predict_probabilities(
     -------
     (pl.DataFrame, pl.DataFrame or None)
         ``order_id, user_id, product_id, p`` (the mean over fold models), and
-        ``order_id, p_none`` when the run uses its None model.
+        ``order_id, p_none`` from the p(None) source the run chose
+        (``models/p_none.json``; ``p_none`` overrides it), or None for
+        prod(1 - p). The None model reads the item probabilities above
+        (fold-averaged), as it did for the run's test orders.
 
     Raises
     ------
@@ -207,10 +226,15 @@ def predict_probabilities(
 
     items = frames.items
     probs = items.select("order_id", "user_id", "product_id", p=probabilities(items, "item"))
-    p_none = None
-    if config.basket.use_none_model and (models / "none_models.json").exists():
-        p_none = frames.orders.select("order_id", p_none=probabilities(frames.orders, "none"))
-    return probs, p_none
+    # The p(None) source the run chose (`basket.p_none`, auto resolved); independence before.
+    chosen = models / "p_none.json"
+    choice = PNone(json.loads(chosen.read_text())["chosen"]) if chosen.exists() else None
+    choice = p_none or choice
+    none = None
+    if choice in (PNone.MODEL, PNone.BLEND) and (models / "none_models.json").exists():
+        orders = stack_orders(frames.orders, probs)  # fold-averaged p, as for test orders
+        none = orders.select("order_id", p_none=probabilities(orders, "none"))
+    return probs, p_none_values(probs, none, choice or PNone.INDEPENDENT)
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -292,9 +316,9 @@ def _probability_tables(
     return oof.sort(order), predictions.sort(order)
 
 
-def _baskets(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
-    """F1-optimal baskets of the depth-0 orders in a probability table."""
-    return scoring.baskets_of(probabilities, use_none=use_none)
+def _baskets(probabilities: pl.DataFrame, *, choice: PNone) -> pl.DataFrame:
+    """F1-optimal baskets of the depth-0 orders in a probability table, p(None) from ``choice``."""
+    return scoring.baskets_of(probabilities, choice=choice)
 
 
 def _model_metrics(result: CVResult) -> dict[str, Any]:
@@ -324,7 +348,7 @@ def _report(
         folds.append(none.fold_metrics.with_columns(model=pl.lit("none")))
     table = pl.DataFrame(metrics["f1_table"])
     sizes = predictions if predictions.height else oof
-    baskets = _baskets(sizes, use_none=none is not None and config.basket.use_none_model)
+    baskets = _baskets(sizes, choice=PNone(metrics["p_none"]["chosen"]))
     basket_sizes = baskets.get_column("products").map_elements(
         lambda s: len([t for t in s.split() if t != "None"]), return_dtype=pl.Int64
     )
