@@ -50,6 +50,9 @@ class FeatureConfig:
     exclude: tuple[str, ...] = ()
     """Feature families switched off by name (see `basketcast.features.REGISTRY`), e.g.
     ["context"] when the target order's own day/hour/gap is not known before it is placed."""
+    include: tuple[str, ...] = ()
+    """Opt-in feature families switched on by name (those with ``default_on=False`` in
+    `basketcast.features.REGISTRY`, e.g. ["item_pattern", "day_gap"])."""
     gpu_engine: bool = False
     """Build features with Polars' GPU engine (cuDF, the `gpu` extra); falls back to the CPU engine."""
 
@@ -58,13 +61,15 @@ class FeatureConfig:
             raise ValueError(
                 f"features.history_targets must be in 0..10, got {self.history_targets}"
             )
-        if isinstance(self.exclude, str) or not all(isinstance(n, str) for n in self.exclude):
-            raise ValueError(
-                f'features.exclude must be a list of family names, e.g. ["context"]; '
-                f"got {self.exclude!r}"
-            )
-        # Sorted and unique: the same families switched off give the same stage fingerprint.
-        object.__setattr__(self, "exclude", tuple(sorted(set(self.exclude))))
+        for key in ("exclude", "include"):
+            names = getattr(self, key)
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ValueError(
+                    f'features.{key} must be a list of family names, e.g. ["context"]; '
+                    f"got {names!r}"
+                )
+            # Sorted and unique: the same families switched give the same stage fingerprint.
+            object.__setattr__(self, key, tuple(sorted(set(names))))
 
     @staticmethod
     def upgrade(values: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +263,9 @@ def _build(klass: type, values: dict[str, Any], section: str) -> Any:
         kwargs["device"] = Device(kwargs["device"])
     if "train_folds" in kwargs:
         kwargs["train_folds"] = tuple(kwargs["train_folds"])
-    if isinstance(kwargs.get("exclude"), list):
-        kwargs["exclude"] = tuple(kwargs["exclude"])
+    for key in ("exclude", "include"):
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
     return klass(**kwargs)
 
 
