@@ -63,6 +63,7 @@ def choose_p_none(
         baskets = select_baskets(items, p_none_values(items, none, choice))
         f1 = evaluate.per_order_f1(baskets.select("order_id", "products"), scored)
         figures[choice.value] = float(f1.get_column("f1").mean())  # type: ignore[arg-type]
+    chosen: PNone
     if requested is not PNone.AUTO:
         chosen = requested if none is not None else PNone.INDEPENDENT
     elif figures:
