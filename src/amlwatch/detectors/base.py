@@ -57,8 +57,20 @@ class Detector(abc.ABC):
                 )
         self._fit(features, None if labels is None else np.asarray(labels))
         self.decision_scores_ = self._checked(self._score(features), features.height)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.threshold_ = self._initial_threshold(self.decision_scores_)
         return self
+
+    def _initial_threshold(self, scores: np.ndarray) -> float:
+        """The first threshold after `fit`: the `contamination` quantile of the training scores.
+
+        Detectors with a natural cut (the rules: any rule hit) override this.
+        """
+        return float(np.quantile(scores, 1.0 - self.contamination))
+
+    def reasons(self, features: pl.DataFrame, *, top: int = 3) -> list[list[str]]:
+        """Up to `top` human-readable reasons per row (rules hit, or the features that drove
+        the score). Detectors that cannot explain return empty lists."""
+        return [[] for _ in range(features.height)]
 
     def decision_function(self, features: pl.DataFrame) -> np.ndarray:
         """Scores for new rows (float64, one per row)."""

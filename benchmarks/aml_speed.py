@@ -1,0 +1,73 @@
+"""amlwatch speed and memory: the generator and the features at scale (default 5M transactions).
+
+    flock /work/heavy.lock python benchmarks/aml_speed.py synth --transactions 5000000 --out /tmp/aml5m
+    flock /work/heavy.lock python benchmarks/aml_speed.py features --out /tmp/aml5m [--no-graph]
+
+Each stage runs in its own process so its peak RSS is its own; prints seconds and
+peak RSS (GiB). `synth` writes `world.parquet` + `accounts.parquet` (canonical
+columns) for `features` to read, so features time excludes generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from pathlib import Path
+
+for _var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import polars as pl  # noqa: E402
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("stage", choices=["synth", "features"])
+    parser.add_argument("--transactions", type=int, default=5_000_000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/aml5m"))
+    parser.add_argument("--no-graph", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.stage == "synth":
+        from amlwatch.synth import SynthConfig, generate
+
+        t0 = time.perf_counter()
+        world = generate(SynthConfig(n_transactions=args.transactions, days=args.days))
+        seconds = time.perf_counter() - t0
+        world.transactions.write_parquet(args.out / "world.parquet")
+        world.accounts.write_parquet(args.out / "accounts.parquet")
+        print(
+            f"synth: {world.transactions.height:,} transactions in {seconds:.1f} s, peak RSS {_rss():.2f} GiB"
+        )
+        return
+    from amlwatch.data.load import build_ledger
+    from amlwatch.features import build_features
+
+    tx = pl.read_parquet(args.out / "world.parquet").with_row_index("txn_id")
+    tx = tx.with_columns(pl.col("txn_id").cast(pl.Int64))
+    accounts = pl.read_parquet(args.out / "accounts.parquet").select(
+        "bank", "account", "kind", "country", "entity_id"
+    )
+    ledger = build_ledger(tx, accounts)
+    del tx
+    families = ["transaction", "account", "pair"] + ([] if args.no_graph else ["graph"])
+    t0 = time.perf_counter()
+    frame = build_features(ledger, families=families)
+    seconds = time.perf_counter() - t0
+    print(
+        f"features ({', '.join(families)}): {frame.height:,} rows x {frame.width} columns in "
+        f"{seconds:.1f} s, peak RSS {_rss():.2f} GiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

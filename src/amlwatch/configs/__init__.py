@@ -1,0 +1,1 @@
+"""Built-in configuration files (the seed's rules)."""

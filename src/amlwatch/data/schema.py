@@ -1,0 +1,57 @@
+"""AMLworld's file layout and the canonical (snake_case) names amlwatch uses inside.
+
+`transactions.csv` repeats the header `Account` (sender, then receiver); columns
+are mapped by position, so AMLworld's files load unchanged. Synthetic worlds
+add two optional columns, `Typology` and `Ring ID` (the planted scheme and its
+id; empty for lawful transactions).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACCOUNT_HEADER",
+    "EXTRA_HEADER",
+    "TIMESTAMP_FORMAT",
+    "TRANSACTION_COLUMNS",
+    "TRANSACTION_HEADER",
+]
+
+TRANSACTION_HEADER: tuple[str, ...] = (
+    "Timestamp",
+    "From Bank",
+    "Account",
+    "To Bank",
+    "Account",
+    "Amount Received",
+    "Receiving Currency",
+    "Amount Paid",
+    "Payment Currency",
+    "Payment Format",
+    "Is Laundering",
+)
+TRANSACTION_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "from_bank",
+    "from_account",
+    "to_bank",
+    "to_account",
+    "amount_received",
+    "receiving_currency",
+    "amount_paid",
+    "payment_currency",
+    "payment_format",
+    "is_laundering",
+)
+EXTRA_HEADER: dict[str, str] = {"Typology": "typology", "Ring ID": "ring_id"}
+ACCOUNT_HEADER: tuple[str, ...] = (
+    "Bank Name",
+    "Bank ID",
+    "Account Number",
+    "Entity ID",
+    "Entity Name",
+)
+ACCOUNT_OPTIONAL: dict[str, str] = {"Country": "country"}
+TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M"
+# Names other tools give the repeated `Account` column when they write Parquet.
+SECOND_ACCOUNT_ALIASES = ("Account", "Account.1", "Account_1", "Account_duplicated_0")
+INDIVIDUAL_PREFIXES = ("Individual", "Person", "Indiv")

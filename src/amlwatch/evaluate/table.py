@@ -1,0 +1,87 @@
+"""One evaluation row per detector: threshold from the validation period, metrics on test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from amlwatch.evaluate.metrics import average_precision, confusion, f_beta, recall_at_budget
+from amlwatch.evaluate.thresholds import budget_threshold, f_beta_threshold
+
+__all__ = ["Period", "evaluate_alerts", "evaluate_scores", "evaluation_table"]
+
+BUDGETS = (10.0, 50.0)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Scores, labels and (optionally) typologies of one period's rows."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    typology: np.ndarray | None = None
+
+
+def _alert_metrics(alerts: np.ndarray, period: Period, beta: float) -> dict[str, Any]:
+    c = confusion(alerts, period.labels)
+    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+    recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
+    row: dict[str, Any] = {
+        **c,
+        "alerts_per_10k": 10_000 * float(np.mean(alerts)),
+        "precision": precision,
+        "recall": recall,
+        "fallout": c["fp"] / (c["fp"] + c["tn"]) if c["fp"] + c["tn"] else 0.0,
+        "f1": f_beta(precision, recall, 1.0) if np.isfinite(recall) else float("nan"),
+        f"f{beta:g}": f_beta(precision, recall, beta) if np.isfinite(recall) else float("nan"),
+    }
+    if period.typology is not None:
+        typ = np.asarray(period.typology, dtype=object)
+        for name in sorted({t for t in typ if t is not None}):
+            mask = typ == name
+            row[f"recall_{name}"] = float(np.mean(alerts[mask]))
+    return row
+
+
+def evaluate_scores(
+    name: str,
+    *,
+    valid: Period,
+    test: Period,
+    beta: float = 2.0,
+    budget: float | None = None,
+    budgets: tuple[float, ...] = BUDGETS,
+) -> dict[str, Any]:
+    """Choose the threshold on `valid` (best F-beta, or `budget` alerts per 10k) and score `test`."""
+    if budget is None:
+        threshold = f_beta_threshold(valid.scores, valid.labels, beta=beta)
+    else:
+        threshold = budget_threshold(valid.scores, per_10k=budget)
+    alerts = np.asarray(test.scores) > threshold
+    row: dict[str, Any] = {"detector": name, "threshold": threshold}
+    row.update(_alert_metrics(alerts, test, beta))
+    row["pr_auc"] = average_precision(test.scores, test.labels)
+    for b in budgets:
+        row[f"recall_at_{b:g}_per_10k"] = recall_at_budget(test.scores, test.labels, b)
+    return row
+
+
+def evaluate_alerts(
+    name: str, *, alerts: np.ndarray, test: Period, beta: float = 2.0
+) -> dict[str, Any]:
+    """A row for alerts that are already decided (e.g. detector A OR rules); no PR-AUC."""
+    row: dict[str, Any] = {"detector": name, "threshold": float("nan")}
+    row.update(_alert_metrics(np.asarray(alerts, dtype=bool), test, beta))
+    row["pr_auc"] = float("nan")
+    return row
+
+
+def evaluation_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Stack rows (missing cells become null) in the order given."""
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    return pl.DataFrame([{k: row.get(k) for k in keys} for row in rows], infer_schema_length=None)

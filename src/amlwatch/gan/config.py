@@ -1,0 +1,109 @@
+"""The GAN detector's settings: one frozen dataclass, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+__all__ = ["Amp", "GANConfig"]
+
+
+class Amp(enum.StrEnum):
+    """Mixed precision on CUDA (ignored on CPU, where training is float32)."""
+
+    OFF = "off"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GANConfig:
+    """Architecture, optimisation and stopping settings of `GANDetector`.
+
+    Parameters
+    ----------
+    latent_dim, hidden
+        Size of the latent code z and width of every hidden layer.
+    lr_g, lr_d
+        Adam learning rates of the generator+encoder and of the discriminators.
+    batch_size
+        The *global* batch: with W data-parallel processes each holds
+        ``batch_size / W`` rows of it, so W processes take the same steps as one.
+    max_epochs, patience
+        Early stopping: stop after `patience` epochs without a better
+        validation criterion (see `GANDetector`), at most `max_epochs`.
+    val_fraction
+        The last share of the training rows (the frame is in time order) held
+        out for the unsupervised stopping criterion and the score scales.
+    weight
+        Starting score weight w of the reconstruction term (``choose_weight``
+        replaces it, using validation labels).
+    epoch_rows
+        Rows drawn (without replacement, seeded) per epoch; None = all. Keeps
+        an epoch, and so the stopping check, at a fixed cost on large periods.
+    log_scale
+        Apply ``sign(v) log(1 + |v|)`` to numeric values before the robust
+        scaling: counts and sums of money are heavy-tailed.
+    clip
+        Scaled numeric features are clipped to ``[-clip, clip]`` so a few
+        extreme amounts cannot dominate the loss.
+    cycle
+        Train ALAD's x-x discriminator (cycle consistency); it supplies the
+        discriminator-feature term of the score, so turning it off leaves the
+        x-z discriminator's features in its place.
+    seed
+        Seeds weights, shuffling and noise; CPU runs are bit-reproducible.
+    device
+        ``"cpu"`` or ``"cuda"`` (``"cuda:1"`` etc.).
+    amp
+        Mixed precision on CUDA: bf16 (default there), fp16 (with a gradient
+        scaler) or off.
+    """
+
+    latent_dim: int = 8
+    hidden: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    batch_size: int = 256
+    max_epochs: int = 50
+    patience: int = 5
+    val_fraction: float = 0.1
+    epoch_rows: int | None = None
+    weight: float = 0.5
+    log_scale: bool = False
+    clip: float = 10.0
+    cycle: bool = True
+    seed: int = 0
+    device: str = "cpu"
+    amp: Amp = Amp.BF16
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("latent_dim", "hidden", "batch_size", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr_g", "lr_d", "clip"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.epoch_rows is not None and self.epoch_rows < 1:
+            problems.append(f"epoch_rows must be >= 1 or None, got {self.epoch_rows}")
+        if not 0.0 < self.val_fraction < 0.5:
+            problems.append(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if not 0.0 <= self.weight <= 1.0:
+            problems.append(f"weight must be in [0, 1], got {self.weight}")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            problems.append(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if problems:
+            raise ValueError("GANConfig: " + "; ".join(problems))
+        object.__setattr__(self, "amp", Amp(self.amp))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (for JSON next to the checkpoints)."""
+        out = dataclasses.asdict(self)
+        out["amp"] = str(self.amp)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GANConfig:
+        return cls(**values)

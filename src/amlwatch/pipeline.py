@@ -1,0 +1,147 @@
+"""The one place that wires the stages: ledger -> features -> detectors -> evaluation -> report."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from amlwatch.config import RunConfig, ThresholdRule
+from amlwatch.data.ledger import Ledger
+from amlwatch.data.load import load_ledger
+from amlwatch.detectors import Detector, make_detector
+from amlwatch.detectors.rules import RulesDetector
+from amlwatch.evaluate import Period, evaluate_scores, evaluation_table, temporal_split
+from amlwatch.features import build_features
+from amlwatch.io import write_frame, write_text
+
+__all__ = ["RunResult", "run"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced (also written under `out`)."""
+
+    out: Path
+    table: pl.DataFrame | None
+    alerts: pl.DataFrame
+    test_scores: dict[str, np.ndarray]
+    test_frame: pl.DataFrame
+    rule_hits: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = None) -> RunResult:
+    """Run every configured detector; thresholds on the validation period, metrics on test.
+
+    Writes `config.json`, `features.parquet`, `models/`, `alerts.parquet`
+    (test-period alerts with reasons), `evaluation.csv`, `metrics.json` and
+    `report.html` into `out`. Without labels, supervised detectors are
+    skipped and unsupervised ones alert at their `contamination` threshold.
+    """
+    cfg = config or RunConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ledger = data if isinstance(data, Ledger) else load_ledger(data)
+    seconds["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frame = build_features(ledger, families=cfg.families(), graph=cfg.graph)
+    seconds["features"] = time.perf_counter() - t0
+    write_frame(frame, out / "features.parquet")
+    split = temporal_split(frame.height, fractions=cfg.fractions)
+    train, valid, test = frame[split.train], frame[split.valid], frame[split.test]
+    labels = ledger.has_labels
+    y = frame.get_column("is_laundering").fill_null(0).to_numpy().astype(np.int8)
+    rows: list[dict[str, Any]] = []
+    alerts: list[pl.DataFrame] = []
+    test_scores: dict[str, np.ndarray] = {}
+    rule_hits: dict[str, int] = {}
+    warnings = list(ledger.warnings)
+    for spec in cfg.detectors:
+        det: Detector = make_detector(spec.kind, spec.params, seed=cfg.seed)
+        if det.supervised and not labels:
+            warnings.append(f"{spec.name}: skipped (supervised, and the data has no labels)")
+            continue
+        t0 = time.perf_counter()
+        det.fit(train, y[split.train] if labels else None)
+        choose_weight = getattr(det, "choose_weight", None)
+        if labels and callable(choose_weight):
+            # The GAN's score weight is chosen on the validation period (this uses its labels).
+            choose_weight(valid, y[split.valid])
+        s_valid, s_test = det.decision_function(valid), det.decision_function(test)
+        if labels:
+            row = evaluate_scores(
+                spec.name,
+                valid=Period(s_valid, y[split.valid]),
+                test=Period(s_test, y[split.test], test.get_column("typology").to_numpy()),
+                beta=cfg.beta,
+                budget=cfg.alert_budget if cfg.threshold is ThresholdRule.BUDGET else None,
+                budgets=cfg.budgets,
+            )
+            det.set_threshold(row["threshold"])
+            rows.append(row)
+        seconds[f"detector:{spec.name}"] = time.perf_counter() - t0
+        test_scores[spec.name] = s_test
+        hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)
+        flagged = test.filter(pl.Series(hit))
+        alerts.append(
+            flagged.select("txn_id", "timestamp", "src", "dst", "amount_paid").with_columns(
+                pl.lit(spec.name).alias("detector"),
+                pl.Series("score", s_test[hit]),
+                pl.Series(
+                    "reasons",
+                    ["; ".join(r) for r in det.reasons(flagged, top=cfg.reasons_top)],
+                    dtype=pl.String,
+                ),
+            )
+        )
+        if isinstance(det, RulesDetector):
+            rule_hits = det.hit_counts(test)
+        export_artifacts = getattr(det, "export_artifacts", None)
+        if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
+            export_artifacts(out / "models" / spec.name)
+        booster = getattr(det, "booster", None)
+        if booster is not None:
+            (out / "models").mkdir(exist_ok=True)
+            booster.save_model(str(out / "models" / f"{spec.name}.ubj"))
+    table = evaluation_table(rows) if rows else None
+    alert_frame = pl.concat(alerts) if alerts else pl.DataFrame()
+    write_frame(alert_frame, out / "alerts.parquet")
+    if table is not None:
+        write_frame(table, out / "evaluation.csv")
+    metrics = {
+        "source": ledger.source,
+        "transactions": ledger.n_transactions,
+        "accounts": ledger.n_accounts,
+        "laundering": int(y.sum()) if labels else None,
+        "split_rows": {
+            k: getattr(split, k).stop - getattr(split, k).start for k in ("train", "valid", "test")
+        },
+        "evaluation": table.to_dicts() if table is not None else [],
+        "rule_hits_test": rule_hits,
+        "seconds": seconds,
+        "peak_rss_gib": _peak_rss_gib(),
+        "warnings": warnings,
+    }
+    write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    result = RunResult(out, table, alert_frame, test_scores, test, rule_hits, seconds, warnings)
+    from amlwatch.report import write_report
+
+    t0 = time.perf_counter()
+    write_report(result, ledger, out / "report.html")
+    seconds["report"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,140 @@
+"""The data contract: AMLworld's files load unchanged; bad input is one error listing every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from amlwatch.data import load_ledger
+from amlwatch.errors import DataError
+from amlwatch.synth import World, write_world
+
+HEADER = (
+    "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+    "Amount Paid,Payment Currency,Payment Format,Is Laundering"
+)
+ROWS = [
+    "2022/09/01 00:20,010,8000EBD30,010,8000EBD30,3697.34,US Dollar,3697.34,US Dollar,Reinvestment,0",
+    "2022/09/01 00:20,03208,8000F4580,00001,8000F5340,0.01,US Dollar,0.01,US Dollar,Cheque,0",
+    "2022/09/01 00:00,03209,8000F4670,03209,8000F4670,14675.57,US Dollar,14675.57,US Dollar,Reinvestment,0",
+    "2022/09/01 00:02,012,8000F5030,012,8000F5030,2806.97,US Dollar,2806.97,US Dollar,Reinvestment,1",
+]
+
+
+def _write(folder: Path, header: str, rows: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "transactions.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def test_amlworld_exact_header_loads(tmp_path: Path) -> None:
+    ledger = load_ledger(_write(tmp_path, HEADER, ROWS))
+    tx = ledger.transactions
+    assert ledger.n_transactions == 4 and ledger.has_labels
+    # Sorted by timestamp, ties by file order; txn_id keeps the file row.
+    assert tx.get_column("txn_id").to_list() == [2, 3, 0, 1]
+    # The repeated `Account` header maps to sender then receiver; banks keep leading zeros.
+    row = tx.filter(pl.col("txn_id") == 1).row(0, named=True)
+    assert (row["from_bank"], row["from_account"], row["to_bank"], row["to_account"]) == (
+        "03208",
+        "8000F4580",
+        "00001",
+        "8000F5340",
+    )
+    assert ledger.n_accounts == 5
+
+
+def test_labels_are_optional_and_accounts_give_kinds(tmp_path: Path) -> None:
+    header = HEADER.removesuffix(",Is Laundering")
+    rows = [r.rsplit(",", 1)[0] for r in ROWS]
+    folder = _write(tmp_path, header, rows)
+    (folder / "accounts.csv").write_text(
+        "Bank Name,Bank ID,Account Number,Entity ID,Entity Name\n"
+        "Bank A,010,8000EBD30,800737690,Sole Proprietorship #50438\n"
+        "Bank B,03208,8000F4580,80010D4A0,Individual #123\n"
+    )
+    ledger = load_ledger(folder)
+    assert not ledger.has_labels
+    kinds = dict(
+        zip(ledger.accounts.get_column("account"), ledger.accounts.get_column("kind"), strict=True)
+    )
+    assert kinds["8000EBD30"] == "Corp" and kinds["8000F4580"] == "Indiv"
+    assert ledger.warnings  # three accounts are not in accounts.csv
+
+
+def test_synthetic_world_round_trips_csv_and_parquet(small_world: World, tmp_path: Path) -> None:
+    for fmt in ("csv", "parquet"):
+        ledger = load_ledger(write_world(small_world, tmp_path / fmt, format=fmt))
+        assert ledger.n_transactions == small_world.transactions.height
+        assert (
+            ledger.transactions.get_column("is_laundering").sum()
+            == small_world.transactions.get_column("is_laundering").sum()
+        )
+        assert ledger.transactions.get_column("typology").null_count() < ledger.n_transactions
+
+
+BAD = [
+    ("header", [], "header does not match"),
+    (
+        "timestamp",
+        ["2022-13-45 99:99,010,A,010,B,1,US Dollar,1,US Dollar,ACH,0"],
+        "not a timestamp",
+    ),
+    ("amount", ["2022/09/01 00:20,010,A,010,B,abc,US Dollar,1,US Dollar,ACH,0"], "not a number"),
+    (
+        "negative",
+        ["2022/09/01 00:20,010,A,010,B,-5,US Dollar,1,US Dollar,ACH,0"],
+        "negative amount",
+    ),
+    ("account", ["2022/09/01 00:20,010,,010,B,1,US Dollar,1,US Dollar,ACH,0"], "missing value"),
+    ("label", ["2022/09/01 00:20,010,A,010,B,1,US Dollar,1,US Dollar,ACH,7"], "label not 0 or 1"),
+    ("empty", [], "has no transactions"),
+]
+
+
+@pytest.mark.parametrize(("case", "rows", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_names_file_column_and_examples(
+    tmp_path: Path, case: str, rows: list[str], message: str
+) -> None:
+    header = (
+        "Timestamp,From Bank,Account,To Bank,Account,Amount,Currency"
+        if case == "header"
+        else HEADER
+    )
+    folder = _write(tmp_path, header, rows)
+    with pytest.raises(DataError) as info:
+        load_ledger(folder)
+    text = str(info.value)
+    assert "transactions.csv" in text and message in text
+    if rows:
+        assert "row 2" in text  # examples point at the file's line
+
+
+def test_every_problem_in_one_error(tmp_path: Path) -> None:
+    rows = [
+        "bad,010,A,010,B,x,US Dollar,-1,US Dollar,ACH,3",
+        "2022/09/01 00:20,010,A,010,B,1,US Dollar,1,US Dollar,ACH,0",
+        "bad too,010,A,010,B,1,US Dollar,1,US Dollar,ACH,0",
+    ]
+    folder = _write(tmp_path, HEADER, rows)
+    (folder / "accounts.csv").write_text("Bank,Account\n1,2\n")
+    with pytest.raises(DataError) as info:
+        load_ledger(folder)
+    problems = info.value.problems
+    assert {p.column for p in problems} >= {
+        "timestamp",
+        "amount_received",
+        "amount_paid",
+        "is_laundering",
+    }
+    assert any(p.file == "accounts.csv" for p in problems)
+    assert next(p for p in problems if p.column == "timestamp").count == 2
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_ledger(tmp_path / "nope")
+    with pytest.raises(DataError, match="no transactions"):
+        load_ledger(tmp_path)
