@@ -110,6 +110,9 @@ class ModelConfig:
     num_boost_round: int = 1000
     early_stopping_rounds: int = 30
     none_model: bool = True
+    stack_none: bool = False
+    """The None model also reads the item model's out-of-fold probabilities (sum, max, mean,
+    prod(1 - p)); off by default: on the Instacart sample it did not help (benchmarks/README)."""
     device: Device = Device.AUTO
     seed: int = 0
 

@@ -1,10 +1,11 @@
 """The only place that wires the stages together.
 
 validate → features → item model → None model → baskets → evaluate → report.
-The None model is stacked on the item model: its order rows carry summaries of
-the item model's out-of-fold probabilities (`basketcast.model.stacking`), and
-the baskets take p(None) from the source `basket.p_none` names, or, for
-``auto``, the one with the best out-of-fold F1 (`basketcast.model.p_none`).
+With ``model.stack_none`` the None model is stacked on the item model: its
+order rows carry summaries of the item model's out-of-fold probabilities
+(`basketcast.model.stacking`). The baskets take p(None) from the source
+`basket.p_none` names, or, for ``auto``, the one with the best out-of-fold
+F1 (`basketcast.model.p_none`).
 Each expensive stage is cached under the run folder, keyed by a fingerprint
 of its inputs and of its part of the configuration, so re-running with the
 same inputs and configuration reuses finished stages. Every output is
@@ -117,10 +118,12 @@ def run(
     none_result: CVResult | None = None
     if config.model.none_model:
         with stage("none model") as meter:
-            # Stacked: out-of-fold item p for labelled orders, fold-averaged p for test orders.
-            item_p = pl.concat([r.select("order_id", "p") for r in (items.oof, items.test)])
-            order_frame = stack_orders(order_frame, item_p)
-            none_key = _key(model_key, "stacked-v1")
+            none_key = model_key
+            if config.model.stack_none:
+                # Out-of-fold item p for labelled orders, fold-averaged p for test orders.
+                item_p = pl.concat([r.select("order_id", "p") for r in (items.oof, items.test)])
+                order_frame = stack_orders(order_frame, item_p)
+                none_key = _key(model_key, "stacked-v1")
             none_result, meter.cached = _train(
                 order_frame, out, "none", none_key, config, device, meter
             )
@@ -232,7 +235,9 @@ def predict_probabilities(
     choice = p_none or choice
     none = None
     if choice in (PNone.MODEL, PNone.BLEND) and (models / "none_models.json").exists():
-        orders = stack_orders(frames.orders, probs)  # fold-averaged p, as for test orders
+        orders = frames.orders
+        if config.model.stack_none:
+            orders = stack_orders(orders, probs)  # fold-averaged p, as for test orders
         none = orders.select("order_id", p_none=probabilities(orders, "none"))
     return probs, p_none_values(probs, none, choice or PNone.INDEPENDENT)
 
