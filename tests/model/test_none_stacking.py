@@ -11,6 +11,7 @@ import pytest
 from basketcast.basket.p_none import p_none_values
 from basketcast.config import BasketConfig, PNone, RunConfig, load_config
 from basketcast.model.p_none import choose_p_none
+from basketcast.model.predict import load_manifest
 from basketcast.model.stacking import STACK_COLUMNS, item_summaries, stack_orders
 
 
@@ -117,3 +118,36 @@ def test_config_p_none_default_values_and_the_old_key():
     text = load_config(**{"basket.p_none": "independent"}).to_toml()
     assert 'p_none = "independent"' in text
     assert RunConfig.from_dict(tomllib.loads(text)).basket.p_none is PNone.INDEPENDENT
+
+
+@pytest.mark.slow  # one whole tiny run (~110 s on the loaded 2-core machine; far less when quiet)
+def test_a_stacked_run_reads_the_item_model_and_predict_reproduces_its_p_none(tmp_path):
+    from basketcast import pipeline
+    from basketcast.data.sources.synthetic import synthetic, write_synthetic
+
+    data = tmp_path / "data"
+    write_synthetic(synthetic(300, seed=5), data, format="parquet")
+    config = load_config(
+        **{
+            "threads": 1,
+            "model.folds": 2,
+            "model.num_boost_round": 30,
+            "model.stack_none": True,
+            "features.history_targets": 0,
+            "basket.p_none": "model",
+        }
+    )
+    result = pipeline.run(data, tmp_path / "run", config=config)
+    assert result.metrics["p_none"]["chosen"] == "model"
+    assert set(result.metrics["p_none"]["oof_f1"]) == {"model", "independent", "blend"}
+    names = load_manifest(tmp_path / "run" / "models", prefix="none")["feature_names"]
+    assert set(STACK_COLUMNS) <= set(names)
+    # Test orders were stacked on the fold-averaged item p; predict must stack the same way.
+    _, p_none = pipeline.predict_probabilities(tmp_path / "run", data)
+    assert p_none is not None
+    saved = pl.read_parquet(tmp_path / "run" / "predictions.parquet").filter(
+        (pl.col("kind") == "none") & (pl.col("depth") == 0)
+    )
+    both = saved.join(p_none, on="order_id")
+    assert both.height == saved.height > 0
+    assert (both["p"] - both["p_none"]).abs().max() <= 1e-6
