@@ -1,49 +1,62 @@
-"""The `basketcast` command line: thin wrappers that parse, call the library, and print with Rich.
+"""basketcast: predict which previously bought products will be in each customer's next order.
 
-Library errors (`DataError`, bad files) become a readable message and exit code 2.
+Start with `basketcast demo` (the whole pipeline on bundled real data), or
+`basketcast synth --users 1000 --out data` then `basketcast run data --out run`.
 """
 
 from __future__ import annotations
 
+import sys
+
+from basketcast.config import early_thread_budget
 from basketcast.device import set_thread_budget
 
-set_thread_budget()  # before Polars is imported anywhere
+# Before Polars is imported anywhere: its thread pool is sized once, at import, so the
+# configuration's `threads` is read from the --config file here, first thing.
+set_thread_budget(early_thread_budget(sys.argv[1:]))
 
-import functools  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any, TypeVar  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
 
-from basketcast.data.dataset import DataError  # noqa: E402
+from basketcast._cli_common import (  # noqa: E402
+    USER_ERRORS,
+    Boundary,
+    StageProgress,
+    console,
+    err_console,
+    friendly_errors,
+    print_conversion,
+    print_run,
+    print_version,
+    warn,
+)
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+__all__ = ["USER_ERRORS", "app", "friendly_errors"]
+
+
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=print_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    pass
+
+
+app = typer.Typer(
+    cls=Boundary,
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 datasets_app = typer.Typer(help="Make datasets in the Instacart layout.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
-
-console = Console()
-err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Turn input errors into a message on stderr and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (DataError, FileNotFoundError, ValueError) as exc:
-            from rich.markup import escape
-
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
+app.callback()(_main)
 
 
 DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
@@ -52,10 +65,8 @@ DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layou
 
 
 @app.command("validate")
-@friendly_errors
 def validate_command(data: DirArg) -> None:
     """Check the tables in DATA: print the counts, or every problem found (exit code 2)."""
-    from rich.markup import escape
 
     from basketcast.data.load import load_dataset
     from basketcast.data.validate import summarize
@@ -69,11 +80,10 @@ def validate_command(data: DirArg) -> None:
         highlight=False,
     )
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        warn(warning)
 
 
 @app.command("describe")
-@friendly_errors
 def describe_command(data: DirArg) -> None:
     """Validate the tables in DATA and print a summary table."""
     from rich.markup import escape
@@ -90,7 +100,7 @@ def describe_command(data: DirArg) -> None:
         table.add_row(label, value)
     console.print(table)
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        warn(warning)
 
 
 # --- datasets: other data → the Instacart layout (basketcast.data.sources) -----------------
@@ -102,20 +112,7 @@ def _table_format(value: str) -> Any:
     return value
 
 
-def _print_conversion(summary: dict[str, Any], out: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"wrote {escape(str(out))}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in summary.items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else escape(str(value)))
-    console.print(table)
-
-
 @datasets_app.command("from-transactions")
-@friendly_errors
 def from_transactions_command(
     file: Annotated[
         Path, typer.Argument(help="Transactions: CSV, CSV.gz or Parquet, one row per line.")
@@ -128,6 +125,14 @@ def from_transactions_command(
     ],
     product: Annotated[str, typer.Option("--product", help="Column of product ids.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
+    quantity: Annotated[
+        str | None,
+        typer.Option(
+            "--quantity",
+            help="Column of quantities: lines with a quantity <= 0 (returns, voids) are dropped "
+            "and counted in the report.",
+        ),
+    ] = None,
     products: Annotated[
         Path | None, typer.Option("--products", help="Product catalogue file.")
     ] = None,
@@ -154,7 +159,9 @@ def from_transactions_command(
 ) -> None:
     """Convert a plain transactions table to the Instacart layout (+ truth.csv and id maps)."""
     from basketcast.data.sources.transactions import from_transactions, read_table, write_converted
+    from basketcast.runfolder import check_writable
 
+    check_writable(out)
     lines = read_table(file, id_columns=[user, order, product])
     catalogue = None
     if products is not None:
@@ -165,6 +172,7 @@ def from_transactions_command(
         order=order,
         time=time,
         product=product,
+        quantity=quantity,
         products=catalogue,
         product_key=product_key,
         product_name=product_name,
@@ -176,11 +184,10 @@ def from_transactions_command(
         products_source=products.name if products is not None else "products",
     )
     write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    _print_conversion(converted.summary, out)
+    print_conversion(converted.summary, out)
 
 
 @datasets_app.command("complete-journey")
-@friendly_errors
 def complete_journey_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")],
     format: Annotated[
@@ -197,7 +204,7 @@ def complete_journey_command(
 
     converted = complete_journey(test_share=test_share, seed=seed)
     write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    _print_conversion(converted.summary, out)
+    print_conversion(converted.summary, out)
 
 
 @datasets_app.command("instacart-sample")
@@ -218,11 +225,10 @@ def instacart_sample_command(
 
     converted = instacart_sample(test_share=test_share, seed=seed)
     write_converted(converted, out, format=format)  # type: ignore[arg-type]
-    _print_conversion(converted.summary, out)
+    print_conversion(converted.summary, out)
 
 
 @app.command("evaluate")
-@friendly_errors
 def evaluate_command(
     submission: Annotated[Path, typer.Argument(help="Submission CSV: order_id,products.")],
     truth: Annotated[Path, typer.Argument(help="Truth CSV: order_id,products.")],
@@ -238,37 +244,6 @@ def evaluate_command(
 # --- modelling: features, run, predict, demo (basketcast.pipeline) ----------------------------
 
 
-class _StageProgress:
-    """The one Rich progress display: a line per stage with its elapsed time."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        )
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _StageProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, stage: str, event: str) -> None:
-        if event == "start":
-            self.tasks[stage] = self.progress.add_task(stage, total=1)
-        elif event in ("done", "cached"):
-            label = f"{stage} [dim](cached)[/]" if event == "cached" else stage
-            self.progress.update(self.tasks[stage], completed=1, description=f"[green]✓[/] {label}")
-        elif stage in self.tasks:
-            self.progress.update(self.tasks[stage], description=f"{stage} [dim]{event}[/]")
-
-
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="auto, cpu or cuda (overrides the config).")
@@ -282,7 +257,6 @@ def _config(path: Path | None, device: str | None = None, **overrides: Any) -> A
 
 
 @app.command("features")
-@friendly_errors
 def features_command(
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Parquet file for the candidate features.")],
@@ -308,66 +282,112 @@ def features_command(
     )
 
 
-def _print_run(result: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title="mean F1", title_justify="left")
-    for name in ("method", "orders", "n", "mean F1", "95 % interval"):
-        table.add_column(name, justify="right" if name != "method" else "left")
-    headline = result.metrics["f1"]["orders"]
-    for row in result.metrics["f1_table"]:
-        if row["orders"] == headline:
-            table.add_row(
-                row["method"], row["orders"], f"{row['n']:,}", f"{row['mean_f1']:.4f}",
-                f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
-            )  # fmt: skip
-    console.print(table)
-    from basketcast._cli_evaluation import print_comparisons
-
-    print_comparisons(console, result.metrics)
-    item = result.metrics["item_model"]
-    console.print(
-        f"item model: out-of-fold log loss {item['oof_logloss']:.4f}, AUC {item['oof_auc']:.4f}",
-        highlight=False,
-    )
-    console.print(
-        f"outputs in {result.out} (report: {result.out / 'report.html'})", highlight=False
-    )
-
-
 def _run_and_print(data: Path, out: Path, config: Any) -> None:
     from basketcast.pipeline import run
 
-    with _StageProgress() as progress:
+    with StageProgress() as progress:
         result = run(data, out, config=config, progress=progress)
-    _print_run(result)
+    print_run(result)
+
+
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run on Dask (the `dask` extra): local:N starts N worker processes, "
+        "tcp://HOST:PORT joins a running scheduler. Overrides [cluster] address.",
+    ),
+]
 
 
 @app.command("run")
-@friendly_errors
 def run_command(
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Run folder for every output.")],
     config: ConfigOpt = None,
     device: DeviceOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Validate → features → item and None models → F1-optimal baskets → submission, metrics, report."""
-    _run_and_print(data, out, _config(config, device))
+    cfg = _config(config, device, **{"cluster.address": cluster})
+    if cfg.cluster.address:
+        _run_on_cluster_and_print(data, out, cfg)
+        return
+    _run_and_print(data, out, cfg)
+
+
+def _run_on_cluster_and_print(data: Path, out: Path, config: Any) -> None:
+    """`run` on a Dask cluster: the cluster line (dashboard address) is printed as it starts."""
+    from rich.markup import escape
+
+    from basketcast.distributed import ClusterError
+    from basketcast.pipeline import run
+
+    with StageProgress() as progress:
+
+        def report(stage: str, event: str) -> None:
+            if stage == "cluster":
+                err_console.print(f"[bold]cluster:[/] {escape(event)}", highlight=False)
+            else:
+                progress(stage, event)
+
+        try:
+            result = run(data, out, config=config, progress=report)
+        except ClusterError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(code=1) from None
+    print_run(result)
+
+
+@app.command("shard")
+@friendly_errors
+def shard_command(
+    data: DirArg,
+    shards: Annotated[int, typer.Option("--shards", help="Number of user shards.", min=1)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the shards.")],
+) -> None:
+    """Write DATA as hash-partitioned Parquet by user (streamed; a `--cluster` run reads it as is)."""
+    from basketcast.distributed.shard import shard_dataset
+    from basketcast.pipeline import data_fingerprint
+
+    with err_console.status(f"sharding {data} into {shards} user shards"):
+        manifest = shard_dataset(data, out, shards=shards, fingerprint=data_fingerprint(data))
+    console.print(
+        f"wrote {manifest.shards} shards to {out}: {sum(manifest.users):,} users, "
+        f"{sum(manifest.orders):,} orders, {sum(manifest.prior_lines):,} prior lines "
+        f"(users per shard {min(manifest.users):,}–{max(manifest.users):,})",
+        highlight=False,
+    )
 
 
 @app.command("predict")
-@friendly_errors
 def predict_command(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
+    orders: Annotated[
+        str,
+        typer.Option(
+            "--orders",
+            help="Which target orders: test (as run's submission and truth.csv), train or all.",
+        ),
+    ] = "test",
 ) -> None:
-    """Baskets for the target orders in DATA from the models a run saved (no retraining)."""
+    """Baskets for the target orders in DATA from the models a run saved (no retraining).
+
+    A user with no earlier order gets None: nothing of theirs can be a reorder.
+    """
+    from basketcast.io import check_can_write
     from basketcast.pipeline import predict
 
+    check_can_write(out)
+    if orders not in ("test", "train", "all"):
+        raise typer.BadParameter(f"--orders must be test, train or all, not {orders!r}")
     with err_console.status("predicting"):
-        submission = predict(run_dir, data, out)
-    console.print(f"wrote {submission.height:,} baskets to {out}", highlight=False)
+        submission = predict(run_dir, data, out, orders=orders)  # type: ignore[arg-type]
+    console.print(
+        f"wrote {submission.height:,} baskets ({orders} orders) to {out}", highlight=False
+    )
 
 
 DEMO_DATA = ("complete-journey", "instacart-sample")
@@ -380,7 +400,6 @@ def _demo_data(value: str) -> str:
 
 
 @app.command("demo")
-@friendly_errors
 def demo_command(
     out: Annotated[Path | None, typer.Option("--out", help="Run folder.")] = None,
     config: ConfigOpt = None,
@@ -406,13 +425,14 @@ def demo_command(
     from importlib.resources import files
 
     from basketcast.data.sources.transactions import write_converted
+    from basketcast.io import INCOMPLETE
 
     if out is None:
         out = Path("runs/demo" if data_name == "complete-journey" else f"runs/demo-{data_name}")
     data = out / "data"
     packaged = "demo.toml" if data_name == "complete-journey" else f"demo-{data_name}.toml"
     config = config or Path(str(files("basketcast") / "configs" / packaged))
-    if not (data / "truth.csv").exists():
+    if not (data / "truth.csv").exists() or (data / INCOMPLETE).exists():
         from basketcast.data.sources.complete_journey import complete_journey
         from basketcast.data.sources.instacart_sample import instacart_sample
 
@@ -430,7 +450,6 @@ def demo_command(
 
 
 @app.command("synth")
-@friendly_errors
 def synth_command(
     users: Annotated[
         int, typer.Option("--users", help="Number of users (Instacart's full scale: 206209).")
@@ -447,7 +466,9 @@ def synth_command(
     probability each candidate was drawn with).
     """
     from basketcast.data.sources.synthetic import synthetic, write_synthetic
+    from basketcast.runfolder import check_writable
 
+    check_writable(out)  # before generating, which takes a while at scale
     with err_console.status(f"generating {users:,} users"):
         data = synthetic(users, seed=seed)
         write_synthetic(data, out, format=format)  # type: ignore[arg-type]
@@ -466,3 +487,42 @@ def config_command(
 ) -> None:
     """Print the resolved configuration as TOML: every knob with its default (or the file's value)."""
     console.print(_config(config).to_toml(), highlight=False, markup=False)
+
+
+# --- the service (basketcast.serve) ------------------------------------------------------------
+
+
+@app.command("serve")
+@friendly_errors
+def serve_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="The run's order history (default: the run's data folder)."),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="SQLite file or postgresql:// URL for posted orders "
+            "(default: RUN/serve/orders.sqlite3).",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+) -> None:
+    """Answer next-basket requests over HTTP and take new orders (OpenAPI at /docs).
+
+    Binding beyond 127.0.0.1 needs BASKETCAST_API_KEY, which writes and reloads
+    must then send as X-API-Key. SIGHUP or POST /v1/admin/reload re-reads RUN.
+    """
+    from basketcast.serve import ServeSettings
+    from basketcast.serve.server import run_server
+
+    settings = ServeSettings.from_env(run_dir, data_dir=data, host=host, port=port, db=db)
+    run_server(settings, log_level=log_level)
+
+
+if __name__ == "__main__":  # python -m basketcast.cli
+    app(prog_name="basketcast")

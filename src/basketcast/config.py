@@ -16,15 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from basketcast.errors import UsageError
+
 __all__ = [
     "BasketConfig",
+    "ClusterConfig",
+    "ConfigError",
     "Device",
     "FeatureConfig",
     "ModelConfig",
     "PNone",
     "RunConfig",
+    "early_thread_budget",
     "load_config",
 ]
+
+
+class ConfigError(UsageError):
+    """A configuration file or value that cannot be used: names the file and the key."""
 
 
 class Device(enum.StrEnum):
@@ -58,13 +67,13 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.history_targets <= 10:
-            raise ValueError(
+            raise ConfigError(
                 f"features.history_targets must be in 0..10, got {self.history_targets}"
             )
         for key in ("exclude", "include"):
             names = getattr(self, key)
             if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-                raise ValueError(
+                raise ConfigError(
                     f'features.{key} must be a list of family names, e.g. ["context"]; '
                     f"got {names!r}"
                 )
@@ -114,22 +123,27 @@ class ModelConfig:
     """The None model also reads the item model's out-of-fold probabilities (sum, max, mean,
     prod(1 - p)); off by default: on the Instacart sample it did not help (benchmarks/README)."""
     device: Device = Device.AUTO
-    seed: int = 0
+    seed: int = field(default=0, metadata={"derived": True})
+    """Not a key of its own: always the run's top-level `seed` (set by `RunConfig`)."""
 
     def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise ValueError(f"model.folds must be at least 2, got {self.folds}")
+        if not 2 <= self.folds <= MAX_FOLDS:
+            raise ConfigError(f"model.folds must be in 2..{MAX_FOLDS}, got {self.folds}")
         bad = [f for f in self.train_folds if not 0 <= f < self.folds]
         if bad:
-            raise ValueError(f"model.train_folds must lie in 0..{self.folds - 1}, got {bad}")
+            raise ConfigError(f"model.train_folds must lie in 0..{self.folds - 1}, got {bad}")
         for name in ("eta", "colsample_bytree", "subsample"):
             value = getattr(self, name)
             if not 0 < value <= 1:
-                raise ValueError(f"model.{name} must be in (0, 1], got {value}")
-        if self.max_depth < 1 or self.num_boost_round < 1 or self.early_stopping_rounds < 1:
-            raise ValueError(
-                "model.max_depth, num_boost_round and early_stopping_rounds must be >= 1"
-            )
+                raise ConfigError(f"model.{name} must be in (0, 1], got {value}")
+        for name in ("max_depth", "num_boost_round", "early_stopping_rounds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_bin < 2:
+            raise ConfigError(f"model.max_bin must be at least 2, got {self.max_bin}")
+        for name in ("min_child_weight", "reg_lambda"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"model.{name} must be at least 0, got {getattr(self, name)}")
 
     @property
     def folds_to_train(self) -> tuple[int, ...]:
@@ -142,7 +156,7 @@ class PNone(enum.StrEnum):
     AUTO = "auto"
     """Whichever of the three below gives the best out-of-fold F1 on the run's own train orders."""
     MODEL = "model"
-    """The None model (stacked on the item model's out-of-fold probabilities)."""
+    """The None model's p (stacked on the item model's probabilities with `model.stack_none`)."""
     INDEPENDENT = "independent"
     """prod(1 - p_i) over the order's candidates, as if items were independent."""
     BLEND = "blend"
@@ -162,11 +176,13 @@ class BasketConfig:
     the one with the best out-of-fold F1 on the run's train orders (metrics.json: p_none)."""
 
     def __post_init__(self) -> None:
+        # A TOML value is checked by `_check_value`; this catches a wrong one given in code.
         try:
             object.__setattr__(self, "p_none", PNone(self.p_none))
         except ValueError:
-            raise ValueError(
-                f"basket.p_none must be one of {[v.value for v in PNone]}, got {self.p_none!r}"
+            choices = ", ".join(v.value for v in PNone)
+            raise ConfigError(
+                f"basket.p_none must be one of {choices}, got {self.p_none!r}"
             ) from None
 
     @staticmethod
@@ -175,9 +191,9 @@ class BasketConfig:
         if "use_none_model" not in values:
             return values
         values = dict(values)
-        on = values.pop("use_none_model")
+        on = _check_value(values.pop("use_none_model"), "bool", "basket.use_none_model")
         if "p_none" in values:
-            raise ValueError(
+            raise ConfigError(
                 "basket.use_none_model is replaced by basket.p_none; give p_none alone"
             )
         values["p_none"] = "model" if on else "independent"
@@ -192,18 +208,58 @@ class BasketConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Where a run computes: this process (the default), or a Dask cluster (the `dask` extra)."""
+
+    address: str = ""
+    """"" = this process, no Dask; "local:N" = a LocalCluster of N worker processes started
+    for the run; "tcp://HOST:PORT" = an existing scheduler."""
+    shards: int = 0
+    """User shards (hash-partitioned Parquet); 0 = four per worker."""
+    threads_per_worker: int = 0
+    """For local:N; 0 = split the cores: cores // N each, at least 1."""
+    memory_limit: str = "auto"
+    """For local:N, per worker ("4GiB", ...); "auto" = the machine's memory / N."""
+
+    def __post_init__(self) -> None:
+        address = self.address
+        if address and not (address.startswith(("local:", "tcp://", "tls://", "ucx://"))):
+            raise ConfigError(
+                f"cluster.address must be empty, local:N or tcp://HOST:PORT, got {address!r}"
+            )
+        if address.startswith("local:"):
+            count = address.removeprefix("local:")
+            if not count.isdigit() or int(count) < 1:
+                raise ConfigError(f"cluster.address local:N needs N >= 1, got {address!r}")
+        if self.shards < 0 or self.threads_per_worker < 0:
+            raise ConfigError("cluster.shards and cluster.threads_per_worker must be >= 0")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """The whole run."""
 
     seed: int = 0
+    """The one seed: folds, XGBoost's sampling and the bootstrap intervals."""
     threads: int = 0
-    """Threads for Polars, XGBoost and Numba together; 0 = all cores."""
+    """Threads for XGBoost, Numba and (from the `basketcast` command) Polars; 0 = all cores."""
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     basket: BasketConfig = field(default_factory=BasketConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed must be at least 0, got {self.seed}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be at least 0 (0 = all cores), got {self.threads}")
+        if self.model.seed != self.seed:  # one seed: the model stage takes the run's
+            object.__setattr__(self, "model", dataclasses.replace(self.model, seed=self.seed))
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        data = _plain(dataclasses.asdict(self))
+        data["model"].pop("seed", None)  # derived from the top-level seed, not a key
+        return data
 
     def to_toml(self) -> str:
         """TOML text of the resolved configuration (every knob, defaults included)."""
@@ -223,28 +279,46 @@ class RunConfig:
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        data = dict(data)
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
-        sections = {"features": FeatureConfig, "model": ModelConfig, "basket": BasketConfig}
-        if isinstance(data.get("features"), dict):
-            data["features"] = FeatureConfig.upgrade(data["features"])
-        if isinstance(data.get("basket"), dict):
-            data["basket"] = BasketConfig.upgrade(data["basket"])
-        for name, klass in sections.items():
-            if name in data:
-                data[name] = _build(klass, data[name], name)
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], *, source: str = "configuration") -> RunConfig:
+        """Build from plain values, checking every key's type and range first.
+
+        Raises
+        ------
+        ConfigError
+            Naming `source` and the key: unknown keys or sections, wrong types,
+            values out of range.
+        """
+        return _build(cls, data, "", source)
+
+
+MAX_FOLDS = 100
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
-    """Read a TOML file (or nothing: defaults) and apply `section.key` overrides."""
+    """Read a TOML file (or nothing: defaults) and apply `section.key` overrides.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not a file, not TOML, or a key is unknown, of the
+        wrong type or out of range; raised before anything else happens.
+    """
     data: dict[str, Any] = {}
+    source = "configuration"
     if path is not None:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        path = Path(path)
+        source = str(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: no such configuration file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: not a readable file (a TOML configuration file is needed)")
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc})") from None
     for dotted, value in overrides.items():
         if value is None:
             continue
@@ -253,23 +327,122 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
         for p in parents:
             node = node.setdefault(p, {})
         node[key] = value
-    return RunConfig.from_dict(data)
+    return RunConfig.from_dict(data, source=source)
 
 
-def _build(klass: type, values: dict[str, Any], section: str) -> Any:
-    names = {f.name: f for f in dataclasses.fields(klass)}
-    unknown = set(values) - set(names)
+def early_thread_budget(argv: list[str]) -> int:
+    """The `threads` of the ``--config`` file in `argv`, read before Polars starts; 0 when unknown.
+
+    A positive value is put into the thread variables of Polars, OpenMP
+    (XGBoost) and Numba, overriding the environment: the file is the more
+    explicit choice. Any problem with the file is left to `load_config`,
+    which reports it properly.
+    """
+    import os
+
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    if path is None:
+        return 0
+    try:
+        with open(path, "rb") as fh:
+            threads = tomllib.load(fh).get("threads", 0)
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0:
+        return 0
+    for var in (
+        "POLARS_MAX_THREADS",
+        "OMP_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+    ):
+        os.environ[var] = str(threads)
+    return threads
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names |= {list: "a list", dict: "a section"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_value(value: Any, kind: str, where: str) -> Any:
+    """`value` as the field type `kind` (the annotation's text), or ConfigError naming `where`."""
+    shown = json.dumps(value) if isinstance(value, str | int | float | bool) else repr(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {shown} ({_type_name(value)})")
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be a whole number, got {shown} ({_type_name(value)})")
+    if kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where} must be a number, got {shown} ({_type_name(value)})")
+    if kind in _ENUM_TYPES:
+        members = _ENUM_TYPES[kind]
+        choices = ", ".join(m.value for m in members)
+        if isinstance(value, str) and value in {m.value for m in members}:
+            return members(value)
+        raise ConfigError(f"{where} must be one of {choices}, got {shown}")
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where} must be a string, got {shown} ({_type_name(value)})")
+    if kind == "tuple[str, ...]":
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of strings, got {shown}")
+    if kind == "tuple[int, ...]":
+        if isinstance(value, list | tuple) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of whole numbers, got {shown}")
+    raise TypeError(f"no check for configuration type {kind!r} ({where})")  # a bug, not input
+
+
+def _build(klass: type, values: Any, section: str, source: str) -> Any:
+    where = f"[{section}]" if section else "the top level"
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: [{section}] must be a section (a table), got {values!r}")
+    try:  # the deprecated keys: features.context_features, basket.use_none_model
+        if klass is FeatureConfig:
+            values = FeatureConfig.upgrade(values)
+        elif klass is BasketConfig:
+            values = BasketConfig.upgrade(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    fields = {f.name: f for f in dataclasses.fields(klass) if not f.metadata.get("derived")}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ValueError(f"unknown keys in [{section}]: {sorted(unknown)}")
-    kwargs = dict(values)
-    if "device" in kwargs:
-        kwargs["device"] = Device(kwargs["device"])
-    if "train_folds" in kwargs:
-        kwargs["train_folds"] = tuple(kwargs["train_folds"])
-    for key in ("exclude", "include"):
-        if isinstance(kwargs.get(key), list):
-            kwargs[key] = tuple(kwargs[key])
-    return klass(**kwargs)
+        hint = ""
+        if section == "model" and "seed" in unknown:
+            hint = (
+                "; model.seed was merged into the top-level `seed` (write `seed = N` above [model])"
+            )
+        raise ConfigError(
+            f"{source}: unknown key(s) {unknown} in {where}; known: {sorted(fields)}{hint}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = str(fields[name].type)
+        key = f"{section}.{name}" if section else name
+        if kind in _SECTION_TYPES:
+            kwargs[name] = _build(_SECTION_TYPES[kind], value, name, source)
+        else:
+            kwargs[name] = _check_value(value, kind, f"{source}: {key}")
+    try:
+        return klass(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _plain(value: Any) -> Any:
@@ -290,3 +463,14 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
+
+
+_ENUM_TYPES: dict[str, type[enum.StrEnum]] = {"Device": Device, "PNone": PNone}
+"""Enum-typed keys by the annotation's text: a value must be one of the members' values."""
+
+_SECTION_TYPES: dict[str, type] = {
+    "FeatureConfig": FeatureConfig,
+    "ModelConfig": ModelConfig,
+    "BasketConfig": BasketConfig,
+    "ClusterConfig": ClusterConfig,
+}

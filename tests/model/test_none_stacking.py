@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import numpy as np
@@ -9,7 +10,7 @@ import polars as pl
 import pytest
 
 from basketcast.basket.p_none import p_none_values
-from basketcast.config import BasketConfig, PNone, RunConfig, load_config
+from basketcast.config import BasketConfig, ConfigError, PNone, RunConfig, load_config
 from basketcast.model.p_none import choose_p_none
 from basketcast.model.predict import load_manifest
 from basketcast.model.stacking import STACK_COLUMNS, item_summaries, stack_orders
@@ -108,30 +109,31 @@ def test_a_requested_source_is_kept_and_without_a_none_model_it_is_independence(
 def test_config_p_none_default_values_and_the_old_key():
     assert RunConfig().basket.p_none is PNone.AUTO
     assert load_config(**{"basket.p_none": "blend"}).basket.p_none is PNone.BLEND
-    with pytest.raises(ValueError, match=r"basket\.p_none must be one of"):
+    with pytest.raises(ConfigError, match=r"basket\.p_none must be one of"):
         BasketConfig(p_none="sometimes")  # type: ignore[arg-type]
     for old, new in ((True, PNone.MODEL), (False, PNone.INDEPENDENT)):
         with pytest.warns(FutureWarning, match=f'p_none = "{new.value}"'):
             assert load_config(**{"basket.use_none_model": old}).basket.p_none is new
-    with pytest.raises(ValueError, match="give p_none alone"):
+    with pytest.raises(ConfigError, match="give p_none alone"):
         load_config(**{"basket.use_none_model": True, "basket.p_none": "auto"})
     text = load_config(**{"basket.p_none": "independent"}).to_toml()
     assert 'p_none = "independent"' in text
     assert RunConfig.from_dict(tomllib.loads(text)).basket.p_none is PNone.INDEPENDENT
 
 
-@pytest.mark.slow  # one whole tiny run (~110 s on the loaded 2-core machine; far less when quiet)
 def test_a_stacked_run_reads_the_item_model_and_predict_reproduces_its_p_none(tmp_path):
     from basketcast import pipeline
     from basketcast.data.sources.synthetic import synthetic, write_synthetic
 
     data = tmp_path / "data"
-    write_synthetic(synthetic(300, seed=5), data, format="parquet")
+    write_synthetic(synthetic(120, seed=5), data, format="parquet")
     config = load_config(
         **{
             "threads": 1,
             "model.folds": 2,
-            "model.num_boost_round": 30,
+            "model.num_boost_round": 10,
+            "model.early_stopping_rounds": 5,
+            "model.max_depth": 4,
             "model.stack_none": True,
             "features.history_targets": 0,
             "basket.p_none": "model",
@@ -139,6 +141,9 @@ def test_a_stacked_run_reads_the_item_model_and_predict_reproduces_its_p_none(tm
     )
     result = pipeline.run(data, tmp_path / "run", config=config)
     assert result.metrics["p_none"]["chosen"] == "model"
+    # The choice is published with the models, under the run's manifest.
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "models/p_none.json" in manifest["files"]
     assert set(result.metrics["p_none"]["oof_f1"]) == {"model", "independent", "blend"}
     names = load_manifest(tmp_path / "run" / "models", prefix="none")["feature_names"]
     assert set(STACK_COLUMNS) <= set(names)

@@ -18,6 +18,7 @@ import polars as pl
 from basketcast.data.dataset import DataError, Dataset, Problem
 from basketcast.data.schema import TABLES
 from basketcast.data.validate import validate
+from basketcast.io import INCOMPLETE
 
 __all__ = ["SUFFIXES", "find_tables", "load_dataset", "load_tables", "scan_table"]
 
@@ -45,19 +46,36 @@ def find_tables(folder: str | Path) -> dict[str, Path]:
     Raises
     ------
     FileNotFoundError
-        If `folder` is not a folder.
+        If `folder` does not exist.
     DataError
-        Listing every required table that has no file and every table that
-        has more than one (which one to read would be a guess).
+        Listing every required table that has no file, every table that has
+        more than one (which one to read would be a guess), and every table
+        name that is a folder or a broken link; or the folder is not a folder,
+        or holds the marker of an interrupted write.
     """
     folder = Path(folder)
     if not folder.is_dir():
+        if folder.exists():
+            raise DataError([Problem(str(folder), "", "is not a folder")], source=str(folder))
         raise FileNotFoundError(f"no such folder: {folder}")
+    if (folder / INCOMPLETE).exists():
+        message = (
+            f"an interrupted write left this folder incomplete ({INCOMPLETE} is there); "
+            "write the data again"
+        )
+        raise DataError([Problem(str(folder), "", message)], source=str(folder))
     found: dict[str, Path] = {}
     problems: list[Problem] = []
     for name, table in TABLES.items():
         paths = [folder / f"{name}{suffix}" for suffix in SUFFIXES]
-        present = [path for path in paths if path.is_file()]
+        # A folder, a dangling link or a link loop under a table's name is there, but unreadable.
+        present = [path for path in paths if path.exists() or path.is_symlink()]
+        unreadable = [path for path in present if not path.is_file()]
+        for path in unreadable:
+            kind = "a folder" if path.is_dir() else "a dangling symbolic link or a link loop"
+            problems.append(Problem(path.name, "", f"is not a readable file (it is {kind})"))
+        if unreadable:
+            continue
         if len(present) > 1:
             names = ", ".join(path.name for path in present)
             problems.append(
@@ -124,4 +142,4 @@ def load_dataset(folder: str | Path) -> Dataset:
     paths = find_tables(folder)
     files: Mapping[str, str] = {name: path.name for name, path in paths.items()}
     tables = {name: scan_table(path) for name, path in paths.items()}
-    return validate(tables, source=str(folder), files=files)
+    return validate(tables, source=str(folder), files=files, paths=paths)

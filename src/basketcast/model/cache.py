@@ -1,53 +1,60 @@
 """A finished training stage on disk: models, out-of-fold/test predictions and metrics, under one key.
 
-The key file is written last, so a stage counts as finished only when every
-other file of it is complete; a different key (new data or configuration)
-means the stage is trained again.
+Stored as a `basketcast.stage_cache.StageCache` entry: the manifest (sizes
+and sha256 of every file) is written last, so a stage counts as finished only
+when every file of it is complete and intact. A different key (new data or
+configuration) or a damaged file means the stage is trained again.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import polars as pl
+import xgboost as xgb
 
-from basketcast.io import write_frame, write_text
+from basketcast.io import write_frame
 from basketcast.model.predict import load_manifest, load_models, save_models
 from basketcast.model.train import CVResult
+from basketcast.stage_cache import StageCache
 
-__all__ = ["load_cv_result", "save_cv_result"]
+__all__ = ["load_cv_result", "model_files", "save_cv_result"]
 
 _TABLES = ("oof", "test", "fold_metrics", "importance")
 
 
-def save_cv_result(result: CVResult, folder: str | Path, *, prefix: str, key: str) -> None:
-    folder = Path(folder)
-    stage_file = folder / f"{prefix}_stage.json"
-    stage_file.unlink(missing_ok=True)  # the old stage stops counting before anything is replaced
-    for name in _TABLES:
-        write_frame(getattr(result, name), folder / f"{prefix}_{name}.parquet")
-    save_models(result, folder, prefix=prefix)
-    stage = {"key": key, "logloss": result.logloss, "auc": result.auc}
-    write_text(stage_file, json.dumps(stage, indent=2) + "\n")
+def model_files(result: CVResult, prefix: str) -> list[str]:
+    """The file names `save_models` writes for `result`: one per fold, then the manifest."""
+    return [f"{prefix}_fold{f}.ubj" for f in sorted(result.boosters)] + [f"{prefix}_models.json"]
 
 
-def load_cv_result(folder: str | Path, *, prefix: str, key: str) -> CVResult | None:
-    """The saved stage when its key matches, else None."""
-    folder = Path(folder)
-    stage_file = folder / f"{prefix}_stage.json"
-    if not stage_file.exists():
+def save_cv_result(result: CVResult, cache: StageCache, *, prefix: str, key: str) -> None:
+    """Write `result` as the cache entry for `key` (the old entry stops counting first)."""
+    with cache.entry(key) as entry:
+        for name in _TABLES:
+            write_frame(getattr(result, name), entry.path(f"{prefix}_{name}.parquet"))
+        save_models(result, cache.folder, prefix=prefix)
+        for name in model_files(result, prefix):
+            entry.path(name)
+        entry.meta.update(logloss=result.logloss, auc=result.auc)
+
+
+def load_cv_result(cache: StageCache, *, prefix: str, key: str) -> CVResult | None:
+    """The saved stage when its key matches and every file is intact, else None (`cache.note` says why)."""
+    files = cache.load(key)
+    if files is None:
         return None
-    stage = json.loads(stage_file.read_text())
-    if stage.get("key") != key:
+    folder = cache.folder
+    try:
+        manifest = load_manifest(folder, prefix=prefix)
+        tables = {name: pl.read_parquet(folder / f"{prefix}_{name}.parquet") for name in _TABLES}
+        boosters = load_models(folder, prefix=prefix)
+    except (OSError, ValueError, KeyError, pl.exceptions.PolarsError, xgb.core.XGBoostError) as exc:
+        cache.invalidate(f"{folder} could not be read ({type(exc).__name__}); recomputing")
         return None
-    manifest = load_manifest(folder, prefix=prefix)
-    tables = {name: pl.read_parquet(folder / f"{prefix}_{name}.parquet") for name in _TABLES}
     return CVResult(
-        boosters=load_models(folder, prefix=prefix),
+        boosters=boosters,
         feature_names=list(manifest["feature_names"]),
-        logloss=float(stage["logloss"]),
-        auc=float(stage["auc"]),
+        logloss=float(cache.meta["logloss"]),
+        auc=float(cache.meta["auc"]),
         params=dict(manifest.get("params", {})),
         n_folds=int(manifest["n_folds"]),
         seed=int(manifest["seed"]),

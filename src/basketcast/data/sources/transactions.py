@@ -8,11 +8,6 @@ converted dataset can be explained and mapped back to the original ids.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,20 +15,24 @@ from typing import Literal
 import polars as pl
 
 from basketcast.data.dataset import DataError, Problem
-from basketcast.data.schema import (
-    AISLES,
-    DEPARTMENTS,
-    ORDERS,
-    PRIOR,
-    PRODUCTS,
-    TABLES,
-    TRAIN,
-    TableSchema,
+from basketcast.data.schema import ORDERS, PRIOR, TABLES, TRAIN
+from basketcast.data.sources._tx_build import (
+    UNKNOWN,
+    apply_maps,
+    conform,
+    dense_map,
+    product_tables,
+    split,
+    stable_unit_hash,
+    truth,
 )
-from basketcast.io import write_tables
+from basketcast.data.sources._tx_read import read_lines, read_products, read_table
+from basketcast.errors import UsageError
+from basketcast.io import write_folder
 
 __all__ = [
     "ID_KINDS",
+    "UNKNOWN",
     "Converted",
     "from_transactions",
     "read_table",
@@ -42,10 +41,7 @@ __all__ = [
 ]
 
 ID_KINDS = ("user", "order", "product")
-UNKNOWN = "unknown"
 _CAP_DAYS = 30  # Instacart caps days_since_prior_order at 30
-_EPOCH_MAX_S = 4_102_444_800  # 2100-01-01: larger "seconds" are almost surely milliseconds
-_N_EXAMPLES = 5
 
 SummaryValue = int | float | str
 
@@ -80,17 +76,6 @@ class Converted:
     summary: dict[str, SummaryValue] = field(default_factory=dict)
 
 
-def stable_unit_hash(value: object, *, seed: int = 0) -> float:
-    """A number in [0, 1) fixed by `value`'s string form and `seed`.
-
-    Unlike Python's `hash`, it does not change between processes, machines or
-    versions (BLAKE2b of ``"<seed>:<str(value)>"``), so a user lands in the
-    same split on every run.
-    """
-    digest = hashlib.blake2b(f"{seed}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
 def from_transactions(
     lines: pl.DataFrame | pl.LazyFrame,
     *,
@@ -98,6 +83,7 @@ def from_transactions(
     order: str,
     time: str,
     product: str,
+    quantity: str | None = None,
     products: pl.DataFrame | pl.LazyFrame | None = None,
     product_key: str | None = None,
     product_name: str | None = None,
@@ -120,6 +106,10 @@ def from_transactions(
         `Converted.id_maps`). `time` is a datetime (naive, or time-zone aware:
         day and hour are then read on that zone's clock), a date (hour 0), an
         ISO-8601 string, or a number of seconds since the Unix epoch (UTC).
+    quantity
+        Optional column of quantities: lines with a quantity <= 0 (returns,
+        voids) are dropped and counted (``lines_quantity_le_0_dropped``);
+        without it every line counts as a purchase.
     products
         Optional product catalogue, keyed by `product_key` (default: the
         `product` name); `product_name`, `aisle` and `department` name its
@@ -178,21 +168,33 @@ def from_transactions(
       ``"product <id>"``.
     """
     if not 0.0 <= test_share <= 1.0:
-        raise ValueError(f"test_share must be between 0 and 1, got {test_share}")
+        raise UsageError(f"--test-share must be between 0 and 1, got {test_share}")
     roles = {"user": user, "order": order, "time": time, "product": product}
     if len(set(roles.values())) < len(roles):
-        raise ValueError(
+        raise UsageError(
             f"user, order, time and product must be four different columns, got {roles}"
         )
     if products is None and any(
         c is not None for c in (product_key, product_name, aisle, department)
     ):
-        raise ValueError("product_key, product_name, aisle and department need a products table")
+        raise UsageError("--product-key, --product-name, --aisle and --department need --products")
+    if quantity is not None and quantity in roles.values():
+        raise UsageError(f"--quantity {quantity!r} is already the column of another role")
 
-    raw = _read_lines(lines, roles, source=source)
+    raw = read_lines(lines, roles, source=source, quantity=quantity)
+    dropped = 0
+    if quantity is not None:
+        n_in = raw.height
+        raw = raw.filter(pl.col("q") > 0).drop("q")
+        dropped = n_in - raw.height
+        if raw.height == 0:
+            raise DataError(
+                [Problem(source, quantity, f"no line has a quantity above 0 ({n_in:,} lines)")],
+                source=source,
+            )
     catalogue = None
     if products is not None:
-        catalogue = _read_products(
+        catalogue = read_products(
             products,
             key=product_key or product,
             name=product_name,
@@ -208,10 +210,12 @@ def from_transactions(
         if kind == "product" and catalogue is not None:
             values = pl.concat([values, catalogue.get_column("p_raw")])
         if values.dtype == pl.String:
-            id_maps[kind] = _dense_map(values, f"{kind}_id")
-    df = _apply_maps(raw, id_maps)
+            id_maps[kind] = dense_map(values, f"{kind}_id")
+    df = apply_maps(raw, id_maps)
 
-    summary: dict[str, SummaryValue] = {"lines_in": raw.height}
+    summary: dict[str, SummaryValue] = {"lines_in": raw.height + dropped}
+    if quantity is not None:
+        summary["lines_quantity_le_0_dropped"] = dropped
     summary.update({f"{kind}_ids": "mapped" if kind in id_maps else "kept" for kind in ID_KINDS})
 
     # One row per order × product, at the position of its first line.
@@ -233,6 +237,13 @@ def from_transactions(
     single = orders.filter(pl.col("n_orders") == 1)
     summary["users_single_order_dropped"] = single.height
     orders = orders.filter(pl.col("n_orders") > 1)
+    if orders.height == 0:
+        raise DataError(
+            [Problem(source, roles["user"],
+                     "no user has two or more orders (a target order needs a history)",
+                     single.height)],
+            source=source,
+        )  # fmt: skip
     n_before = df.height
     df = df.join(orders.select("order_id", "user_id", "order_number"), on=["order_id", "user_id"])
     summary["lines_single_order_dropped"] = n_before - df.height
@@ -240,7 +251,7 @@ def from_transactions(
     # Each user's last order is the target; a stable hash of the original id picks test.
     users = orders.filter(pl.col("order_number") == pl.col("n_orders")).select("user_id")
     users = users.with_columns(
-        eval_set=_split(users.get_column("user_id"), id_maps, test_share, seed)
+        eval_set=split(users.get_column("user_id"), id_maps, test_share, seed)
     )
     orders = orders.join(users, on="user_id", how="left").with_columns(
         eval_set=pl.when(pl.col("order_number") == pl.col("n_orders"))
@@ -268,16 +279,16 @@ def from_transactions(
     )
 
     tables: dict[str, pl.DataFrame] = {
-        "orders": _conform(orders.sort("user_id", "order_number"), ORDERS),
-        "order_products__prior": _conform(df.filter(pl.col("eval_set") == "prior"), PRIOR),
-        "order_products__train": _conform(df.filter(pl.col("eval_set") == "train"), TRAIN),
+        "orders": conform(orders.sort("user_id", "order_number"), ORDERS),
+        "order_products__prior": conform(df.filter(pl.col("eval_set") == "prior"), PRIOR),
+        "order_products__train": conform(df.filter(pl.col("eval_set") == "train"), TRAIN),
     }
     test_orders = orders.filter(pl.col("eval_set") == "test").select("order_id")
-    truth = _truth(test_orders, df.filter(pl.col("eval_set") == "test"))
+    test_truth = truth(test_orders, df.filter(pl.col("eval_set") == "test"))
 
     if catalogue is not None:
-        product_tables, placeholders = _product_tables(catalogue, raw, id_maps)
-        tables.update(product_tables)
+        made, placeholders = product_tables(catalogue, raw, id_maps)
+        tables.update(made)
         summary["products_placeholder"] = placeholders.height
         summary["lines_placeholder_product"] = raw.join(placeholders, on="p_raw", how="semi").height
 
@@ -289,7 +300,7 @@ def from_transactions(
         prior_orders=count.get("prior", 0),
         train_orders=count.get("train", 0),
         test_orders=count.get("test", 0),
-        test_orders_none=truth.filter(pl.col("products") == "None").height,
+        test_orders_none=test_truth.filter(pl.col("products") == "None").height,
         prior_lines=tables["order_products__prior"].height,
         train_lines=tables["order_products__train"].height,
         test_lines=df.height
@@ -302,412 +313,23 @@ def from_transactions(
             aisles=tables["aisles"].height,
             departments=tables["departments"].height,
         )
-    return Converted(tables=tables, truth=truth, id_maps=id_maps, summary=summary)
+    return Converted(tables=tables, truth=test_truth, id_maps=id_maps, summary=summary)
 
 
 def write_converted(
     converted: Converted, out: str | Path, *, format: Literal["csv", "parquet"] = "csv"
 ) -> Path:
-    """Write the tables (as `format`), `truth.csv` and `id_map_<kind>.csv` into `out`, all or nothing.
+    """Write the tables (as `format`), `truth.csv` and `id_map_<kind>.csv` into `out`, as one unit.
 
-    Every file is completed in a staging folder before any is moved into
-    place. Files of an earlier conversion that these outputs supersede are
-    then removed: the same table in another format (which `load_dataset`
-    would refuse as ambiguous), layout tables this conversion did not make,
-    and id maps of kinds that are no longer mapped.
+    Files of an earlier conversion that these outputs supersede are removed in
+    the same unit (`basketcast.io.write_folder`): the same table in another
+    format (which `load_dataset` would refuse as ambiguous), layout tables this
+    conversion did not make, and id maps of kinds that are no longer mapped.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     suffix = {"csv": ".csv", "parquet": ".parquet"}[format]
-    extras = {"truth": converted.truth}
-    extras.update({f"id_map_{kind}": frame for kind, frame in converted.id_maps.items()})
-    staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=out))
-    try:
-        write_tables(converted.tables, staging, format=format)
-        write_tables(extras, staging, format="csv")
-        for name in converted.tables:
-            os.replace(staging / f"{name}{suffix}", out / f"{name}{suffix}")
-        for name in extras:
-            os.replace(staging / f"{name}.csv", out / f"{name}.csv")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    # Superseded files: a table in another format (load_dataset refuses two files for one
-    # table), optional tables this conversion has not made, id maps of unmapped kinds.
-    for name in TABLES:
-        keep = {suffix} if name in converted.tables else set()
-        for other in {".csv", ".csv.gz", ".parquet"} - keep:
-            (out / f"{name}{other}").unlink(missing_ok=True)
-    for kind in ID_KINDS:
-        if kind not in converted.id_maps:
-            (out / f"id_map_{kind}.csv").unlink(missing_ok=True)
-    return out
-
-
-def read_table(path: str | Path, *, id_columns: Sequence[str] = ()) -> pl.DataFrame:
-    """Read a CSV, CSV.gz or Parquet file for `from_transactions`.
-
-    A CSV's `id_columns` are read as text and become Int64 only when every
-    value is a plain integer (no leading zeros, sign or spaces): ids such as
-    ``"00123"`` stay strings, so they are mapped, not silently changed.
-    Other CSV columns are inferred (a time column stays text and is parsed
-    as ISO-8601 by `from_transactions`). Parquet columns are read as stored.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.name.endswith(".parquet"):
-        return pl.read_parquet(path)
-    header = pl.read_csv(path, n_rows=0).columns
-    text = [c for c in id_columns if c in header]
-    frame = pl.read_csv(
-        path, schema_overrides=dict.fromkeys(text, pl.String), infer_schema_length=10_000
-    )
-    return frame.with_columns(_integer_or_text(frame.get_column(c)) for c in text)
-
-
-_PLAIN_INTEGER = r"^-?(0|[1-9][0-9]{0,17})$"  # ≤ 18 digits always fits Int64
-
-
-def _integer_or_text(values: pl.Series) -> pl.Series:
-    plain = values.drop_nulls().str.contains(_PLAIN_INTEGER)
-    if plain.len() and plain.all():
-        return values.cast(pl.Int64)
-    return values
-
-
-# --- reading and checking ---------------------------------------------------------------
-
-
-def _id_dtype_ok(dtype: pl.DataType) -> bool:
-    return dtype.is_integer() or dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
-
-
-def _examples(values: pl.Series) -> tuple[str, ...]:
-    return tuple(str(v) for v in values.head(_N_EXAMPLES).to_list())
-
-
-def _row_examples(rows: pl.Series) -> tuple[str, ...]:
-    return tuple(f"row {r + 1}" for r in rows.head(_N_EXAMPLES).to_list())
-
-
-def _read_lines(
-    lines: pl.DataFrame | pl.LazyFrame, roles: Mapping[str, str], *, source: str
-) -> pl.DataFrame:
-    """Check and collect the four columns as u_raw, o_raw, p_raw, t (Datetime) and row."""
-    frame = lines.lazy()
-    schema = frame.collect_schema()
-    available = ", ".join(schema.names())
-    problems = [
-        Problem(source, column, f"missing column (the {role} column); the file has: {available}")
-        for role, column in roles.items()
-        if column not in schema
-    ]
-    for role in ("user", "order", "product"):
-        column = roles[role]
-        if column in schema and not _id_dtype_ok(schema[column]):
-            problems.append(
-                Problem(
-                    source, column, f"{role} ids must be integers or strings, not {schema[column]}"
-                )
-            )
-    if problems:
-        raise DataError(problems, source=source)
-
-    def id_expr(column: str, alias: str) -> pl.Expr:
-        expr = pl.col(column)
-        if schema[column].is_integer():
-            return expr.cast(pl.Int64, strict=False).alias(
-                alias
-            )  # UInt64 overflow → null → reported
-        return expr.cast(pl.String).alias(alias)
-
-    raw = (
-        frame.select(
-            id_expr(roles["user"], "u_raw"),
-            id_expr(roles["order"], "o_raw"),
-            id_expr(roles["product"], "p_raw"),
-            pl.col(roles["time"]).alias("t_in"),
-        )
-        .with_row_index("row")
-        .collect()
-    )
-    for alias, role in (
-        ("u_raw", "user"),
-        ("o_raw", "order"),
-        ("p_raw", "product"),
-        ("t_in", "time"),
-    ):
-        bad = raw.filter(pl.col(alias).is_null()).get_column("row")
-        if bad.len():
-            what = "null or out-of-range ids" if alias != "t_in" else "null times"
-            problems.append(Problem(source, roles[role], what, bad.len(), _row_examples(bad)))
-    time_values, time_problem = _to_datetime(
-        raw.get_column("t_in"), raw.get_column("row"), source, roles["time"]
-    )
-    if time_problem is not None:
-        problems.append(time_problem)
-    raw = raw.with_columns(t=time_values).drop("t_in")
-
-    shared = (
-        raw.filter(pl.col("o_raw").is_not_null() & pl.col("u_raw").is_not_null())
-        .group_by("o_raw")
-        .agg(pl.col("u_raw").unique().sort())
-        .filter(pl.col("u_raw").list.len() > 1)
-        .sort("o_raw")
-    )
-    if shared.height:
-        examples = tuple(
-            f"order {o} has users {', '.join(map(str, us[:3]))}"
-            for o, us in shared.head(_N_EXAMPLES).iter_rows()
-        )
-        problems.append(
-            Problem(
-                source,
-                roles["order"],
-                "order ids shared by more than one user",
-                shared.height,
-                examples,
-            )
-        )
-    if problems:
-        raise DataError(problems, source=source)
-    return raw
-
-
-def _to_datetime(
-    values: pl.Series, rows: pl.Series, source: str, column: str
-) -> tuple[pl.Series, Problem | None]:
-    """The time column as Datetime, or the problem that stops it (unparseable or epoch ms)."""
-    dtype = values.dtype
-    if isinstance(dtype, pl.Datetime):
-        return values, None
-    if dtype == pl.Date:
-        return values.cast(pl.Datetime("us")), None
-    if dtype == pl.String:
-        try:
-            parsed = values.str.to_datetime(time_unit="us", strict=False)
-        except pl.exceptions.PolarsError:
-            parsed = pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
-        bad = values.is_not_null() & parsed.is_null()
-        if bad.any():
-            bad_rows = rows.filter(bad).head(_N_EXAMPLES).to_list()
-            bad_values = values.filter(bad).head(_N_EXAMPLES).to_list()
-            examples = tuple(
-                f"row {r + 1}: {v!r}" for r, v in zip(bad_rows, bad_values, strict=True)
-            )
-            message = "times that are not ISO-8601 datetimes"
-            return parsed, Problem(source, column, message, int(bad.sum()), examples)
-        return parsed, None
-    if dtype.is_numeric():
-        big = values.abs() > _EPOCH_MAX_S
-        if big.any():
-            return values, Problem(
-                source,
-                column,
-                "numeric times must be seconds since 1970 (these look like milliseconds)",
-                int(big.sum()),
-                _row_examples(rows.filter(big)),
-            )
-        micros = (values.cast(pl.Float64) * 1_000_000).round().cast(pl.Int64)
-        return pl.from_epoch(micros, time_unit="us").alias(values.name), None
-    return values, Problem(
-        source, column, f"times must be datetimes, dates, ISO strings or epoch seconds, not {dtype}"
-    )
-
-
-def _read_products(
-    products: pl.DataFrame | pl.LazyFrame,
-    *,
-    key: str,
-    name: str | None,
-    aisle: str | None,
-    department: str | None,
-    source: str,
-    line_dtype: pl.DataType,
-) -> pl.DataFrame:
-    """The catalogue as p_raw (same dtype as the lines' ids), name, aisle, department."""
-    frame = products.lazy()
-    schema = frame.collect_schema()
-    available = ", ".join(schema.names())
-    wanted = {"product id": key, "product name": name, "aisle": aisle, "department": department}
-    problems = [
-        Problem(source, column, f"missing column (the {role} column); the file has: {available}")
-        for role, column in wanted.items()
-        if column is not None and column not in schema
-    ]
-    if not problems and not _id_dtype_ok(schema[key]):
-        problems.append(
-            Problem(source, key, f"product ids must be integers or strings, not {schema[key]}")
-        )
-    if problems:
-        raise DataError(problems, source=source)
-
-    def label(column: str | None, alias: str) -> pl.Expr:
-        if column is None:
-            return pl.lit(None, dtype=pl.String).alias(alias)
-        if schema[column].is_integer():
-            return pl.col(column).cast(pl.Int64).alias(alias)
-        return pl.col(column).cast(pl.String).alias(alias)
-
-    # Catalogue ids take the lines' id type, so that "42" and 42 name one product.
-    target = pl.Int64 if line_dtype == pl.Int64 else pl.String
-    cat = (
-        frame.select(
-            pl.col(key).cast(target, strict=False).alias("p_raw"),
-            pl.col(key).cast(pl.String).alias("key_text"),
-            label(name, "name").cast(pl.String),
-            label(aisle, "aisle"),
-            label(department, "department"),
-        )
-        .with_row_index("row")
-        .collect()
-    )
-    unusable = cat.filter(pl.col("p_raw").is_null())
-    if unusable.height:
-        nulls = unusable.filter(pl.col("key_text").is_null()).get_column("row")
-        if nulls.len():
-            problems.append(
-                Problem(source, key, "null product ids", nulls.len(), _row_examples(nulls))
-            )
-        other = unusable.filter(pl.col("key_text").is_not_null())
-        if other.height:
-            problems.append(
-                Problem(
-                    source,
-                    key,
-                    "product ids that are not integers, while the lines' product ids are",
-                    other.height,
-                    _examples(other.get_column("key_text")),
-                )
-            )
-    dupes = cat.filter(pl.col("p_raw").is_not_null() & pl.col("p_raw").is_duplicated())
-    if dupes.height:
-        ids = dupes.get_column("p_raw").unique().sort()
-        problems.append(Problem(source, key, "duplicate product ids", dupes.height, _examples(ids)))
-    if problems:
-        raise DataError(problems, source=source)
-    return cat.drop("row", "key_text")
-
-
-# --- building ---------------------------------------------------------------------------
-
-
-def _dense_map(values: pl.Series, id_name: str) -> pl.DataFrame:
-    """Strings → 1..n in sorted order, so the numbering does not depend on row order."""
-    originals = values.unique().sort()
-    return pl.DataFrame(
-        {
-            id_name: pl.int_range(1, originals.len() + 1, dtype=pl.Int64, eager=True),
-            "original": originals,
-        }
-    )
-
-
-def _apply_maps(raw: pl.DataFrame, id_maps: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    df = raw
-    for kind, column in (("user", "u_raw"), ("order", "o_raw"), ("product", "p_raw")):
-        id_name = f"{kind}_id"
-        if kind in id_maps:
-            mapping = id_maps[kind].rename({"original": column})
-            df = df.join(mapping, on=column, how="left")
-        else:
-            df = df.with_columns(pl.col(column).alias(id_name))
-    return df.select("row", "user_id", "order_id", "product_id", "t")
-
-
-def _original_user(user_ids: pl.Series, id_maps: Mapping[str, pl.DataFrame]) -> pl.Series:
-    if "user" not in id_maps:
-        return user_ids.cast(pl.String)
-    frame = user_ids.to_frame().join(
-        id_maps["user"], on="user_id", how="left", maintain_order="left"
-    )
-    return frame.get_column("original")
-
-
-def _split(
-    user_ids: pl.Series, id_maps: Mapping[str, pl.DataFrame], test_share: float, seed: int
-) -> pl.Series:
-    originals = _original_user(user_ids, id_maps).to_list()
-    test = [stable_unit_hash(u, seed=seed) < test_share for u in originals]
-    return pl.Series("eval_set", ["test" if t else "train" for t in test], dtype=pl.String)
-
-
-def _truth(test_orders: pl.DataFrame, test_lines: pl.DataFrame) -> pl.DataFrame:
-    reordered = (
-        test_lines.filter(pl.col("reordered"))
-        .sort("product_id")
-        .group_by("order_id")
-        .agg(pl.col("product_id").cast(pl.String).str.join(" ").alias("products"))
-    )
-    return (
-        test_orders.join(reordered, on="order_id", how="left")
-        .with_columns(pl.col("products").fill_null("None"))
-        .select(pl.col("order_id").cast(pl.Int64), pl.col("products").cast(pl.String))
-        .sort("order_id")
-    )
-
-
-def _label_table(labels: pl.Series, id_name: str, name: str) -> tuple[pl.DataFrame, pl.Expr]:
-    """Aisle/department table from labels (null = unknown), and an expr mapping labels to ids."""
-    if labels.dtype == pl.Int64:
-        present = labels.drop_nulls().unique().sort()
-        table = pl.DataFrame({id_name: present, name: present.cast(pl.String)})
-        if not labels.null_count():
-            return table, pl.col("label")
-        unknown_id = int(present.max()) + 1 if present.len() else 1  # type: ignore[arg-type]
-        table = table.vstack(pl.DataFrame({id_name: [unknown_id], name: [UNKNOWN]}))
-        return table, pl.col("label").fill_null(unknown_id)
-    names = labels.fill_null(UNKNOWN).unique().sort()
-    table = pl.DataFrame(
-        {id_name: pl.int_range(1, names.len() + 1, dtype=pl.Int64, eager=True), name: names}
-    )
-    return table, pl.col("label").fill_null(UNKNOWN)
-
-
-def _product_tables(
-    catalogue: pl.DataFrame, raw: pl.DataFrame, id_maps: Mapping[str, pl.DataFrame]
-) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """products, aisles, departments (with placeholders), and the placeholder p_raw ids."""
-    placeholders = (
-        raw.select("p_raw")
-        .unique()
-        .join(catalogue.select("p_raw"), on="p_raw", how="anti")
-        .sort("p_raw")
-    )
-    text = pl.col("p_raw").cast(pl.String)
-    full = pl.concat(
-        [
-            catalogue.with_columns(pl.col("name").fill_null(pl.lit("product ") + text)),
-            placeholders.with_columns(
-                name=pl.lit("unknown product ") + text,
-                aisle=pl.lit(None, dtype=catalogue.schema["aisle"]),
-                department=pl.lit(None, dtype=catalogue.schema["department"]),
-            ),
-        ]
-    )
-    out: dict[str, pl.DataFrame] = {}
-    for column, id_name, schema in (
-        ("aisle", "aisle_id", AISLES),
-        ("department", "department_id", DEPARTMENTS),
-    ):
-        table, fill = _label_table(full.get_column(column), id_name, column)
-        out[schema.name] = _conform(table, schema)
-        filled = full.rename({column: "label"}).with_columns(fill.alias("label"))
-        if full.schema[column] == pl.Int64:
-            full = filled.rename({"label": id_name})  # integer labels are their own ids
-        else:
-            full = filled.join(table.rename({column: "label"}), on="label", how="left").drop(
-                "label"
-            )
-    if "product" in id_maps:
-        full = full.join(id_maps["product"].rename({"original": "p_raw"}), on="p_raw", how="left")
-    else:
-        full = full.with_columns(product_id=pl.col("p_raw"))
-    products = full.rename({"name": "product_name"}).sort("product_id")
-    tables = {PRODUCTS.name: _conform(products, PRODUCTS), **out}
-    return tables, placeholders
-
-
-def _conform(frame: pl.DataFrame, schema: TableSchema) -> pl.DataFrame:
-    """Exactly the schema's columns, in its order, with its dtypes."""
-    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.columns.items())
+    files = {f"{name}{suffix}": frame for name, frame in converted.tables.items()}
+    files["truth.csv"] = converted.truth
+    files.update({f"id_map_{kind}.csv": frame for kind, frame in converted.id_maps.items()})
+    supersede = [f"{name}{other}" for name in TABLES for other in (".csv", ".csv.gz", ".parquet")]
+    supersede += [f"id_map_{kind}.csv" for kind in ID_KINDS]
+    return write_folder(out, files, supersede=supersede)

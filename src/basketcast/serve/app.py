@@ -1,0 +1,315 @@
+"""The ASGI app (FastAPI): routes, the one error handler, request logs and metrics.
+
+FastAPI because the service is a handful of typed JSON endpoints: Pydantic
+models validate the bodies and give the OpenAPI document for free, and the
+loaded run reaches every handler as a dependency. Handlers that compute are
+plain functions, so they run in the worker thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from basketcast.serve.batcher import Batcher
+from basketcast.serve.domain import MAX_ID, Context, NextBasket, PostedOrder, ServeError
+from basketcast.serve.metrics import Metrics
+from basketcast.serve.schemas import (
+    BasketResponse,
+    ErrorResponse,
+    HealthResponse,
+    OrderBody,
+    OrderCreated,
+    ReloadResponse,
+)
+from basketcast.serve.scorer import Scored
+from basketcast.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
+from basketcast.serve.settings import ServeSettings
+from basketcast.serve.state import Pending, ServiceState
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("basketcast.serve")
+
+_REBUILD_EVERY_S = 1.0
+"""How often stale users' rows are rebuilt in the background (a GET rebuilds at once anyway)."""
+
+UserId = Annotated[int, Path(ge=0, le=MAX_ID, description="The user's id (0 to 2^63 - 1).")]
+ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503)
+}
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState | None = request.app.state.service
+    if state is None:
+        raise ServeError(["the service is still loading"], status=503)
+    return state
+
+
+State = Annotated[ServiceState, Depends(_state)]
+
+
+def create_app(settings: ServeSettings, *, state: ServiceState | None = None) -> Any:
+    """The service as an ASGI app; `state` given: use it instead of loading at startup."""
+    metrics = Metrics()
+    batcher: Batcher[Pending, Scored] = Batcher(
+        ServiceState.score, workers=settings.workers, on_batch=metrics.batch.observe
+    )
+
+    async def reload(app: FastAPI) -> ReloadResponse:
+        service: ServiceState = app.state.service
+        started = time.perf_counter()
+        try:
+            version = await anyio.to_thread.run_sync(service.reload)
+        except Exception as exc:
+            metrics.reloads.labels("error").inc()
+            log.exception("reload failed; the old model keeps serving", extra={"event": "reload"})
+            raise ServeError(
+                [f"reload failed, the loaded model keeps serving: {exc}"], status=500
+            ) from exc
+        metrics.reloads.labels("ok").inc()
+        metrics.set_model(version, getattr(service.loaded.scorer, "run_id", ""))
+        return ReloadResponse(model_version=version, seconds=time.perf_counter() - started)
+
+    async def rebuild_forever(service: ServiceState) -> None:
+        while True:
+            await asyncio.sleep(_REBUILD_EVERY_S)
+            try:
+                rebuilt = await anyio.to_thread.run_sync(service.rebuild_stale)
+                metrics.rebuilt.inc(rebuilt)
+                metrics.stale.set(len(service.loaded.rows.stale()))
+            except Exception:  # keep the loop alive; the GET path rebuilds on demand too
+                log.exception("background rebuild failed", extra={"event": "rebuild"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = state
+        if service is None:
+            service = await anyio.to_thread.run_sync(ServiceState.start, settings)
+        app.state.service = service
+        metrics.set_model(
+            service.loaded.scorer.version, getattr(service.loaded.scorer, "run_id", "")
+        )
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_quiet(reload(app))))
+        rebuilder = asyncio.create_task(rebuild_forever(service))
+        await batcher.start()
+        log.info(
+            "serving", extra={"event": "serving", "host": settings.host, "port": settings.port}
+        )
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            rebuilder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rebuilder
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            service.close()
+            log.info("stopped", extra={"event": "stopped"})
+
+    app = FastAPI(
+        title="basketcast",
+        summary="Next-basket predictions from a finished basketcast run, updated per posted order.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+
+    # --- errors: one shape for every 4xx/5xx ---------------------------------------------------
+
+    @app.exception_handler(ServeError)
+    async def serve_error(request: Request, exc: ServeError) -> JSONResponse:
+        return _error(exc.status, _TITLES.get(exc.status, "error"), exc.reasons)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        return _error(422, "invalid request", reasons)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), [f"{request.method} {request.url.path}"])
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"event": "error", "path": request.url.path})
+        return _error(500, "internal error", ["see the server log"])
+
+    # --- routes ----------------------------------------------------------------------------------
+
+    @app.get("/v1/users/{user_id}/next-basket", response_model=BasketResponse, responses=_ERRORS)
+    async def next_basket(
+        user_id: UserId,
+        service: State,
+        order_dow: Annotated[int | None, Query(ge=0, le=6)] = None,
+        order_hour_of_day: Annotated[int | None, Query(ge=0, le=23)] = None,
+        days_since_prior_order: Annotated[
+            float | None, Query(ge=0, le=30, allow_inf_nan=False)
+        ] = None,
+    ) -> BasketResponse:
+        """The F1-optimal basket of the user's next order, with every candidate's probability.
+
+        Give the next order's context in the query (day and hour together; the
+        gap may be left out when unknown); without one, the user's pending test
+        order's context is used, else their most frequent day and hour and
+        median gap. `context.source` says which.
+        """
+        context = None
+        given = (order_dow, order_hour_of_day, days_since_prior_order)
+        if any(v is not None for v in given):
+            if order_dow is None or order_hour_of_day is None:
+                raise ServeError(
+                    ["query: give order_dow and order_hour_of_day together (or neither)"],
+                    status=422,
+                )
+            context = Context(order_dow, order_hour_of_day, days_since_prior_order, "query")
+        # Preparing is a few dictionary and index look-ups: on the event loop, unless the
+        # user's rows must be rebuilt first (a feature transform: a worker thread).
+        if service.loaded.rows.is_stale(user_id):
+            prepared = await anyio.to_thread.run_sync(service.prepare, user_id, context)
+        else:
+            prepared = service.prepare(user_id, context)
+        if not isinstance(prepared, NextBasket):
+            prepared = service.complete(prepared, await batcher.submit(prepared))
+        # Plain JSON in the documented shape: no per-candidate models on the hot path.
+        return JSONResponse(BasketResponse.body(prepared))  # type: ignore[return-value]
+
+    @app.post(
+        "/v1/users/{user_id}/orders",
+        status_code=201,
+        response_model=OrderCreated,
+        responses=_ERRORS,
+    )
+    def post_order(
+        user_id: UserId, body: OrderBody, service: State, x_api_key: ApiKey = None
+    ) -> OrderCreated:
+        """Store a new order of the user durably (201 only once it is on disk) and update them."""
+        check_api_key(settings.api_key, x_api_key)
+        order = PostedOrder(
+            order_id=body.order_id,
+            user_id=user_id,
+            product_ids=tuple(body.product_ids),
+            order_dow=body.order_dow,
+            order_hour_of_day=body.order_hour_of_day,
+            days_since_prior_order=body.days_since_prior_order,
+        )
+        stored = service.post(order)
+        metrics.posted.inc()
+        return OrderCreated(
+            user_id=user_id,
+            order_id=stored.order_id,
+            products=len(stored.product_ids),
+            received_at=stored.received_at,
+        )
+
+    @app.post("/v1/admin/reload", response_model=ReloadResponse, responses=_ERRORS)
+    async def reload_route(request: Request, x_api_key: ApiKey = None) -> ReloadResponse:
+        """Re-read the run folder given at startup (models and statistics); no downtime."""
+        check_api_key(settings.api_key, x_api_key)
+        _state(request)
+        return await reload(request.app)
+
+    @app.get("/v1/health", response_model=HealthResponse)
+    def health(service: State) -> HealthResponse:
+        """Liveness and what is loaded."""
+        loaded = service.loaded
+        return HealthResponse(
+            status="ok",
+            model_version=loaded.scorer.version,
+            run_id=getattr(loaded.scorer, "run_id", None),
+            loaded_at=loaded.loaded_at,
+            users=service.history.users(),
+            posted_orders=service.store.count(),
+            stale_users=len(loaded.rows.stale()),
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return BodyLimit(_Observed(app, metrics), max_bytes=settings.max_body_bytes)
+
+
+_TITLES = {
+    500: "internal error",
+    401: "unauthorized",
+    404: "not found",
+    409: "conflict",
+    413: "request body too large",
+    422: "invalid request",
+    503: "not ready",
+}
+
+
+def _error(status: int, title: str, reasons: list[str]) -> JSONResponse:
+    return JSONResponse(
+        ErrorResponse(error=title, reasons=reasons).model_dump(), status_code=status
+    )
+
+
+async def _quiet(job: Any) -> None:
+    with contextlib.suppress(Exception):  # a failed SIGHUP reload is logged by `reload`
+        await job
+
+
+class _Observed:
+    """ASGI middleware: one JSON log line, a count and a latency sample per request."""
+
+    def __init__(self, app: FastAPI, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.state = app.state  # so tests and the server can reach the FastAPI state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(seconds)
+            log.info(
+                "request",
+                extra={
+                    "event": "request",
+                    "id": uuid.uuid4().hex[:12],
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                },
+            )

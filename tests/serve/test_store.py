@@ -1,0 +1,93 @@
+"""The order store on a real SQLite file (and a real PostgreSQL when one is given)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from basketcast.serve.domain import DuplicateOrder, PostedOrder
+from basketcast.serve.store import SQLiteStore, open_store
+
+from .conftest import free_port
+
+
+def _order(order_id: int, user_id: int = 7, products: tuple[int, ...] = (3, 1, 2)) -> PostedOrder:
+    return PostedOrder(order_id, user_id, products, 2, 13, 6.5)
+
+
+def test_sqlite_is_wal_with_full_sync_and_keeps_orders_in_order(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite3")
+    assert (store.journal_mode, store.synchronous) == ("wal", 2)  # 2 = FULL
+    for k in (5, 3, 9):
+        store.append(_order(k, products=(k, k + 1)))
+    store.close()
+    again = SQLiteStore(tmp_path / "o.sqlite3")
+    stored = list(again.orders())
+    assert [o.order_id for o in stored] == [5, 3, 9]  # posting order, not id order
+    assert stored[1].product_ids == (3, 4) and stored[1].days_since_prior_order == 6.5
+    assert stored[0].received_at.endswith("Z")
+
+
+def test_a_duplicate_order_id_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite3")
+    store.append(_order(1))
+    with pytest.raises(DuplicateOrder, match="order_id 1"):
+        store.append(_order(1, user_id=8, products=(9,)))
+    assert store.count() == 1 and next(iter(store.orders())).user_id == 7
+    store.append(_order(2))  # the store still takes orders
+    assert store.count() == 2
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """BASKETCAST_TEST_POSTGRES_URL, or a throwaway local cluster (initdb + pg_ctl, unix socket)."""
+    given = os.environ.get("BASKETCAST_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    pytest.importorskip("psycopg")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("no PostgreSQL server programs (initdb, pg_ctl) on PATH")
+    folder = Path(tempfile.mkdtemp(prefix="basketcast-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as `postgres`
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
+                       check=True, capture_output=True)  # fmt: skip
+        options = f"-k {folder} -p {port} -c listen_addresses=''"
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"),
+                        "-w", "start"], check=True, capture_output=True)  # fmt: skip
+        yield f"postgresql://postgres@/postgres?host={folder}&port={port}"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_postgres_store(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    base = 10**12 + os.getpid() * 1000
+    for k in (2, 1, 3):
+        store.append(_order(base + k, products=(k, k + 10)))
+    with pytest.raises(DuplicateOrder, match=f"order_id {base + 1}"):
+        store.append(_order(base + 1))
+    store.close()
+    again = open_store(postgres_url)  # a new connection sees every committed order, in order
+    mine = [o for o in again.orders() if o.order_id > base]
+    assert [o.order_id - base for o in mine] == [2, 1, 3] and mine[2].product_ids == (3, 13)
+    again.close()
