@@ -67,6 +67,7 @@ def predict_probabilities(
     data: str | Path,
     *,
     orders: OrderSet = "test",
+    p_none: PNone | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Probabilities for every candidate of the chosen target orders in `data`, from a saved run.
 
@@ -78,7 +79,7 @@ def predict_probabilities(
     (pl.DataFrame, pl.DataFrame or None)
         ``order_id, user_id, product_id, p`` (the mean over fold models), and
         ``order_id, p_none`` from the p(None) source the run chose
-        (``models/p_none.json``), or None for prod(1 - p). A stacked None model
+        (``models/p_none.json``; `p_none` overrides it), or None for prod(1 - p). A stacked None model
         (``model.stack_none``) reads the fold-averaged item probabilities above,
         as it did for the run's test orders.
 
@@ -86,11 +87,16 @@ def predict_probabilities(
     ------
     As `predict`.
     """
-    return _probabilities(run_dir, load_dataset(data), data, orders)
+    return _probabilities(run_dir, load_dataset(data), data, orders, p_none=p_none)
 
 
 def _probabilities(
-    run_dir: str | Path, dataset: Dataset, data: str | Path, orders: OrderSet
+    run_dir: str | Path,
+    dataset: Dataset,
+    data: str | Path,
+    orders: OrderSet,
+    *,
+    p_none: PNone | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     from basketcast.config import load_config
     from basketcast.features.build import transform_users
@@ -113,7 +119,9 @@ def _probabilities(
     probs = items.select(
         "order_id", "user_id", "product_id", p=_saved_model_p(models, items, "item", config, data)
     )
-    choice = saved_p_none(models)
+    choice = p_none or saved_p_none(models)
+    if choice is PNone.AUTO:
+        raise UsageError("p_none must be a resolved choice (model, independent or blend), not auto")
     none = None
     if choice in (PNone.MODEL, PNone.BLEND) and (models / "none_models.json").exists():
         if config.model.stack_none:

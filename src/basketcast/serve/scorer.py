@@ -63,11 +63,12 @@ class Scorer(Protocol):
 
 
 def model_version(run_dir: Path) -> str:
-    """A hash of the run's configuration, models and statistics: a re-run into the folder changes it."""
+    """A hash of the run's configuration, models, p(None) choice and statistics: a re-run changes it."""
     digest = hashlib.sha256()
     models, stats = run_dir / "models", run_dir / STATS_DIR
     paths = [run_dir / "config.toml"]
-    paths += [*sorted(models.glob("*_models.json")), *sorted(models.glob("*.ubj"))]
+    # *.json: the model manifests and p_none.json (the run's p(None) choice).
+    paths += [*sorted(models.glob("*.json")), *sorted(models.glob("*.ubj"))]
     paths += [*sorted(stats.glob("*.json")), *sorted(stats.glob("*.parquet"))]
     for path in paths:
         digest.update(path.name.encode())
