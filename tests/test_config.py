@@ -14,7 +14,14 @@ from basketcast.config import Device, RunConfig, load_config
 
 def test_toml_round_trip_keeps_every_knob(tmp_path):
     config = load_config(
-        **{"model.train_folds": [0, 2], "model.device": "cpu", "features.history_targets": 3}
+        **{
+            "model.train_folds": [0, 2],
+            "model.device": "cpu",
+            "features.history_targets": 3,
+            "features.include": ["day_gap"],
+            "model.stack_none": True,
+            "basket.p_none": "blend",
+        }
     )
     path = tmp_path / "config.toml"
     path.write_text(config.to_toml())
@@ -41,6 +48,12 @@ def test_toml_round_trip_keeps_every_knob(tmp_path):
         ({"model.colour": "red"}, "colour"),
         ({"colour": "red"}, "colour"),
         ({"model.device": "tpu"}, "tpu"),
+        ({"basket.p_none": "sometimes"}, r"basket\.p_none must be one of auto, model"),
+        ({"basket.p_none": True}, r"basket\.p_none must be one of"),
+        ({"basket.use_none_model": "yes"}, r"basket\.use_none_model must be true or false"),
+        ({"model.stack_none": 1}, r"model\.stack_none must be true or false"),
+        ({"features.include": "day_gap"}, r"features\.include must be a list of strings"),
+        ({"features.include": [1]}, r"features\.include must be a list of strings"),
     ],
 )
 def test_bad_values_are_refused_with_their_name(overrides, message):

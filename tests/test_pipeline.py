@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from basketcast import pipeline
-from basketcast.config import load_config
+from basketcast.config import PNone, load_config
 from basketcast.data.dataset import DataError
 from basketcast.data.sources.synthetic import synthetic, write_synthetic
 from basketcast.data.sources.transactions import from_transactions, write_converted
@@ -203,8 +203,12 @@ def test_predict_on_ten_test_users_alone_matches_the_full_folder_and_the_run(
     first_run, synth_dir, tmp_path
 ):
     ten = _ten_test_users(synth_dir, tmp_path / "ten")
-    alone, alone_none = pipeline.predict_probabilities(first_run.out, tmp_path / "ten")
-    full, full_none = pipeline.predict_probabilities(first_run.out, synth_dir)
+    # The None model's own p, whichever source auto chose (it stacks the item model's p).
+    model = PNone.MODEL
+    alone, alone_none = pipeline.predict_probabilities(
+        first_run.out, tmp_path / "ten", p_none=model
+    )
+    full, full_none = pipeline.predict_probabilities(first_run.out, synth_dir, p_none=model)
     saved = pl.read_parquet(first_run.out / "predictions.parquet").join(
         ten, on="order_id", how="semi"
     )

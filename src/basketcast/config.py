@@ -25,6 +25,7 @@ __all__ = [
     "Device",
     "FeatureConfig",
     "ModelConfig",
+    "PNone",
     "RunConfig",
     "early_thread_budget",
     "load_config",
@@ -58,6 +59,9 @@ class FeatureConfig:
     exclude: tuple[str, ...] = ()
     """Feature families switched off by name (see `basketcast.features.REGISTRY`), e.g.
     ["context"] when the target order's own day/hour/gap is not known before it is placed."""
+    include: tuple[str, ...] = ()
+    """Opt-in feature families switched on by name (those with ``default_on=False`` in
+    `basketcast.features.REGISTRY`, e.g. ["item_pattern", "day_gap"])."""
     gpu_engine: bool = False
     """Build features with Polars' GPU engine (cuDF, the `gpu` extra); falls back to the CPU engine."""
 
@@ -66,13 +70,15 @@ class FeatureConfig:
             raise ConfigError(
                 f"features.history_targets must be in 0..10, got {self.history_targets}"
             )
-        if isinstance(self.exclude, str) or not all(isinstance(n, str) for n in self.exclude):
-            raise ConfigError(
-                f'features.exclude must be a list of family names, e.g. ["context"]; '
-                f"got {self.exclude!r}"
-            )
-        # Sorted and unique: the same families switched off give the same stage fingerprint.
-        object.__setattr__(self, "exclude", tuple(sorted(set(self.exclude))))
+        for key in ("exclude", "include"):
+            names = getattr(self, key)
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(
+                    f'features.{key} must be a list of family names, e.g. ["context"]; '
+                    f"got {names!r}"
+                )
+            # Sorted and unique: the same families switched give the same stage fingerprint.
+            object.__setattr__(self, key, tuple(sorted(set(names))))
 
     @staticmethod
     def upgrade(values: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +120,9 @@ class ModelConfig:
     num_boost_round: int = 1000
     early_stopping_rounds: int = 30
     none_model: bool = True
+    stack_none: bool = False
+    """The None model also reads the item model's out-of-fold probabilities (sum, max, mean,
+    prod(1 - p)); off by default: on the Instacart sample it did not help (benchmarks/README)."""
     device: Device = Device.AUTO
     seed: int = field(default=0, metadata={"derived": True})
     """Not a key of its own: always the run's top-level `seed` (set by `RunConfig`)."""
@@ -142,12 +151,61 @@ class ModelConfig:
         return self.train_folds or tuple(range(self.folds))
 
 
+class PNone(enum.StrEnum):
+    """Where a basket's p(None) comes from (`basket.p_none`)."""
+
+    AUTO = "auto"
+    """Whichever of the three below gives the best out-of-fold F1 on the run's own train orders."""
+    MODEL = "model"
+    """The None model's p (stacked on the item model's probabilities with `model.stack_none`)."""
+    INDEPENDENT = "independent"
+    """prod(1 - p_i) over the order's candidates, as if items were independent."""
+    BLEND = "blend"
+    """The mean of the two."""
+
+
 @dataclass(frozen=True)
 class BasketConfig:
-    """How probabilities become baskets."""
+    """How probabilities become baskets.
 
-    use_none_model: bool = True
-    """Take p(None) from the None model; otherwise p(None) = prod(1 - p_i)."""
+    The old switch ``use_none_model = true/false`` still reads, with a
+    `FutureWarning`, as ``p_none = "model"/"independent"``; write ``p_none``.
+    """
+
+    p_none: PNone = PNone.AUTO
+    """p(None) from "model", "independent" (prod(1 - p_i)), "blend" (their mean), or "auto":
+    the one with the best out-of-fold F1 on the run's train orders (metrics.json: p_none)."""
+
+    def __post_init__(self) -> None:
+        # A TOML value is checked by `_check_value`; this catches a wrong one given in code.
+        try:
+            object.__setattr__(self, "p_none", PNone(self.p_none))
+        except ValueError:
+            choices = ", ".join(v.value for v in PNone)
+            raise ConfigError(
+                f"basket.p_none must be one of {choices}, got {self.p_none!r}"
+            ) from None
+
+    @staticmethod
+    def upgrade(values: dict[str, Any]) -> dict[str, Any]:
+        """Map the deprecated ``use_none_model`` key of a [basket] table onto ``p_none``."""
+        if "use_none_model" not in values:
+            return values
+        values = dict(values)
+        on = _check_value(values.pop("use_none_model"), "bool", "basket.use_none_model")
+        if "p_none" in values:
+            raise ConfigError(
+                "basket.use_none_model is replaced by basket.p_none; give p_none alone"
+            )
+        values["p_none"] = "model" if on else "independent"
+        warnings.warn(
+            f"basket.use_none_model is deprecated; read use_none_model = {str(on).lower()} as "
+            f'p_none = "{values["p_none"]}". Write that in its place, or p_none = "auto" '
+            "(the default) to pick by out-of-fold F1.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return values
 
 
 @dataclass(frozen=True)
@@ -329,10 +387,11 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(f"{where} must be a number, got {shown} ({_type_name(value)})")
-    if kind == "Device":
-        choices = ", ".join(d.value for d in Device)
-        if isinstance(value, str) and value in {d.value for d in Device}:
-            return Device(value)
+    if kind in _ENUM_TYPES:
+        members = _ENUM_TYPES[kind]
+        choices = ", ".join(m.value for m in members)
+        if isinstance(value, str) and value in {m.value for m in members}:
+            return members(value)
         raise ConfigError(f"{where} must be one of {choices}, got {shown}")
     if kind == "str":
         if isinstance(value, str):
@@ -355,8 +414,13 @@ def _build(klass: type, values: Any, section: str, source: str) -> Any:
     where = f"[{section}]" if section else "the top level"
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: [{section}] must be a section (a table), got {values!r}")
-    if klass is FeatureConfig:
-        values = FeatureConfig.upgrade(values)  # the deprecated context_features key
+    try:  # the deprecated keys: features.context_features, basket.use_none_model
+        if klass is FeatureConfig:
+            values = FeatureConfig.upgrade(values)
+        elif klass is BasketConfig:
+            values = BasketConfig.upgrade(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     fields = {f.name: f for f in dataclasses.fields(klass) if not f.metadata.get("derived")}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -401,6 +465,9 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
 
+
+_ENUM_TYPES: dict[str, type[enum.StrEnum]] = {"Device": Device, "PNone": PNone}
+"""Enum-typed keys by the annotation's text: a value must be one of the members' values."""
 
 _SECTION_TYPES: dict[str, type] = {
     "FeatureConfig": FeatureConfig,

@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from basketcast.basket import select_baskets
-from basketcast.config import RunConfig
+from basketcast.basket.p_none import p_none_values
+from basketcast.config import PNone, RunConfig
 from basketcast.data.dataset import DataError, Dataset, Problem
 from basketcast.data.load import load_dataset
 from basketcast.errors import UsageError
@@ -24,10 +25,12 @@ from basketcast.io import write_frame
 from basketcast.run_checks import OrderSet, complete_orders, target_orders
 from basketcast.runfolder import MANIFEST, published_folder, verify_outputs
 
-__all__ = ["STATS_DIR", "predict", "predict_probabilities"]
+__all__ = ["P_NONE_FILE", "STATS_DIR", "predict", "predict_probabilities", "saved_p_none"]
 
 STATS_DIR = "stats"
 """Where a run keeps its depth-0 fitted feature statistics (`FittedStats.save`)."""
+P_NONE_FILE = "p_none.json"
+"""The run's p(None) source (`basket.p_none`, ``auto`` resolved), beside its models."""
 
 
 def predict(
@@ -64,6 +67,7 @@ def predict_probabilities(
     data: str | Path,
     *,
     orders: OrderSet = "test",
+    p_none: PNone | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Probabilities for every candidate of the chosen target orders in `data`, from a saved run.
 
@@ -74,21 +78,30 @@ def predict_probabilities(
     -------
     (pl.DataFrame, pl.DataFrame or None)
         ``order_id, user_id, product_id, p`` (the mean over fold models), and
-        ``order_id, p_none`` when the run uses its None model.
+        ``order_id, p_none`` from the p(None) source the run chose
+        (``models/p_none.json``; `p_none` overrides it), or None for prod(1 - p). A stacked None model
+        (``model.stack_none``) reads the fold-averaged item probabilities above,
+        as it did for the run's test orders.
 
     Raises
     ------
     As `predict`.
     """
-    return _probabilities(run_dir, load_dataset(data), data, orders)
+    return _probabilities(run_dir, load_dataset(data), data, orders, p_none=p_none)
 
 
 def _probabilities(
-    run_dir: str | Path, dataset: Dataset, data: str | Path, orders: OrderSet
+    run_dir: str | Path,
+    dataset: Dataset,
+    data: str | Path,
+    orders: OrderSet,
+    *,
+    p_none: PNone | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     from basketcast.config import load_config
     from basketcast.features.build import transform_users
     from basketcast.features.stats import FittedStats
+    from basketcast.model.stacking import stack_orders
 
     if orders not in ("test", "train", "all"):
         raise UsageError(f"orders must be 'test', 'train' or 'all', not {orders!r}")
@@ -106,12 +119,31 @@ def _probabilities(
     probs = items.select(
         "order_id", "user_id", "product_id", p=_saved_model_p(models, items, "item", config, data)
     )
-    p_none = None
-    if config.basket.use_none_model and (models / "none_models.json").exists():
-        p_none = order_rows.select(
+    choice = p_none or saved_p_none(models)
+    if choice is PNone.AUTO:
+        raise UsageError("p_none must be a resolved choice (model, independent or blend), not auto")
+    none = None
+    if choice in (PNone.MODEL, PNone.BLEND) and (models / "none_models.json").exists():
+        if config.model.stack_none:
+            order_rows = stack_orders(order_rows, probs)
+        none = order_rows.select(
             "order_id", p_none=_saved_model_p(models, order_rows, "none", config, data)
         )
-    return probs, p_none
+    return probs, p_none_values(probs, none, choice)
+
+
+def saved_p_none(models: Path) -> PNone:
+    """The p(None) source the run chose; a run without one (none model off) used independence."""
+    path = models / P_NONE_FILE
+    if not path.exists():
+        return PNone.INDEPENDENT
+    try:
+        choice = PNone(json.loads(path.read_text())["chosen"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is corrupt ({type(exc).__name__}); re-run") from None
+    if choice is PNone.AUTO:
+        raise UsageError(f"{path} is corrupt (no resolved choice); re-run")
+    return choice
 
 
 def _published_run(run_dir: Path) -> Path:

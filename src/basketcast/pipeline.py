@@ -1,6 +1,12 @@
 """The only place that wires the stages together.
 
 validate → features → item model → None model → baskets → evaluate → report.
+With ``model.stack_none`` the None model is stacked on the item model: its
+order rows carry summaries of the item model's out-of-fold probabilities
+(`basketcast.model.stacking`). The baskets take p(None) from the source
+`basket.p_none` names, or, for ``auto``, the one with the best out-of-fold
+F1 (`basketcast.model.p_none`); the choice is published as
+``models/p_none.json``, which `predict` follows.
 Each expensive stage is cached under the run folder (``cache/<stage>``, a
 self-checking `StageCache` entry), keyed by a fingerprint of its inputs and of
 its part of the configuration, so re-running with the same inputs and
@@ -25,13 +31,15 @@ import polars as pl
 from basketcast._fault import fault_point
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.cached_stages import cached_features, cached_training, stage_key
-from basketcast.config import RunConfig
+from basketcast.config import PNone, RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import resolve_device
-from basketcast.evaluate import scoring
-from basketcast.inference import STATS_DIR, predict, predict_probabilities
+from basketcast.evaluate import scoring, truth_from_dataset
+from basketcast.inference import P_NONE_FILE, STATS_DIR, predict, predict_probabilities
 from basketcast.io import write_frame, write_text
+from basketcast.model.p_none import choose_p_none
+from basketcast.model.stacking import stack_orders
 from basketcast.model.train import CVResult
 from basketcast.run_checks import (
     check_run_inputs,
@@ -140,8 +148,14 @@ def run(
         none_result: CVResult | None = None
         if config.model.none_model:
             with stage("none model") as meter:
+                none_key = model_key
+                if config.model.stack_none:
+                    # Out-of-fold item p for labelled orders, fold-averaged p for test orders.
+                    item_p = pl.concat([r.select("order_id", "p") for r in (items.oof, items.test)])
+                    order_frame = stack_orders(order_frame, item_p)
+                    none_key = stage_key(model_key, "stacked-v1")
                 none_result, meter.cached = cached_training(
-                    order_frame, folder, "none", model_key, config, device, meter, note
+                    order_frame, folder, "none", none_key, config, device, meter, note
                 )
             fault_point("stage:none model")
 
@@ -149,9 +163,15 @@ def run(
             oof, predictions = _probability_tables(items, none_result)
             write_frame(oof, folder.output("oof.parquet"))
             write_frame(predictions, folder.output("predictions.parquet"))
-            use_none = config.basket.use_none_model and none_result is not None
+            oof_items, oof_none = scoring.split_probabilities(oof)
+            choice, p_none_info = choose_p_none(
+                oof_items, oof_none, truth_from_dataset(dataset), requested=config.basket.p_none
+            )
+            # Published with the models (run.json covers it): `predict` follows the same choice.
+            p_none_text = json.dumps(p_none_info, indent=2) + "\n"
+            write_text(folder.output(f"models/{P_NONE_FILE}"), p_none_text)
             submission = complete_orders(
-                _baskets(predictions, use_none=use_none).select("order_id", "products"),
+                _baskets(predictions, choice=choice).select("order_id", "products"),
                 dataset, orders="test",
             )  # fmt: skip
             write_frame(submission, folder.output("submission.csv"))
@@ -165,7 +185,7 @@ def run(
                 predictions,
                 seed=config.seed,
                 has_none=none_result is not None,
-                use_none_model=config.basket.use_none_model,
+                choice=choice,
             )
         fault_point("stage:evaluate")
 
@@ -180,6 +200,7 @@ def run(
             "folds_covered": list(config.model.folds_to_train),
             "item_model": _model_metrics(items),
             "none_model": _model_metrics(none_result) if none_result else None,
+            "p_none": p_none_info,
             **scores,
             "notes": notes,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
@@ -225,9 +246,9 @@ def _probability_tables(
     return oof.sort(order), predictions.sort(order)
 
 
-def _baskets(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
-    """F1-optimal baskets of the depth-0 orders in a probability table."""
-    return scoring.baskets_of(probabilities, use_none=use_none)
+def _baskets(probabilities: pl.DataFrame, *, choice: PNone) -> pl.DataFrame:
+    """F1-optimal baskets of the depth-0 orders in a probability table, p(None) from ``choice``."""
+    return scoring.baskets_of(probabilities, choice=choice)
 
 
 def _model_metrics(result: CVResult) -> dict[str, Any]:
@@ -257,7 +278,7 @@ def _report(
         folds.append(none.fold_metrics.with_columns(model=pl.lit("none")))
     table = pl.DataFrame(metrics["f1_table"])
     sizes = predictions if predictions.height else oof
-    baskets = _baskets(sizes, use_none=none is not None and config.basket.use_none_model)
+    baskets = _baskets(sizes, choice=PNone(metrics["p_none"]["chosen"]))
     basket_sizes = baskets.get_column("products").map_elements(
         lambda s: len([t for t in s.split() if t != "None"]), return_dtype=pl.Int64
     )
@@ -275,6 +296,10 @@ def _report(
                 ", ".join(map(str, metrics["folds_covered"])) + f" of {metrics['folds']}",
             ),
             ("mean F1", f"{f1['mean_f1']:.4f} ({f1['method']}, {f1['orders']}, n={f1['n']:,})"),
+            (
+                "p(None)",
+                f"{metrics['p_none']['chosen']} (basket.p_none = {metrics['p_none']['requested']})",
+            ),
             (
                 "best baseline",
                 f"{f1['best_baseline']['mean_f1']:.4f} ({f1['best_baseline']['method']})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from basketcast.config import PNone
 from basketcast.data.load import load_dataset
 from basketcast.data.sources.synthetic import synthetic, write_synthetic
 from basketcast.evaluate import scoring
@@ -42,7 +43,7 @@ def inputs(tmp_path_factory) -> tuple:
 
 @pytest.fixture(scope="module")
 def scored(inputs) -> dict:
-    return evaluate_run(*inputs, seed=0, has_none=False, use_none_model=False)
+    return evaluate_run(*inputs, seed=0, has_none=False, choice=PNone.INDEPENDENT)
 
 
 def test_every_method_on_every_set_of_orders(scored: dict) -> None:
@@ -98,7 +99,7 @@ def test_paired_repeat_recall(scored: dict) -> None:
 
 def test_big_runs_skip_the_field_baselines(inputs, monkeypatch) -> None:
     monkeypatch.setattr(scoring, "FIELD_MAX_ORDERS", 100)  # the data has 150 target orders
-    out = evaluate_run(*inputs, seed=0, has_none=False, use_none_model=False)
+    out = evaluate_run(*inputs, seed=0, has_none=False, choice=PNone.INDEPENDENT)
     assert "150 target orders, above 100" in out["baseline_parameters"]["skipped"]
     assert not any("TIFU" in r["method"] for r in out["f1_table"])
     assert {r["method"] for r in out["nbr_metrics"]} == {"basketcast"}

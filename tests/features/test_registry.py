@@ -71,8 +71,14 @@ def test_lookup_by_family_and_by_column():
 
 def test_the_item_frame_holds_the_registry_columns_in_registry_order(tiny):
     items = build_features(tiny, config=FeatureConfig(history_targets=0)).items
-    expected = [c for f in REGISTRY.item_families for c in f.columns]
+    expected = [c for f in REGISTRY.item_families if f.default_on for c in f.columns]
     assert items.columns == [*ID_COLUMNS, *expected]
+    # Opt-in families (features.include) join in registry order too.
+    opt_in = tuple(f.name for f in REGISTRY.item_families if not f.default_on)
+    assert opt_in
+    config = FeatureConfig(history_targets=0, include=opt_in)
+    every = [c for f in REGISTRY.item_families for c in f.columns]
+    assert build_features(tiny, config=config).items.columns == [*ID_COLUMNS, *every]
 
 
 def test_excluding_a_family_drops_its_columns_and_keeps_the_rest_unchanged(tiny):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import time
@@ -38,12 +39,10 @@ def test_reload_after_a_rerun_into_the_folder_and_failed_reloads(
         version = client.health()["model_version"]
         assert client.reload()["model_version"] == version  # nothing changed: same version
 
-        # A "nightly re-run" that switches the None model off: the next answers use
+        # A "nightly re-run" whose p(None) choice is independence: the next answers use
         # p(None) = prod(1 - p), a known answer.
-        config = folder / "config.toml"
-        config.write_text(
-            config.read_text().replace("use_none_model = true", "use_none_model = false")
-        )
+        choice = folder / "models" / "p_none.json"
+        choice.write_text(json.dumps({"requested": "independent", "chosen": "independent"}))
         server.process.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
         new_version = _wait_for_version(client, version)
         after = client.next_basket(user)

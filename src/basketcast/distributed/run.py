@@ -80,6 +80,7 @@ def run_on_cluster(
     """`basketcast.pipeline.run` on the cluster of ``config.cluster``; returns its `RunResult`."""
     from basketcast.pipeline import STATS_DIR, RunResult, data_fingerprint
 
+    summary.check_cluster_config(config)
     data, out = Path(data), Path(out)
     records: list[StageRecord] = []
     report = progress or (lambda stage, event: None)
@@ -367,7 +368,7 @@ def _score(
             models=shared,
             folds=config.model.folds,
             seed=config.model.seed,
-            use_none_model=config.basket.use_none_model,
+            use_none_model=summary.cluster_uses_none_model(config),
             thresholds=DEFAULT_THRESHOLDS,
             key=f"baskets-score-{k}",
         )

@@ -11,10 +11,38 @@ import numpy as np
 import polars as pl
 
 from basketcast._meter import StageRecord
-from basketcast.config import RunConfig
+from basketcast.config import ConfigError, PNone, RunConfig
 from basketcast.distributed.cluster import ClusterInfo
 
-__all__ = ["json_default", "metrics", "task_costs", "worker_peaks", "write_report"]
+__all__ = [
+    "check_cluster_config",
+    "cluster_uses_none_model",
+    "json_default",
+    "metrics",
+    "task_costs",
+    "worker_peaks",
+    "write_report",
+]
+
+
+def check_cluster_config(config: RunConfig) -> None:
+    """Refuse what the cluster path cannot do yet, before anything runs.
+
+    The out-of-fold choice of p(None) (`basket.p_none`) and the stacked None
+    model are single-machine only; ``auto`` on a cluster uses the None model
+    (the default before ``p_none``).
+    """
+
+    if config.basket.p_none is PNone.BLEND:
+        raise ConfigError('basket.p_none = "blend" is not supported with [cluster] yet')
+    if config.model.stack_none:
+        raise ConfigError("model.stack_none is not supported with [cluster] yet")
+
+
+def cluster_uses_none_model(config: RunConfig) -> bool:
+    """Whether a cluster run's baskets take p(None) from the None model (auto: yes)."""
+
+    return config.basket.p_none in (PNone.AUTO, PNone.MODEL)
 
 
 def worker_peaks(client: Any) -> dict[str, float]:
@@ -132,7 +160,7 @@ def metrics(
     subsets = {r["orders"] for r in table}
     subset = "all last baskets" if "all last baskets" in subsets else "train (out of fold)"
     chosen = "basketcast (p_none = prod(1 - p))"
-    if "none" in trained and config.basket.use_none_model:
+    if "none" in trained and cluster_uses_none_model(config):
         chosen = "basketcast (None model)"
     headline = next(r for r in table if r["method"] == chosen and r["orders"] == subset)
     baselines = [r for r in table if r["method"].startswith("baseline") and r["orders"] == subset]

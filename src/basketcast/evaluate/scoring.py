@@ -13,6 +13,8 @@ from typing import Any
 import polars as pl
 
 from basketcast.basket import select_baskets
+from basketcast.basket.p_none import p_none_values
+from basketcast.config import PNone
 from basketcast.data.dataset import Dataset
 from basketcast.evaluate.baselines import (
     baseline_frequency,
@@ -29,13 +31,24 @@ from basketcast.evaluate.reading import read_truth
 from basketcast.evaluate.targets import truth_from_dataset
 from basketcast.model import metrics as model_metrics
 
-__all__ = ["baskets_of", "bootstrap", "calibration", "evaluate_run", "paired_bootstrap"]
+__all__ = [
+    "OURS_BY_CHOICE",
+    "baskets_of",
+    "bootstrap",
+    "calibration",
+    "evaluate_run",
+    "paired_bootstrap",
+    "split_probabilities",
+]
 
 TRAIN_OOF = "train (out of fold)"
 TEST = "test"
 ALL = "all last baskets"
 OURS = "basketcast (p_none = prod(1 - p))"
 OURS_NONE = "basketcast (None model)"
+OURS_BLEND = "basketcast (p_none = blend)"
+OURS_BY_CHOICE = {PNone.INDEPENDENT: OURS, PNone.MODEL: OURS_NONE, PNone.BLEND: OURS_BLEND}
+"""The F1 table's name of basketcast's baskets with each p(None) source (`basket.p_none`)."""
 FIELD_MAX_ORDERS = 10_000
 """Runs with more target orders skip the field's baselines (TIFU-KNN's all-pairs search)."""
 
@@ -48,7 +61,7 @@ def evaluate_run(
     *,
     seed: int,
     has_none: bool,
-    use_none_model: bool,
+    choice: PNone,
 ) -> dict[str, Any]:
     """Out-of-fold F1 on train orders, F1 on test orders when truth.csv is given, and baselines.
 
@@ -82,7 +95,7 @@ def evaluate_run(
         for method, baskets in methods.items()
         for subset, subset_truth in truth_sets.items()
     ]
-    chosen = OURS_NONE if has_none and use_none_model else OURS
+    chosen = OURS_BY_CHOICE[choice if has_none else PNone.INDEPENDENT]
     subset = ALL if ALL in truth_sets else TRAIN_OOF
     headline = next(r for r in table if r["method"] == chosen and r["orders"] == subset)
     baselines = [r for r in table if r["method"].startswith("baseline") and r["orders"] == subset]
@@ -126,14 +139,19 @@ def _truth_sets(
     return sets
 
 
-def baskets_of(probabilities: pl.DataFrame, *, use_none: bool) -> pl.DataFrame:
-    """F1-optimal baskets of the depth-0 orders in a probability table (oof / predictions layout)."""
+def split_probabilities(probabilities: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Depth-0 item rows (order_id, product_id, p) and None rows (order_id, p_none, or None)."""
     rows = probabilities.filter(pl.col("depth") == 0)
     items = rows.filter(pl.col("kind") == "item").select("order_id", "product_id", "p")
-    p_none = None
-    if use_none:
-        p_none = rows.filter(pl.col("kind") == "none").select("order_id", p_none=pl.col("p"))
-    return select_baskets(items, p_none)
+    none = rows.filter(pl.col("kind") == "none").select("order_id", p_none=pl.col("p"))
+    return items, none if none.height else None
+
+
+def baskets_of(probabilities: pl.DataFrame, *, choice: PNone) -> pl.DataFrame:
+    """F1-optimal baskets of the depth-0 orders in a probability table (oof / predictions layout),
+    p(None) from ``choice`` (`basket.p_none`, resolved)."""
+    items, none = split_probabilities(probabilities)
+    return select_baskets(items, p_none_values(items, none, choice))
 
 
 def _methods(
@@ -146,9 +164,8 @@ def _methods(
     field: FieldBaselines | None,
 ) -> dict[str, pl.DataFrame]:
     """Baskets of every method compared in the F1 table, ours first."""
-    methods = {OURS: baskets_of(probabilities, use_none=False)}
-    if has_none:
-        methods[OURS_NONE] = baskets_of(probabilities, use_none=True)
+    choices = (PNone.INDEPENDENT, PNone.MODEL, PNone.BLEND) if has_none else (PNone.INDEPENDENT,)
+    methods = {OURS_BY_CHOICE[c]: baskets_of(probabilities, choice=c) for c in choices}
     true_probs = data / "true_probs.parquet"
     if true_probs.exists():  # synthetic data: the generator's probabilities bound what is reachable
         oracle = pl.read_parquet(true_probs).select("order_id", "product_id", p="p_true")

@@ -35,7 +35,9 @@ class Plan:
 def plan(config: FeatureConfig, history: History, *, registry: Registry = REGISTRY) -> Plan:
     """Which item families of ``registry`` to compute and which to output, for ``config`` on ``history``."""
     output = tuple(
-        f for f in registry.without(config.exclude).item_families if f.available(history)
+        f
+        for f in registry.chosen(include=config.include, exclude=config.exclude).item_families
+        if f.available(history)
     )
     wanted = {f.name for f in output}
     todo = list(output)

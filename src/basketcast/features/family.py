@@ -54,6 +54,10 @@ class FeatureFamily:
         again from the output when they are excluded).
     needs_products
         The family is skipped when the data has no products table.
+    default_on
+        False for an opt-in family: computed only when `features.include`
+        names it (a family goes on by default only where the ablation
+        benchmark shows it helps on real data).
 
     A subclass overrides `fit` when the family has statistics shared across
     users (product, aisle or day-of-week profiles), and `transform`.
@@ -65,6 +69,7 @@ class FeatureFamily:
     columns: Mapping[str, str] = field(hash=False)
     needs: tuple[str, ...] = ()
     needs_products: bool = False
+    default_on: bool = True
 
     def fit(self, history: History) -> StatPlans:
         """The statistics shared across users, from every user's visible history of one depth.

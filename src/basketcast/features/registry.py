@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from basketcast.features.category import CATEGORY
 from basketcast.features.context import CONTEXT
+from basketcast.features.day_gap import DAY_GAP
 from basketcast.features.family import FeatureFamily, Scope
+from basketcast.features.item_pattern import ITEM_PATTERN
 from basketcast.features.order import ORDER
 from basketcast.features.product import PRODUCT
 from basketcast.features.user import USER
@@ -91,9 +93,23 @@ class Registry:
             )
         return Registry(tuple(f for f in self.families if f.name not in drop))
 
+    def chosen(self, *, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> Registry:
+        """The families a configuration switches on: the default-on ones and the opt-in
+        ones named in ``include`` (`FeatureFamily.default_on`), less ``exclude``."""
+        wanted = set(include)
+        unknown = sorted(wanted - set(self.names))
+        if unknown:
+            raise ValueError(
+                f"features.include names unknown feature families {unknown}; "
+                f"the opt-in families are {[f.name for f in self.families if not f.default_on]}"
+            )
+        kept = self.without(exclude)  # checks the excluded names too
+        return Registry(tuple(f for f in kept.families if f.default_on or f.name in wanted))
 
-REGISTRY = Registry((CONTEXT, CATEGORY, USER, PRODUCT, USER_PRODUCT, ORDER))
-"""Every feature family basketcast has, in item-frame column order (the order family last)."""
+
+REGISTRY = Registry((CONTEXT, CATEGORY, USER, PRODUCT, USER_PRODUCT, ITEM_PATTERN, DAY_GAP, ORDER))
+"""Every feature family basketcast has, in item-frame column order (the order family last).
+`ITEM_PATTERN` and `DAY_GAP` are opt-in (``default_on=False``)."""
 
 
 def describe(column: str) -> str:

@@ -18,11 +18,13 @@ import numpy as np
 import polars as pl
 
 from basketcast.basket.f1 import best_basket
-from basketcast.config import RunConfig, load_config
+from basketcast.config import PNone, RunConfig, load_config
 from basketcast.data.dataset import Dataset
 from basketcast.data.schema import ID
 from basketcast.features.stats import FittedStats
+from basketcast.inference import saved_p_none
 from basketcast.model.predict import load_manifest, load_models
+from basketcast.model.stacking import stack_orders
 from basketcast.pipeline import STATS_DIR
 from basketcast.serve.domain import Context
 from basketcast.serve.features import ServingFeatures
@@ -61,11 +63,12 @@ class Scorer(Protocol):
 
 
 def model_version(run_dir: Path) -> str:
-    """A hash of the run's configuration, models and statistics: a re-run into the folder changes it."""
+    """A hash of the run's configuration, models, p(None) choice and statistics: a re-run changes it."""
     digest = hashlib.sha256()
     models, stats = run_dir / "models", run_dir / STATS_DIR
     paths = [run_dir / "config.toml"]
-    paths += [*sorted(models.glob("*_models.json")), *sorted(models.glob("*.ubj"))]
+    # *.json: the model manifests and p_none.json (the run's p(None) choice).
+    paths += [*sorted(models.glob("*.json")), *sorted(models.glob("*.ubj"))]
     paths += [*sorted(stats.glob("*.json")), *sorted(stats.glob("*.parquet"))]
     for path in paths:
         digest.update(path.name.encode())
@@ -113,8 +116,10 @@ class ModelScorer:
             )
         self.config: RunConfig = load_config(self.run_dir / "config.toml")
         self.items = _Models(models, "item")
+        # p(None) as the run chose it (models/p_none.json), as `basketcast predict`.
+        self.p_none = saved_p_none(models)
         self.none: _Models | None = None
-        if self.config.basket.use_none_model and (models / "none_models.json").exists():
+        if self.p_none in (PNone.MODEL, PNone.BLEND) and (models / "none_models.json").exists():
             self.none = _Models(models, "none")
         stats = FittedStats.load(self.run_dir / STATS_DIR)
         self.features = ServingFeatures(self.config.features, stats)
@@ -157,9 +162,19 @@ class ModelScorer:
         p = self.items.predict(items)
         p_none: list[float | None] = [None] * len(jobs)
         if self.none is not None:
+            if self.config.model.stack_none:  # the None model reads the item model's p
+                orders = stack_orders(orders, items.select("order_id", p=pl.Series(p)))
             predicted = self.none.predict(orders)
             index = {int(o): k for k, o in enumerate(orders.get_column("order_id").to_list())}
             p_none = [float(predicted[index[int(i)]]) for i in ids]
+            if self.p_none is PNone.BLEND:  # the mean with prod(1 - p), as `p_none_values`
+                log_q = np.log(np.clip(1.0 - p.astype(np.float64), 1e-12, 1.0))
+                ends = np.cumsum(lengths)
+                p_none = [
+                    min(max(0.5 * (m + float(np.exp(log_q[end - n : end].sum()))), 0.0), 1.0)
+                    for m, n, end in zip(p_none, lengths, ends, strict=True)
+                    if m is not None
+                ]
         products = items.get_column("product_id").to_numpy()
         ends = np.cumsum(lengths)
         return [
