@@ -133,10 +133,14 @@ def _probabilities(
 
 
 def saved_p_none(models: Path) -> PNone:
-    """The p(None) source the run chose; a run without one (none model off) used independence."""
+    """The p(None) source the run chose.
+
+    A run without a recorded choice (a `--cluster` run, which has no `auto`) used its None
+    model when it trained one, and independence otherwise.
+    """
     path = models / P_NONE_FILE
     if not path.exists():
-        return PNone.INDEPENDENT
+        return PNone.MODEL if (models / "none_models.json").exists() else PNone.INDEPENDENT
     try:
         choice = PNone(json.loads(path.read_text())["chosen"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:

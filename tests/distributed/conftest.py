@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from basketcast.config import ClusterConfig, FeatureConfig, ModelConfig, RunConfig
+from basketcast.config import (
+    BasketConfig,
+    ClusterConfig,
+    FeatureConfig,
+    ModelConfig,
+    PNone,
+    RunConfig,
+)
 from basketcast.pipeline import RunResult, run
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
@@ -61,6 +68,8 @@ def small_config(address: str = "", *, shards: int = 4) -> RunConfig:
             colsample_bytree=1.0,
             device="cpu",  # type: ignore[arg-type]
         ),
+        # The cluster has no `auto` (it uses the None model): the single run must too.
+        basket=BasketConfig(p_none=PNone.MODEL),
         cluster=ClusterConfig(address=address, shards=shards),
     )
 
