@@ -27,7 +27,13 @@ from rich.console import Console  # noqa: E402
 
 from amlwatch.errors import DataError  # noqa: E402
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+_HELP = """amlwatch: score bank transactions for money laundering from tabular and graph features.
+
+Start with `amlwatch demo` (a synthetic bank world, end to end, with a report), or
+`amlwatch synth world` then `amlwatch run world --out run`.
+"""
+
+app = typer.Typer(help=_HELP, no_args_is_help=True, add_completion=False)
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
