@@ -7,6 +7,7 @@ import polars as pl
 
 from amlwatch.data.ledger import Ledger
 from amlwatch.data.load import build_ledger
+from amlwatch.data.schema import TRANSACTION_COLUMNS
 from amlwatch.features import META_COLUMNS, build_features, feature_names
 
 
@@ -14,22 +15,7 @@ def _perturbed(ledger: Ledger, cut: int, seed: int) -> Ledger:
     """Rewrite every transaction after row `cut` (accounts, amounts, formats), keeping times."""
     rng = np.random.default_rng(seed)
     tx = ledger.transactions
-    raw = tx.select(
-        "txn_id",
-        "timestamp",
-        "from_bank",
-        "from_account",
-        "to_bank",
-        "to_account",
-        "amount_received",
-        "receiving_currency",
-        "amount_paid",
-        "payment_currency",
-        "payment_format",
-        "is_laundering",
-        "typology",
-        "ring_id",
-    )
+    raw = tx.select("txn_id", *TRANSACTION_COLUMNS, "typology", "ring_id")
     later = raw[cut + 1 :]
     perm = rng.permutation(later.height)
     shuffled = later.with_columns(
