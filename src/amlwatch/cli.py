@@ -183,8 +183,8 @@ def serve_command(
     data: Annotated[
         Path | None,
         typer.Option(
-            "--data", help="History that warms the account state on first start "
-            "(default: the run's data)."
+            "--data",
+            help="History that warms the account state on first start (default: the run's data).",
         ),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -195,8 +195,11 @@ def serve_command(
     ] = None,
     detector: Annotated[
         str | None,
-        typer.Option("--detector", help="Serve this detector of the run (default: its GAN, "
-                     "else its best streamable detector)."),
+        typer.Option(
+            "--detector",
+            help="Serve this detector of the run (default: its GAN, "
+            "else its best streamable detector).",
+        ),
     ] = None,
     history: Annotated[
         bool, typer.Option(help="Warm a new state file from the history (--no-history: empty).")

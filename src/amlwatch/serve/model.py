@@ -25,6 +25,7 @@ The alert threshold is the run's (validation-chosen when the run had labels).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -150,7 +151,7 @@ def _candidates(run_dir: Path) -> tuple[dict[str, Callable[[], ServedModel]], di
         threshold = evaluation.get(name, {}).get("threshold")
         if kind == "gan":
             if (run_dir / "models" / name / GAN_ONNX).exists():
-                ok[name] = lambda name=name: _gan(run_dir, name)
+                ok[name] = functools.partial(_gan, run_dir, name)
             else:
                 why[name] = f"no {Path('models') / name / GAN_ONNX} in the run"
         elif kind == "xgboost":
@@ -165,7 +166,7 @@ def _candidates(run_dir: Path) -> tuple[dict[str, Callable[[], ServedModel]], di
             elif threshold is None or not math.isfinite(threshold):
                 why[name] = "the run chose no threshold for it (no labels?)"
             else:
-                ok[name] = lambda name=name, t=float(threshold): _xgboost(run_dir, name, t)
+                ok[name] = functools.partial(_xgboost, run_dir, name, float(threshold))
         elif kind == "rules":
             t = float(threshold) if threshold is not None and math.isfinite(threshold) else 0.5
 
