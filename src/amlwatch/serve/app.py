@@ -103,6 +103,9 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = []
         for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its loc is a character position, not a field
+                reasons.append(f"body: not valid JSON ({e.get('ctx', {}).get('error', '')})")
+                continue
             loc = [str(p) for p in e.get("loc", ()) if p != "body"]
             reasons.append(f"{'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}")
         return _error(422, reasons)

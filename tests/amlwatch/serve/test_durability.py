@@ -34,8 +34,10 @@ def test_kill_9_after_an_answer_then_restart_loses_nothing(server_factory: Any) 
     assert features["src_out_n_1h"] == 1.0 and features["src_out_sum_1h"] == 4321.5
     assert features["dst_in_n_1d"] == 1.0 and features["dst_in_sum_1d"] == 4321.5
     assert r.json()["seq"] == first.json()["seq"] + 1
-    assert again.stop() == 0  # SIGTERM: a graceful shutdown
-    assert '"event": "stopped"' in again.tail()
+    # SIGTERM: a graceful stop (uvicorn re-raises the signal once it has shut down, so the
+    # status may say "terminated"); the log's last event says the state file was closed.
+    assert again.stop() in (0, -15)
+    assert again.tail().rstrip().splitlines()[-3].find('"event": "stopped"') > 0
 
 
 def test_answered_transactions_racing_a_kill_are_all_stored(server_factory: Any) -> None:

@@ -88,7 +88,7 @@ BAD: list[tuple[str, Any, int, str]] = [
     ("missing receiver account", _without("to_account"), 422, "to_account"),
     ("negative amount paid", {**GOOD, "amount_paid": -5.0}, 422, "amount_paid"),
     ("amount as a string", {**GOOD, "amount_received": "120"}, 422, "amount_received"),
-    ("infinite amount", b'{"amount_paid": Infinity}', 422, "body"),
+    ("infinite amount", b'{"amount_paid": Infinity}', 422, "amount_paid"),
     ("amount null", {**GOOD, "amount_paid": None}, 422, "amount_paid"),
     ("unknown field", {**GOOD, "Amount Paid": 3}, 422, "Amount Paid"),
     ("label not 0/1", {**GOOD, "is_laundering": 2}, 422, "is_laundering"),
