@@ -228,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32, help="requests in flight, at most")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="build the world and run, then stop"
+    )
     args = parser.parse_args(argv)
     if args.duration > 600 or args.rate * args.duration > 100_000:
         parser.error("bounded: at most 600 s and 100,000 requests")
@@ -235,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     run, stream = prepare(args.workdir, args.transactions, args.history, args.seed)
     prepare_s = time.perf_counter() - t0
+    if args.prepare_only:
+        print(f"prepared {run} and {stream.height:,} stream transactions in {prepare_s:.0f} s")
+        return
     n = int(args.rate * args.duration)
     if stream.height < n:
         parser.error(f"the stream has {stream.height} transactions, the load needs {n}")
