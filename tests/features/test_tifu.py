@@ -99,7 +99,10 @@ def test_no_target_basket_reaches_any_vector():
     # value of any user at that depth: the index and the vectors never see them.
     data = _random_data(3, users=20)
     config = FeatureConfig(include=("tifu",), history_targets=2)
-    before = build_features(data, config=config).items
+    built = build_features(data, config=config)
+    before = built.items
+    # The None model sees the order's strongest and total TIFU-KNN score.
+    assert {"o_tifu_score_max", "o_tifu_score_sum"} <= set(built.orders.columns)
     for depth in (0, 1, 2):
         last = data.orders.group_by("user_id").agg(pl.col("order_number").max().alias("last"))
         target_ids = (
