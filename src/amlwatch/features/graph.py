@@ -18,12 +18,12 @@ r - 1: still past-only, at most a week staler.
 
 Whole-graph calls: igraph for PageRank and Leiden (modularity) communities, SciPy sparse
 products for reachability, a compiled (Numba) walk for two-step paths; the Python loop
-is over days.
+is over days. The snapshot refreshes (`amlwatch.features.snapshots`) run in a worker
+process beside everything else for big ledgers, with the same values.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import numba
@@ -32,8 +32,9 @@ import polars as pl
 import scipy.sparse as sp
 
 from amlwatch.features.registry import register
+from amlwatch.features.snapshots import PairWindow, Snapshots, refresh_days
 
-__all__ = ["GraphConfig", "graph_features"]
+__all__ = ["GraphConfig", "GraphJob", "graph_features"]
 
 DAY_MINUTES = 1440
 
@@ -60,19 +61,30 @@ for _name, _text in _GRAPH.items():
 
 @dataclass(frozen=True)
 class GraphConfig:
-    """Graph windows (days) and the longest cycle searched (k)."""
+    """Graph windows (days), the longest cycle searched (k) and the snapshot refreshes.
+
+    PageRank and communities are refreshed every `snapshot_every_days`; with
+    `snapshot_workers` = 1 they are computed in a second process beside the other
+    graph features when the ledger has at least `snapshot_workers_from`
+    transactions (below that, starting a process costs more than it saves).
+    The values are the same either way; 0 keeps everything in one process.
+    """
 
     window_days: int = 30
     delta_days: int = 14
     max_cycle: int = 5
     snapshot_every_days: int = 7
     seed: int = 0
+    snapshot_workers: int = 1
+    snapshot_workers_from: int = 1_000_000
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.delta_days < 1:
             raise ValueError("window_days and delta_days must be >= 1")
         if self.snapshot_every_days < 1:
             raise ValueError("snapshot_every_days must be >= 1")
+        if self.snapshot_workers not in (0, 1):
+            raise ValueError(f"snapshot_workers must be 0 or 1, got {self.snapshot_workers}")
         if not 2 <= self.max_cycle <= 8:
             raise ValueError(f"max_cycle must be in [2, 8], got {self.max_cycle}")
 
@@ -129,20 +141,27 @@ def _scatter_gather_kernel(
     in_idx: np.ndarray,
     u: np.ndarray,
     v: np.ndarray,
+    by_v: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled; tested through graph_features
     n = len(out_ptr) - 1
-    payer = np.full(n, -1, dtype=np.int64)  # payer[m] == i: m pays pair i's receiver
+    payer = np.full(n, -1, dtype=np.int64)  # payer[m] == b: m pays receiver b
     seen = np.full(n, -1, dtype=np.int64)  # seen[m] == i: m already counted for pair i
     counts = np.zeros(len(u), dtype=np.float32)
-    for i in range(len(u)):
-        for p in range(in_ptr[v[i]], in_ptr[v[i] + 1]):
-            payer[in_idx[p]] = i
+    current = -1
+    # Pairs in receiver order: a receiver's payers are marked once for all its pairs (a
+    # popular shop has tens of thousands of payers and thousands of paying pairs a day).
+    for i in by_v:
+        b = v[i]
+        if b != current:
+            current = b
+            for p in range(in_ptr[b], in_ptr[b + 1]):
+                payer[in_idx[p]] = b
         c = 0
         for p in range(in_ptr[u[i]], in_ptr[u[i] + 1]):
             s = in_idx[p]
             for q in range(out_ptr[s], out_ptr[s + 1]):
                 m = out_idx[q]
-                if m != u[i] and payer[m] == i and seen[m] != i:
+                if m != u[i] and payer[m] == b and seen[m] != i:
                     seen[m] = i
                     c += 1
         counts[i] = c
@@ -163,104 +182,102 @@ def _scatter_gather(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray) -> np.ndarra
         at.indices.astype(np.int64),
         u.astype(np.int64),
         v.astype(np.int64),
+        np.argsort(v, kind="stable").astype(np.int64),
     )
-
-
-def _rank_and_communities(
-    n: int, u: np.ndarray, v: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """PageRank (times n) on the directed graph and community sizes on its undirected twin."""
-    import igraph as ig
-
-    g = ig.Graph(n=n, edges=np.column_stack([u, v]), directed=True)
-    rank = np.asarray(g.pagerank(damping=0.85), dtype=np.float64) * n
-    ig.set_random_number_generator(random.Random(seed))
-    und = g.as_undirected(mode="collapse")
-    membership = np.asarray(
-        und.community_leiden(objective_function="modularity", n_iterations=2).membership
-    )
-    return rank, np.bincount(membership)[membership].astype(np.float32)
-
-
-class _PairWindow:
-    """Distinct pairs by their last day paid, fed one day at a time (replaces a per-day sort).
-
-    Pair ids are the ranks of the sorted distinct keys, so `window` returns keys in
-    ascending order with each key's last day, exactly as sorting the window would.
-    """
-
-    def __init__(self, day: np.ndarray, key: np.ndarray) -> None:
-        self.keys, self._pid = np.unique(key, return_inverse=True)
-        self._day = day  # day-sorted
-        self._last = np.full(len(self.keys), np.iinfo(np.int64).min, dtype=np.int64)
-        self._fed = 0  # records of days < self._upto applied
-        self._upto = int(day[0]) if len(day) else 0
-
-    def window(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct pair keys paid on days [lo, hi] and each one's last day; hi must not decrease."""
-        while self._upto <= hi:
-            end = int(np.searchsorted(self._day, self._upto, side="right"))
-            # One day at a time: every record in the chunk has the same day, so repeats agree.
-            self._last[self._pid[self._fed : end]] = self._upto
-            self._fed, self._upto = end, self._upto + 1
-        sel = np.flatnonzero(self._last >= lo)
-        return self.keys[sel], self._last[sel]
 
 
 def graph_features(tx: pl.DataFrame, config: GraphConfig | None = None) -> pl.DataFrame:
     """Graph features for a ledger's transactions (same rows, same order); see the module docstring."""
-    cfg = config or GraphConfig()
-    minutes = tx.get_column("timestamp").dt.epoch("s").to_numpy() // 60
-    first_day = int(minutes.min()) // DAY_MINUTES if len(minutes) else 0
-    day_all = minutes // DAY_MINUTES - first_day
-    src = tx.get_column("src").to_numpy().astype(np.int64)
-    dst = tx.get_column("dst").to_numpy().astype(np.int64)
-    n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
-    keep = src != dst
-    order = np.argsort(day_all[keep], kind="stable")
-    day = day_all[keep][order]
-    key_all = src[keep][order] * n + dst[keep][order]
-    pairs = _PairWindow(day, key_all)
-    by_day = np.argsort(day_all, kind="stable")
-    days, starts = np.unique(day_all[by_day], return_index=True)
-    ends = np.append(starts[1:], len(by_day))
-    refreshed = -1
-    out = {name: np.zeros(tx.height, dtype=np.float32) for name in _GRAPH}
-    for d, start, end in zip(days.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        rows = by_day[start:end]  # ascending within the day (stable sort)
-        u, v = src[rows], dst[rows]
-        keys, last = pairs.window(d - cfg.window_days, d - 1)
-        wu, wv = keys // n, keys % n
-        in_delta = last >= d - cfg.delta_days
-        du, dv = wu[in_delta], wv[in_delta]
-        yesterday = last == d - 1
-        pu, pv = wu[yesterday], wv[yesterday]
-        out_w, in_w = np.bincount(wu, minlength=n), np.bincount(wv, minlength=n)
-        out_d, in_d = np.bincount(du, minlength=n), np.bincount(dv, minlength=n)
-        out_1, in_1 = np.bincount(pu, minlength=n), np.bincount(pv, minlength=n)
-        span = min(cfg.window_days, int(d)) or 1
-        out["g_src_out_deg"][rows] = out_w[u]
-        out["g_src_in_deg"][rows] = in_w[u]
-        out["g_dst_in_deg"][rows] = in_w[v]
-        out["g_dst_out_deg"][rows] = out_w[v]
-        out["g_src_out_burst"][rows] = out_1[u] - out_w[u] / span
-        out["g_dst_in_burst"][rows] = in_1[v] - in_w[v] / span
-        out["g_src_fan_out"][rows] = out_d[u]
-        out["g_dst_fan_in"][rows] = in_d[v]
-        out["g_gather_scatter"][rows] = np.minimum(in_d[u], out_d[u] + 1)
-        a_delta = _adjacency(du, dv, n)
-        # Both depend on the pair and the day only: compute once per distinct pair.
-        pair_key, pair_row = np.unique(u * n + v, return_inverse=True)
-        pu_, pv_ = pair_key // n, pair_key % n
-        out["g_scatter_gather"][rows] = _scatter_gather(a_delta, pu_, pv_)[pair_row]
-        out["g_cycle_len"][rows] = _cycle_len(a_delta, pu_, pv_, cfg.max_cycle)[pair_row]
-        if refreshed < 0 or d - refreshed >= cfg.snapshot_every_days:
-            # PageRank and communities are the slowest calls: refresh them every few days,
-            # always from a graph that ends the day before the refresh day.
-            rank, size = _rank_and_communities(n, wu, wv, cfg.seed)
-            refreshed = int(d)
-        out["g_src_pagerank"][rows] = rank[u]
-        out["g_dst_pagerank"][rows] = rank[v]
-        out["g_src_community"][rows] = size[u]
-        out["g_dst_community"][rows] = size[v]
-    return pl.DataFrame(out)
+    with GraphJob(tx, config) as job:
+        return job.features()
+
+
+class GraphJob:
+    """The graph family in two steps: the constructor starts the snapshot refreshes (in a
+    worker process for big ledgers), `features()` computes the rest and collects them.
+
+    `build_features` starts the job before the other families so that the refreshes
+    overlap them too. Use as a context manager (or call `close()`) to stop the worker.
+    """
+
+    def __init__(self, tx: pl.DataFrame, config: GraphConfig | None = None) -> None:
+        self.cfg = cfg = config or GraphConfig()
+        self.height = tx.height
+        minutes = tx.get_column("timestamp").dt.epoch("s").to_numpy() // 60
+        first_day = int(minutes.min()) // DAY_MINUTES if len(minutes) else 0
+        day_all = minutes // DAY_MINUTES - first_day
+        self.src = src = tx.get_column("src").to_numpy().astype(np.int64)
+        self.dst = dst = tx.get_column("dst").to_numpy().astype(np.int64)
+        self.n = n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
+        keep = src != dst
+        order = np.argsort(day_all[keep], kind="stable")
+        self.day = day_all[keep][order]
+        self.key = src[keep][order] * n + dst[keep][order]
+        self.by_day = np.argsort(day_all, kind="stable")
+        self.days, starts = np.unique(day_all[self.by_day], return_index=True)
+        self.bounds = np.append(starts, len(self.by_day))
+        self.refresh = refresh_days(self.days.tolist(), cfg.snapshot_every_days)
+        background = cfg.snapshot_workers > 0 and tx.height >= cfg.snapshot_workers_from
+        self.snapshots = Snapshots(
+            self.day,
+            self.key,
+            n,
+            self.refresh,
+            window_days=cfg.window_days,
+            seed=cfg.seed,
+            background=background,
+        )
+
+    def __enter__(self) -> GraphJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.snapshots.close()
+
+    def features(self) -> pl.DataFrame:
+        """The graph columns, one row per transaction (ledger order)."""
+        cfg, n, src, dst, by_day = self.cfg, self.n, self.src, self.dst, self.by_day
+        pairs = PairWindow(self.day, self.key)
+        out = {name: np.zeros(self.height, dtype=np.float32) for name in _GRAPH}
+        for i, d in enumerate(self.days.tolist()):
+            rows = by_day[self.bounds[i] : self.bounds[i + 1]]  # ascending within the day
+            u, v = src[rows], dst[rows]
+            keys, last = pairs.window(d - cfg.window_days, d - 1)
+            wu, wv = keys // n, keys % n
+            in_delta = last >= d - cfg.delta_days
+            du, dv = wu[in_delta], wv[in_delta]
+            yesterday = last == d - 1
+            pu, pv = wu[yesterday], wv[yesterday]
+            out_w, in_w = np.bincount(wu, minlength=n), np.bincount(wv, minlength=n)
+            out_d, in_d = np.bincount(du, minlength=n), np.bincount(dv, minlength=n)
+            out_1, in_1 = np.bincount(pu, minlength=n), np.bincount(pv, minlength=n)
+            span = min(cfg.window_days, int(d)) or 1
+            out["g_src_out_deg"][rows] = out_w[u]
+            out["g_src_in_deg"][rows] = in_w[u]
+            out["g_dst_in_deg"][rows] = in_w[v]
+            out["g_dst_out_deg"][rows] = out_w[v]
+            out["g_src_out_burst"][rows] = out_1[u] - out_w[u] / span
+            out["g_dst_in_burst"][rows] = in_1[v] - in_w[v] / span
+            out["g_src_fan_out"][rows] = out_d[u]
+            out["g_dst_fan_in"][rows] = in_d[v]
+            out["g_gather_scatter"][rows] = np.minimum(in_d[u], out_d[u] + 1)
+            a_delta = _adjacency(du, dv, n)
+            # Both depend on the pair and the day only: compute once per distinct pair.
+            pair_key, pair_row = np.unique(u * n + v, return_inverse=True)
+            pu_, pv_ = pair_key // n, pair_key % n
+            out["g_scatter_gather"][rows] = _scatter_gather(a_delta, pu_, pv_)[pair_row]
+            out["g_cycle_len"][rows] = _cycle_len(a_delta, pu_, pv_, cfg.max_cycle)[pair_row]
+        # PageRank and communities come from the last refresh on or before each row's day,
+        # a graph that ends the day before that refresh (past-only, at most a few days staler).
+        ranks, sizes = self.snapshots.result()
+        row_day = np.repeat(self.days, np.diff(self.bounds))
+        snap = np.searchsorted(np.asarray(self.refresh, dtype=np.int64), row_day, side="right") - 1
+        u, v = src[by_day], dst[by_day]
+        out["g_src_pagerank"][by_day] = ranks[snap, u]
+        out["g_dst_pagerank"][by_day] = ranks[snap, v]
+        out["g_src_community"][by_day] = sizes[snap, u]
+        out["g_dst_community"][by_day] = sizes[snap, v]
+        return pl.DataFrame(out)
