@@ -16,9 +16,9 @@ snapshot of the most recent refresh day r <= d (refreshed every
 `snapshot_every_days`, default 7; set 1 for daily), from G_W ending with day
 r - 1: still past-only, at most a week staler.
 
-Whole-graph calls: igraph for PageRank and Leiden (modularity) communities, SciPy sparse
-products for reachability, a compiled (Numba) walk for two-step paths; the Python loop
-is over days. The snapshot refreshes (`amlwatch.features.snapshots`) run in a worker
+Whole-graph calls: igraph for PageRank and Leiden (modularity) communities; compiled
+(Numba) walks over CSR neighbour lists for cycles (a bidirectional breadth-first search)
+and two-step paths (scatter-gather); the Python loop is over days. The snapshot refreshes (`amlwatch.features.snapshots`) run in a worker
 process beside everything else for big ledgers, with the same values.
 """
 
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from amlwatch.features.registry import register
 from amlwatch.features.snapshots import PairWindow, Snapshots, refresh_days
@@ -89,48 +88,100 @@ class GraphConfig:
             raise ValueError(f"max_cycle must be in [2, 8], got {self.max_cycle}")
 
 
-def _adjacency(u: np.ndarray, v: np.ndarray, n: int) -> sp.csr_matrix:
-    """Boolean adjacency (as int8 0/1) of the distinct pairs."""
-    data = np.ones(len(u), dtype=np.int8)
-    a = sp.csr_matrix((data, (u, v)), shape=(n, n))
-    a.data[:] = 1  # duplicates were summed
-    return a
+class _Adjacency:
+    """Out- and in-neighbour lists (CSR) of distinct pairs given sorted by (u, v)."""
+
+    def __init__(self, u: np.ndarray, v: np.ndarray, n: int) -> None:
+        self.out_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(u, minlength=n), out=self.out_ptr[1:])
+        self.out_idx = v.astype(np.int64)
+        by_v = np.argsort(v, kind="stable")  # payers ascending within each receiver
+        self.in_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(v, minlength=n), out=self.in_ptr[1:])
+        self.in_idx = u[by_v].astype(np.int64)
 
 
-def _one_hot(nodes: np.ndarray, n: int) -> sp.csr_matrix:
-    return sp.csr_matrix(
-        (np.ones(len(nodes), dtype=np.int8), (np.arange(len(nodes)), nodes)), shape=(len(nodes), n)
-    )
-
-
-def _reach(start: sp.csr_matrix, step: sp.csr_matrix, hops: int) -> list[sp.csr_matrix]:
-    """Rows: the nodes reachable from each start within 0..hops steps (cumulative, 0/1)."""
-    out = [start]
-    for _ in range(hops):
-        nxt = out[-1] + out[-1] @ step
-        nxt.data[:] = 1
-        out.append(nxt.tocsr())
-    return out
-
-
-def _meets(a: sp.csr_matrix, b: sp.csr_matrix) -> np.ndarray:
-    return np.asarray(a.multiply(b).sum(axis=1)).reshape(-1) > 0
-
-
-def _cycle_len(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
-    """Shortest L+1 <= k with a path v -> ... -> u of length L in `a`; 0 when none or u == v."""
-    n = a.shape[0]
-    # Reach sets per distinct start account, then one row per payment.
-    starts_v, row_v = np.unique(v, return_inverse=True)
-    starts_u, row_u = np.unique(u, return_inverse=True)
-    fwd = [m[row_v] for m in _reach(_one_hot(starts_v, n), a, (k - 1 + 1) // 2)]
-    bwd = [m[row_u] for m in _reach(_one_hot(starts_u, n), a.T.tocsr(), (k - 1) // 2)]
+@numba.njit(cache=True)
+def _cycle_kernel(
+    out_ptr: np.ndarray,
+    out_idx: np.ndarray,
+    in_ptr: np.ndarray,
+    in_idx: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    by_u: np.ndarray,
+    k: int,
+) -> np.ndarray:  # pragma: no cover - compiled; tested through graph_features
+    n = len(out_ptr) - 1
+    ahead, behind = k // 2, (k - 1) // 2  # BFS depths from v (forward) and u (backward)
+    back_of = np.full(n, -1, dtype=np.int64)  # back_of[x] == a: back_d[x] is x's hops to a
+    back_d = np.zeros(n, dtype=np.int64)
+    seen = np.full(n, -1, dtype=np.int64)  # seen[x] == i: reached from pair i's receiver
+    queue = np.empty(n, dtype=np.int64)
     out = np.zeros(len(u), dtype=np.float32)
-    for length in range(1, k):
-        found = _meets(fwd[(length + 1) // 2], bwd[length // 2]) & (out == 0)
-        out[found] = length + 1
-    out[u == v] = 0
+    current = -1
+    # Pairs in sender order: the backward ball around a sender is built once for all its pairs.
+    for i in by_u:
+        a, b = u[i], v[i]
+        if a == b:
+            continue
+        if a != current:
+            current = a
+            back_of[a], back_d[a] = a, 0
+            queue[0], head, tail = a, 0, 1
+            for depth in range(1, behind + 1):
+                end = tail
+                while head < end:
+                    x = queue[head]
+                    head += 1
+                    for p in range(in_ptr[x], in_ptr[x + 1]):
+                        y = in_idx[p]
+                        if back_of[y] != a:
+                            back_of[y], back_d[y] = a, depth
+                            queue[tail] = y
+                            tail += 1
+        # Forward from the receiver, level by level; the shortest v -> u path meets the ball.
+        best = k  # any length >= k is "no cycle"
+        seen[b] = i
+        queue[0], head, tail = b, 0, 1
+        if back_of[b] == a:
+            best = back_d[b]
+        for depth in range(1, ahead + 1):
+            if depth >= best:
+                break
+            end = tail
+            while head < end:
+                x = queue[head]
+                head += 1
+                for p in range(out_ptr[x], out_ptr[x + 1]):
+                    y = out_idx[p]
+                    if seen[y] != i:
+                        seen[y] = i
+                        queue[tail] = y
+                        tail += 1
+                        if back_of[y] == a and depth + back_d[y] < best:
+                            best = depth + back_d[y]
+        if 1 <= best <= k - 1:
+            out[i] = best + 1
     return out
+
+
+def _cycle_len(g: _Adjacency, u: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+    """Shortest L+1 <= k with a path v -> ... -> u of length L in `g`; 0 when none or u == v.
+
+    A compiled bidirectional breadth-first search (depth k // 2 from v, (k - 1) // 2
+    back from u), so every path of length <= k - 1 meets in the middle.
+    """
+    return _cycle_kernel(
+        g.out_ptr,
+        g.out_idx,
+        g.in_ptr,
+        g.in_idx,
+        u.astype(np.int64),
+        v.astype(np.int64),
+        np.argsort(u, kind="stable").astype(np.int64),
+        k,
+    )
 
 
 @numba.njit(cache=True)
@@ -168,18 +219,17 @@ def _scatter_gather_kernel(
     return counts
 
 
-def _scatter_gather(a: sp.csr_matrix, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Per pair u -> v: distinct m != u with s -> u, s -> m and m -> v for some s (edges of `a`).
+def _scatter_gather(g: _Adjacency, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per pair u -> v: distinct m != u with s -> u, s -> m and m -> v for some s (edges of `g`).
 
-    A compiled walk over the CSR rows: no sibling matrix is materialised, which at
-    5M transactions held tens of millions of (pair, sibling) entries per day.
+    A compiled walk over the neighbour lists: no sibling matrix is materialised, which
+    at 5M transactions held tens of millions of (pair, sibling) entries per day.
     """
-    at = a.T.tocsr()
     return _scatter_gather_kernel(
-        a.indptr.astype(np.int64),
-        a.indices.astype(np.int64),
-        at.indptr.astype(np.int64),
-        at.indices.astype(np.int64),
+        g.out_ptr,
+        g.out_idx,
+        g.in_ptr,
+        g.in_idx,
         u.astype(np.int64),
         v.astype(np.int64),
         np.argsort(v, kind="stable").astype(np.int64),
@@ -264,12 +314,12 @@ class GraphJob:
             out["g_src_fan_out"][rows] = out_d[u]
             out["g_dst_fan_in"][rows] = in_d[v]
             out["g_gather_scatter"][rows] = np.minimum(in_d[u], out_d[u] + 1)
-            a_delta = _adjacency(du, dv, n)
+            g_delta = _Adjacency(du, dv, n)  # du, dv: distinct pairs sorted by (u, v)
             # Both depend on the pair and the day only: compute once per distinct pair.
             pair_key, pair_row = np.unique(u * n + v, return_inverse=True)
             pu_, pv_ = pair_key // n, pair_key % n
-            out["g_scatter_gather"][rows] = _scatter_gather(a_delta, pu_, pv_)[pair_row]
-            out["g_cycle_len"][rows] = _cycle_len(a_delta, pu_, pv_, cfg.max_cycle)[pair_row]
+            out["g_scatter_gather"][rows] = _scatter_gather(g_delta, pu_, pv_)[pair_row]
+            out["g_cycle_len"][rows] = _cycle_len(g_delta, pu_, pv_, cfg.max_cycle)[pair_row]
         # PageRank and communities come from the last refresh on or before each row's day,
         # a graph that ends the day before that refresh (past-only, at most a few days staler).
         ranks, sizes = self.snapshots.result()
