@@ -59,9 +59,17 @@ def interval(values: list[float], *, digits: int = 4) -> str:
     return f"{v.mean():.{digits}f} ± {half:.{digits}f}"
 
 
-def features(seed: int, n: int) -> pl.DataFrame:
+def features(seed: int, n: int, cache: Path | None = None) -> pl.DataFrame:
+    """The streamable feature frame of the default world; read from / written to `cache`."""
+    path = None if cache is None else cache / f"features_seed{seed}_n{n}.parquet"
+    if path is not None and path.is_file():
+        return pl.read_parquet(path)
     ledger = to_ledger(generate(SynthConfig(n_transactions=n, seed=seed)))
-    return build_features(ledger, families=["transaction", "account", "pair"])
+    frame = build_features(ledger, families=["transaction", "account", "pair"])
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path)
+    return frame
 
 
 def contaminated(train: pl.DataFrame, rate: float, seed: int) -> pl.DataFrame:
@@ -84,13 +92,19 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=SynthConfig.n_transactions)
     parser.add_argument("--sweep", action="store_true", help="contamination 0 / 0.1 / 1 %%")
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml_gan"))
+    parser.add_argument(
+        "--features-cache",
+        type=Path,
+        default=None,
+        help="folder of feature frames by (seed, size): read when present, else built and written",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows, sweep, histories = [], [], {}
     for seed in args.seeds:
         t0 = time.perf_counter()
-        frame = features(seed, args.transactions)
+        frame = features(seed, args.transactions, args.features_cache)
         split = temporal_split(frame.height)
         train, valid, test = frame[split.train], frame[split.valid], frame[split.test]
         y = frame.get_column("is_laundering").fill_null(0).to_numpy().astype(np.int8)
