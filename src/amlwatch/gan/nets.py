@@ -38,6 +38,20 @@ def _mlp(sizes: list[int], *, sn: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _log1p(a: torch.Tensor) -> torch.Tensor:
+    """log(1 + a) accurate for tiny a, in plain ops that export to ONNX unchanged.
+
+    Not `torch.log1p`: ONNX has no Log1p and the exporter writes Log(1 + a),
+    which is 0 for |a| < float32 eps, so the graph parted from torch on the
+    1e-12 rounding residues of window sums. Goldberg's identity
+    ``log(u) * a / (u - 1)`` with ``u = 1 + a`` (a where u == 1) is exact to an ulp.
+    """
+    u = 1.0 + a
+    d = u - 1.0
+    safe = torch.where(d == 0, torch.ones_like(d), d)
+    return torch.where(d == 0, a, torch.log(u) * a / safe)
+
+
 class InputLayer(nn.Module):
     """Raw numeric values + category indices -> x (fitted scaling as buffers, no parameters)."""
 
@@ -63,7 +77,7 @@ class InputLayer(nn.Module):
 
     def forward(self, num: torch.Tensor, cat: torch.Tensor | None = None) -> torch.Tensor:
         if self.log_scale:
-            num = torch.sign(num) * torch.log1p(num.abs())
+            num = torch.sign(num) * _log1p(num.abs())
         v = (num - self.center) / self.scale
         # Missing values sit at the training median (0 after centring).
         v = torch.where(torch.isnan(v), torch.zeros_like(v), v).clamp(-self.clip, self.clip)

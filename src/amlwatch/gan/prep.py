@@ -17,6 +17,8 @@ __all__ = ["Preprocessor"]
 
 # IQR of a standard normal: dividing by IQR / 1.349 makes a Gaussian column unit-scale.
 _IQR_TO_SD = 1.349
+# Scales below this share of a column's magnitude are float32 rounding, not spread.
+_MIN_REL_SCALE = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +63,14 @@ class Preprocessor:
                 continue
             q1, med, q3 = np.quantile(col, [0.25, 0.5, 0.75])
             # Sparse counts (mostly zero) have IQR 0: fall back to the SD, then to 1.
+            # A spread below float32 resolution is rounding noise (window sums that cancel
+            # to +-1e-12), not signal: scaling by it would blow the noise up to +-clip.
+            floor = _MIN_REL_SCALE * max(1.0, float(np.max(np.abs(col))))
             s = (q3 - q1) / _IQR_TO_SD
-            if not s > 0:
+            if not s > floor:
                 s = float(np.std(col))
             center.append(float(med))
-            scale.append(float(s) if s > 0 else 1.0)
+            scale.append(float(s) if s > floor else 1.0)
         vocab = tuple(
             tuple(sorted(frame.get_column(c).cast(pl.String).drop_nulls().unique().to_list()))
             for c in categorical
