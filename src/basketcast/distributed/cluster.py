@@ -28,6 +28,11 @@ _THREAD_VARS = (
 )
 
 
+_LOST_WORKER = "distributed.deploy.lost-worker-timeout"
+LOST_WORKER_SECONDS = 120
+"""How long a run waits for a lost worker to come back (its nanny restarts it) before training."""
+
+
 @dataclass(frozen=True)
 class ClusterInfo:
     """What the run computed on: recorded in metrics.json and the report."""
@@ -110,20 +115,28 @@ def connect(config: ClusterConfig) -> Iterator[tuple[Any, ClusterInfo]]:
     distributed = _dask()
     if not config.address:
         raise ValueError("no cluster configured (cluster.address is empty)")
+    import dask
+
     cluster, note = None, "an existing scheduler: its workers' threads and memory as started."
-    if config.address.startswith("local:"):
-        cluster, note = _local_cluster(config)
-        client = distributed.Client(cluster)
-    else:
-        client = distributed.Client(config.address, timeout="30s")
-    try:
-        if cluster is None:
-            client.wait_for_workers(1, timeout=60)
-        yield client, describe(client, address=config.address, note=note)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with contextlib.ExitStack() as stack:
+        if config.address.startswith("local:"):
+            # A LocalCluster closes the nanny of a worker that stays lost for this long, so a
+            # killed worker is never restarted when its restart is slow (a loaded machine
+            # easily takes 15 s, the default). Held for the whole run: the cluster reads it
+            # when a worker goes.
+            stack.enter_context(dask.config.set({_LOST_WORKER: f"{LOST_WORKER_SECONDS}s"}))
+            cluster, note = _local_cluster(config)
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(config.address, timeout="30s")
+        try:
+            if cluster is None:
+                client.wait_for_workers(1, timeout=60)
+            yield client, describe(client, address=config.address, note=note)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def describe(client: Any, *, address: str = "", note: str = "") -> ClusterInfo:
