@@ -32,8 +32,7 @@ from basketcast._fault import fault_point
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.config import RunConfig
 from basketcast.distributed import stages, summary
-from basketcast.distributed.cluster import LOST_WORKER_SECONDS, connect
-from basketcast.distributed.stages import ClusterError
+from basketcast.distributed.cluster import LOST_WORKER_SECONDS, ClusterError, connect
 from basketcast.io import write_frame, write_text
 from basketcast.runfolder import check_writable, open_run_folder
 
@@ -79,7 +78,9 @@ def run_on_cluster(
 
     started = time.time()
     check_writable(out)  # a wrong --out is said at once, before a cluster starts
-    with open_run_folder(out) as folder, failures, connect(config.cluster) as (client, info):
+    # `failures` sits inside `connect`: what goes wrong closing the cluster after the run
+    # published is not a failure of the run.
+    with open_run_folder(out) as folder, connect(config.cluster) as (client, info), failures:
         report("cluster", info.summary())
         write_text(folder.output("config.toml"), config.to_toml())
         client.get_task_stream(start=time.time())  # registers the scheduler's task-stream plugin
@@ -165,7 +166,7 @@ class _Failures(contextlib.AbstractContextManager["_Failures"]):
     """Turns what the cluster cannot recover from into a `ClusterError` naming the stage."""
 
     def __init__(self) -> None:
-        self.stage = "connecting to the cluster"
+        self.stage = "cluster"
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None:

@@ -29,7 +29,7 @@ import polars as pl
 from basketcast._meter import StageMeter
 from basketcast.config import RunConfig
 from basketcast.distributed import summary, tasks
-from basketcast.distributed.cluster import ClusterInfo
+from basketcast.distributed.cluster import ClusterError, ClusterInfo
 from basketcast.distributed.shard import ShardManifest, read_manifest, shard_dataset, shard_name
 from basketcast.features.stats import FittedStats
 from basketcast.io import atomic_path, sweep_temporary, write_text
@@ -47,13 +47,6 @@ __all__ = [
 ]
 
 _DONE = "done.json"
-
-
-class ClusterError(RuntimeError):
-    """A stage could not finish on the cluster (workers kept dying, the scheduler went away).
-
-    Nothing is published; finished stages and shards stay in the run folder's cache.
-    """
 
 
 def key(*parts: str) -> str:
