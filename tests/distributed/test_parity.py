@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from basketcast.importance import published_run
 from basketcast.pipeline import RunResult, predict
 from tests.faults._runner import leftovers, output_state
 
@@ -97,6 +98,8 @@ def test_the_outputs_of_a_run_and_the_cluster_in_metrics(
     assert output_state(out) == ("complete", clustered.metrics["invocation_id"])
     assert leftovers(out) == []
     assert os.readlink(out / "submission.csv") == ".outputs/current/submission.csv"
+    with pytest.raises(FileNotFoundError, match="written by `basketcast run --cluster`"):
+        published_run(out)  # what `importance` and `report` read: single-machine runs only
     assert clustered.submission["order_id"].to_list() == sorted(single.submission["order_id"])
     for name in ("oof", "predictions"):
         ours, theirs = (
