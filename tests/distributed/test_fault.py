@@ -146,7 +146,9 @@ def test_a_task_whose_workers_keep_dying_fails_the_run_cleanly_and_a_rerun_compl
     assert failed.returncode == 2, failed.stderr
     assert "Traceback" not in failed.stderr + failed.stdout
     (line,) = [x for x in failed.stderr.splitlines() if "error:" in x]
-    assert line.startswith("error: features: the workers running task features-transform-1 died")
+    assert line.startswith("error: features: the workers running task features-transform-1 died"), (
+        line
+    )
     assert "nothing was published" in line and "run the same command again" in line
     assert output_state(out) == before  # the previous outputs, untouched
     # Left behind: only the killed writers' temporary files (no staged invocation), which

@@ -60,12 +60,34 @@ def gather(client: Any, futures: list[Any], *, stage: str, meter: StageMeter) ->
 
     done = 0
     try:
-        for _future in as_completed(futures):
+        for future in as_completed(futures):
+            if future.status == "cancelled":
+                _raise_root_cause(futures)
             done += 1
             meter.message(f"{done}/{len(futures)} shards")
         return list(client.gather(futures))
     except tasks.ShippedDataError as exc:
         raise exc.to_data_error() from None
+
+
+def _raise_root_cause(futures: list[Any], *, timeout: float = 30.0) -> None:
+    """A task cancelled under us: raise the error of a task that failed, if one did, first.
+
+    When workers die, the scheduler can drop the result of a finished task (its
+    worker is gone) before it reports the task that killed them, so the first
+    future to come back may be a cancellation: the task that failed says why.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        for future in futures:
+            if future.status == "error":
+                future.result()  # raises the task's own error
+        if time.monotonic() > deadline or all(f.status != "pending" for f in futures):
+            break
+        time.sleep(0.1)
+    next(f for f in futures if f.status == "cancelled").result()
 
 
 def _sweep(*folders: Path) -> None:
