@@ -8,6 +8,8 @@
 3. a `--trials`-trial search on the same data (train orders only), the demo
    configuration as its base;
 4. `basketcast run --config best.toml` on the same data;
+   (`--data DIR --config FILE`: another data set and its base configuration,
+   e.g. the Instacart sample and `demo-instacart-sample.toml`)
 5. test-order F1 of the tuned run against the default run, per order, with a
    95 % paired bootstrap interval of the difference.
 
@@ -53,6 +55,9 @@ def main() -> None:
     parser.add_argument("--space", type=Path, default=None)
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=None, help="other data (default: CJ)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="base configuration (default: the CJ demo's)"
+    )
     parser.add_argument("--importance-only", action="store_true", help="stop after LOFO")
     args = parser.parse_args()
     set_thread_budget(args.threads)
@@ -72,7 +77,7 @@ def main() -> None:
     data = args.data or work / "data"
     if not (data / "truth.csv").exists():
         write_converted(complete_journey(), data, format="parquet")
-    demo = load_config(Path(str(files("basketcast") / "configs" / "demo.toml")))
+    demo = load_config(args.config or Path(str(files("basketcast") / "configs" / "demo.toml")))
     demo = replace(demo, threads=args.threads)
     out: dict[str, Any] = {"trials_asked": args.trials, "jobs": args.jobs, "threads": args.threads}
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import platform
@@ -84,6 +86,49 @@ def start_server(
             time.sleep(0.5)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_side(metrics: str) -> dict[str, dict[str, float | int]]:
+    """Per route: requests and the server's own p50/p99 (upper bucket edge) from /metrics."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for line in metrics.splitlines():
+        if not line.startswith("basketcast_request_seconds_bucket{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        parts = dict(kv.split("=", 1) for kv in labels[labels.index("{") + 1 : -1].split(","))
+        route = f"{parts['method'].strip(chr(34))} {parts['route'].strip(chr(34))}"
+        edge = parts["le"].strip('"')
+        buckets.setdefault(route, []).append((float(edge), float(value)))
+    out: dict[str, dict[str, float | int]] = {}
+    for route, rows in buckets.items():
+        rows.sort()
+        total = rows[-1][1]
+        if total == 0:
+            continue
+
+        def quantile(
+            q: float, rows: list[tuple[float, float]] = rows, total: float = total
+        ) -> float:
+            return next(edge for edge, count in rows if count >= q * total) * 1000
+
+        out[route] = {"requests": int(total), "p50_ms_at_most": quantile(0.5),
+                      "p99_ms_at_most": quantile(0.99)}  # fmt: skip
+    return out
+
+
+def _run_loop(main: Any) -> Any:
+    """uvloop where installed (the `serve` extra has it): the load generator's own cost is smaller."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None}
@@ -112,11 +157,21 @@ async def load(
     pending: set[asyncio.Task[None]] = set()
     next_order = iter(range(first_order, first_order + 10**9))
 
-    async with AsyncBasketClient(url, api_key=API_KEY, max_connections=args.connections) as client:
-        # At most --connections requests in flight: httpx's pool matches every queued request
-        # against every connection, so an unbounded queue makes the client itself the bottleneck.
-        # Latency counts from the scheduled send time, so waiting here is not hidden.
-        gate = asyncio.Semaphore(args.connections)
+    # --clients clients, each with its share of --connections: httpx's pool matches every
+    # queued request against every connection (quadratic), which made one client with 64
+    # connections the bottleneck of the whole test (80 % of a core in a profile).
+    per_client = max(args.connections // args.clients, 1)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                AsyncBasketClient(url, api_key=API_KEY, max_connections=per_client)
+            )
+            for _ in range(args.clients)
+        ]
+        turn = itertools.cycle(clients)
+        # At most --connections requests in flight; latency counts from the scheduled send
+        # time, so waiting here is not hidden.
+        gate = asyncio.Semaphore(per_client * args.clients)
 
         async def timed(kind: str, call: Any, scheduled: float | None = None) -> Any:
             started = time.perf_counter() if scheduled is None else scheduled
@@ -136,11 +191,11 @@ async def load(
                     "days_since_prior_order": float(rng.integers(31))}  # fmt: skip
 
         async def get(user: int, kind: str = "get", scheduled: float | None = None) -> None:
-            await timed(kind, client.next_basket(user, **context()), scheduled)
+            await timed(kind, next(turn).next_basket(user, **context()), scheduled)
 
         async def post(user: int, follow: bool, scheduled: float) -> None:
             basket = rng.choice(products, size=int(rng.integers(3, 13)), replace=False)
-            created = await timed("post", client.post_order(
+            created = await timed("post", next(turn).post_order(
                 user, order_id=next(next_order), product_ids=[int(p) for p in basket],
                 order_dow=int(rng.integers(7)), order_hour_of_day=int(rng.integers(24)),
                 days_since_prior_order=float(rng.integers(1, 31))), scheduled)  # fmt: skip
@@ -221,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         "--follow", type=float, default=0.5, help="share of POSTs followed by a GET"
     )
     parser.add_argument("--connections", type=int, default=64, help="requests in flight, at most")
+    parser.add_argument("--clients", type=int, default=8, help="clients sharing --connections")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -246,7 +302,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             rss_idle = _rss_mb(process.pid)
             load_avg = os.getloadavg()
-            result = asyncio.run(load(url, process.pid, args, pool, products, first_order))
+            cpu_before = _cpu_seconds(process.pid)
+            result = _run_loop(load(url, process.pid, args, pool, products, first_order))
+            server_cpu = _cpu_seconds(process.pid) - cpu_before
             metrics = __import__("httpx").get(f"{url}/metrics", timeout=10).text
         finally:
             process.send_signal(signal.SIGTERM)
@@ -267,9 +325,16 @@ def main(argv: list[str] | None = None) -> None:
         "post_rate": args.post_rate,
         "duration": args.duration,
         "follow": args.follow,
+        "clients": args.clients,
+        "connections": args.connections,
         "startup_seconds": round(startup, 1),
         "server_rss_mb_idle": round(rss_idle[0], 1),
         **result,
+        "server_cpu_seconds": round(server_cpu, 1),
+        "server_cpu_ms_per_request": round(
+            1000 * server_cpu / max(sum(result["requests"].values()), 1), 2
+        ),
+        "server_side_latency": server_side(metrics),
         "batch_metrics": batches,
     }
     print(json.dumps(record, indent=2))

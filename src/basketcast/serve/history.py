@@ -61,6 +61,9 @@ class OrderHistory:
             .select("user_id", "order_id", "product_id", "add_to_cart_order")
         )
         self._order_users = self._orders.get_column("user_id").to_numpy()
+        # Per order: does it have lines (prior/train)? Cumulated, so a user's count is two look-ups.
+        with_lines = (self._orders.get_column("eval_set") != "test").to_numpy()
+        self._lined_before = np.concatenate([[0], np.cumsum(with_lines, dtype=np.int64)])
         self._line_users = self._lines.get_column("user_id").to_numpy()
         self._data_users = np.unique(self._order_users)
         self._order_ids = np.sort(self._orders.get_column("order_id").to_numpy())
@@ -103,8 +106,10 @@ class OrderHistory:
 
     def history_size(self, user_id: int) -> int:
         """Orders with lines of the user (data prior/train plus posted)."""
-        data = self.data_orders(user_id).filter(pl.col("eval_set") != "test").height
-        return data + len(self.posted(user_id))
+        start, end = self._slice(self._order_users, user_id)
+        data = int(self._lined_before[end] - self._lined_before[start])
+        with self._lock:
+            return data + len(self._posted.get(user_id, ()))
 
     def pending_test(self, user_id: int) -> dict[str, object] | None:
         """The user's test order in the data while it is still their next order, else None."""

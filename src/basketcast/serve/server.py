@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from basketcast.serve.logs import configure_logging
 from basketcast.serve.settings import ServeSettings
 
@@ -30,6 +32,10 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
     # Loaded here, not in the lifespan: a bad run or data folder is a plain error (exit 2
     # from the CLI) instead of a server that starts and stops.
     state = ServiceState.start(settings)
+    # The loaded run is long-lived: keep the collector from walking it on every full pass
+    # (a standard step for servers; requests then only pay for their own garbage).
+    gc.collect()
+    gc.freeze()
     config = uvicorn.Config(
         create_app(settings, state=state),
         host=settings.host,

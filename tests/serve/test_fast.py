@@ -1,0 +1,88 @@
+"""The NumPy request path (`FastFinish`) gives the Polars feature plan's matrices and answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from basketcast.config import PNone
+from basketcast.data.load import load_dataset
+from basketcast.serve.domain import Context
+from basketcast.serve.scorer import ModelScorer, _Models
+
+from .conftest import Run
+
+
+@pytest.fixture(scope="module")
+def scorer_and_rows(run: Run) -> tuple[ModelScorer, dict[int, pl.DataFrame]]:
+    scorer = ModelScorer(run.out)
+    if scorer.none is None:  # exercise the order aggregate whatever p(None) the run chose
+        scorer.none = _Models(run.out / "models", "none")
+        scorer.p_none = PNone.MODEL
+    rows = scorer.base_rows(load_dataset(run.data))
+    per_user = {int(k[0]): v for k, v in rows.partition_by("user_id", as_dict=True).items()}
+    return scorer, per_user
+
+
+def _contexts(rng: np.random.Generator, n: int) -> list[Context]:
+    out = []
+    for _ in range(n):
+        gap = None if rng.random() < 0.2 else float(rng.choice([0.0, 0.5, 7.0, 30.0]))
+        out.append(Context(int(rng.integers(7)), int(rng.integers(24)), gap, "query"))
+    return out
+
+
+def test_matrices_equal_the_query_plan(
+    scorer_and_rows: tuple[ModelScorer, dict[int, pl.DataFrame]],
+) -> None:
+    scorer, per_user = scorer_and_rows
+    assert scorer._fast is not None, "the default families must take the NumPy path"
+    rng = np.random.default_rng(0)
+    users = rng.choice(sorted(per_user), size=40)  # repeats: a user twice with two contexts
+    jobs = list(zip([per_user[int(u)] for u in users], _contexts(rng, users.size), strict=True))
+    lengths = np.array([r.height for r, _ in jobs])
+    rows = pl.concat([r for r, _ in jobs])
+    items, orders = scorer._fast.matrices(rows, lengths, [c for _, c in jobs])
+
+    ids = -np.arange(1, len(jobs) + 1)
+    plan_rows = rows.with_columns(order_id=pl.Series(np.repeat(ids, lengths), dtype=pl.Int64))
+    targets = pl.DataFrame(
+        {
+            "order_id": ids,
+            "order_dow": [c.order_dow for _, c in jobs],
+            "order_hour_of_day": [c.order_hour_of_day for _, c in jobs],
+            "days_since_prior_order": [c.days_since_prior_order for _, c in jobs],
+        },
+        schema={"order_id": pl.Int64, "order_dow": pl.Int8, "order_hour_of_day": pl.Int8,
+                "days_since_prior_order": pl.Float32},
+    )  # fmt: skip
+    plan_items, plan_orders = scorer.features.finish(plan_rows, targets)
+    expected = plan_items.select(scorer.items.names).to_numpy().astype(np.float32)
+    np.testing.assert_array_equal(items, expected)  # NaN where missing, bit for bit elsewhere
+    assert orders is not None and scorer.none is not None
+    by_order = plan_orders.sort("order_id", descending=True)  # -1, -2, ...: job order
+    expected_orders = by_order.select(scorer.none.names).to_numpy().astype(np.float32)
+    np.testing.assert_allclose(orders, expected_orders, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("p_none", [PNone.MODEL, PNone.BLEND])
+def test_answers_equal_the_query_plan(
+    scorer_and_rows: tuple[ModelScorer, dict[int, pl.DataFrame]], p_none: PNone
+) -> None:
+    scorer, per_user = scorer_and_rows
+    scorer.p_none = p_none
+    rng = np.random.default_rng(1)
+    users = rng.choice(sorted(per_user), size=25)
+    jobs = list(zip([per_user[int(u)] for u in users], _contexts(rng, users.size), strict=True))
+    fast = scorer.score_many(jobs)
+    saved, scorer._fast = scorer._fast, None
+    try:
+        planned = scorer.score_many(jobs)
+    finally:
+        scorer._fast = saved
+    for a, b in zip(fast, planned, strict=True):
+        assert a.products == b.products and a.none == b.none
+        assert a.p_none == pytest.approx(b.p_none, abs=1e-6)
+        assert a.candidates.keys() == b.candidates.keys()
+        assert max(abs(a.candidates[k] - b.candidates[k]) for k in a.candidates) <= 1e-6
