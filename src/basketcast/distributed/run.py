@@ -194,7 +194,7 @@ def _cluster_failure(exc: BaseException) -> str | None:
             "is it running out of memory?"
         )
     if isinstance(exc, CommClosedError | CancelledError):
-        return f"lost the connection to the scheduler ({type(exc).__name__}: {exc})"
+        return f"workers or the scheduler went away ({type(exc).__name__}: {exc})"
     if isinstance(exc, TimeoutError):
         return f"the cluster did not answer in time ({exc})"
     return None

@@ -176,7 +176,11 @@ def features(
     if (features_dir / _DONE).exists():
         return items, orders, True
     _sweep(features_dir / "items", features_dir / "orders")
-    shared = client.scatter(stats, broadcast=True)
+    # The statistics go to the tasks as the files the previous stage saved, not as scattered
+    # data: scattered data dies with the last worker holding it, and then every task that
+    # needs it is cancelled instead of retried.
+    del stats
+    depths = [str(_stats_dir(features_dir, d)) for d in range(config.features.history_targets + 1)]
     todo = [k for k in range(len(folders)) if not (items[k].exists() and orders[k].exists())]
     if len(todo) < len(folders):
         meter.message(f"resuming: {len(folders) - len(todo)} shard(s) already written")
@@ -187,7 +191,7 @@ def features(
             str(items[k]),
             str(orders[k]),
             config=config.features,
-            stats=shared,
+            stats=depths,
             key=f"features-transform-{k}",
         )
         for k in todo
