@@ -42,6 +42,9 @@ import json, sys, tomllib
 from basketcast.config import load_config
 from basketcast.pipeline import run
 config_path, overrides, data, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+if sys.argv[5] == "no-field":  # the field baselines feed no figure of the ablation
+    import basketcast.evaluate.scoring as scoring
+    scoring.FIELD_MAX_ORDERS = -1
 run(data, out, config=load_config(config_path or None, **overrides))
 """
 
@@ -161,6 +164,12 @@ def main() -> None:
     parser.add_argument("--variant", action="append", required=True, help="NAME[@SRC][=K=V,...]")
     parser.add_argument("--users", type=int, default=5000, help="synthetic users")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-field-baselines",
+        action="store_true",
+        help="skip each run's field baselines (TIFU-KNN tuning, P-/GP-TopFreq): "
+        "they take much of the evaluate stage and enter none of the ablation's figures",
+    )
     args = parser.parse_args()
 
     from basketcast.evaluate.intervals import bootstrap, paired_bootstrap
@@ -186,6 +195,7 @@ def main() -> None:
                     json.dumps(overrides),
                     str(data),
                     str(out),
+                    "no-field" if args.no_field_baselines else "field",
                 ],
                 env=env,
                 check=True,

@@ -3,8 +3,11 @@
     flock /work/heavy.lock python benchmarks/aml_speed.py synth --transactions 5000000 --out /tmp/aml5m
     flock /work/heavy.lock python benchmarks/aml_speed.py features --out /tmp/aml5m [--no-graph]
 
-Each stage runs in its own process so its peak RSS is its own; prints seconds and
-peak RSS (GiB). `synth` writes `world.parquet` + `accounts.parquet` (canonical
+Each stage runs in its own process so its peak RSS is its own; prints wall and CPU
+seconds and peak RSS (GiB). With the graph family at this size the PageRank/Leiden
+snapshots run in one forked worker process (`GraphConfig.snapshot_workers`): its CPU
+is included, and its peak RSS is printed separately (pages it shares with the parent
+count in both). `synth` writes `world.parquet` + `accounts.parquet` (canonical
 columns) for `features` to read, so features time excludes generation.
 """
 
@@ -22,8 +25,15 @@ for _var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPEN
 import polars as pl  # noqa: E402
 
 
-def _rss() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def _rss(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 2**20
+
+
+def _cpu() -> float:
+    """User + system CPU seconds of this process and its finished children (the snapshot worker)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -60,12 +70,13 @@ def main() -> None:
     ledger = build_ledger(tx, accounts)
     del tx
     families = ["transaction", "account", "pair"] + ([] if args.no_graph else ["graph"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     frame = build_features(ledger, families=families)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     print(
         f"features ({', '.join(families)}): {frame.height:,} rows x {frame.width} columns in "
-        f"{seconds:.1f} s, peak RSS {_rss():.2f} GiB"
+        f"{seconds:.1f} s wall, {cpu:.1f} s CPU (both processes), peak RSS {_rss():.2f} GiB "
+        f"(snapshot worker: {_rss(resource.RUSAGE_CHILDREN):.2f} GiB, shares pages with it)"
     )
 
 

@@ -176,5 +176,50 @@ def demo_command(
     console.print(f"report: {out / 'run' / 'report.html'}", highlight=False)
 
 
+@app.command("serve")
+@friendly_errors
+def serve_command(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `amlwatch run`.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="History that warms the account state on first start (default: the run's data).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="SQLite state file (default: RUN/serve/state.sqlite3)."),
+    ] = None,
+    detector: Annotated[
+        str | None,
+        typer.Option(
+            "--detector",
+            help="Serve this detector of the run (default: its GAN, "
+            "else its best streamable detector).",
+        ),
+    ] = None,
+    history: Annotated[
+        bool, typer.Option(help="Warm a new state file from the history (--no-history: empty).")
+    ] = True,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+) -> None:
+    """Score transactions over HTTP: POST /v1/transactions (OpenAPI at /docs).
+
+    Each answer (score, rules hit, alert) comes once the accounts' new state is
+    on disk. Binding beyond 127.0.0.1 needs AMLWATCH_API_KEY, which requests
+    must then send as X-API-Key.
+    """
+    from amlwatch.serve import ServeSettings
+    from amlwatch.serve.server import run_server
+
+    settings = ServeSettings.from_env(
+        run_dir, data_dir=data, host=host, port=port, db=db, detector=detector, history=history
+    )
+    run_server(settings, log_level=log_level)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()

@@ -123,6 +123,9 @@ class ModelConfig:
     stack_none: bool = False
     """The None model also reads the item model's out-of-fold probabilities (sum, max, mean,
     prod(1 - p)); off by default: on the Instacart sample it did not help (benchmarks/README)."""
+    bagging: int = 1
+    """Models per fold, with seeds derived from the run's seed, averaged (in log-odds) into one
+    booster per fold; 1 trains the single model of an unbagged run (`basketcast.model.bagging`)."""
     device: Device = Device.AUTO
     seed: int = field(default=0, metadata={"derived": True})
     """Not a key of its own: always the run's top-level `seed` (set by `RunConfig`)."""
@@ -142,6 +145,8 @@ class ModelConfig:
                 raise ConfigError(f"model.{name} must be at least 1, got {getattr(self, name)}")
         if self.max_bin < 2:
             raise ConfigError(f"model.max_bin must be at least 2, got {self.max_bin}")
+        if not 1 <= self.bagging <= 20:
+            raise ConfigError(f"model.bagging must be in 1..20, got {self.bagging}")
         for name in ("min_child_weight", "reg_lambda"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"model.{name} must be at least 0, got {getattr(self, name)}")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from amlwatch.features import GraphConfig, feature_names
 from amlwatch.features.graph import graph_features
+from amlwatch.features.snapshots import refresh_days
 from amlwatch.features.windows import pair_features, window_features
 from tests.amlwatch import _reference as ref
 from tests.amlwatch._ledgers import dense, make_ledger
@@ -113,3 +114,19 @@ def test_registry_marks_streamable_families() -> None:
     assert all(not n.startswith("g_") for n in streamable)
     assert {n for n in every if n.startswith("g_")} == set(every) - set(streamable)
     assert "src_out_n_1d" in streamable and "log_amount_paid" in streamable
+
+
+def test_snapshots_in_a_worker_process_equal_in_process(small_ledger) -> None:
+    tx = small_ledger.transactions
+    inline = graph_features(tx, GraphConfig(snapshot_workers=0))
+    worker = graph_features(tx, GraphConfig(snapshot_workers_from=0))
+    assert inline.equals(worker)
+    # Non-trivial snapshots: ranks and community sizes vary across accounts.
+    assert inline.get_column("g_src_pagerank").n_unique() > 10
+    assert inline.get_column("g_dst_community").n_unique() > 2
+
+
+def test_refresh_days_follow_the_period() -> None:
+    assert refresh_days([0, 1, 2, 6, 7, 8, 15, 21], 7) == [0, 7, 15]
+    assert refresh_days([3, 4], 1) == [3, 4]
+    assert refresh_days([], 7) == []

@@ -195,7 +195,8 @@ def window_features(tx: pl.DataFrame) -> pl.DataFrame:
     amt = np.concatenate(
         [tx.get_column("amount_paid").to_numpy(), tx.get_column("amount_received").to_numpy()]
     ).astype(np.float64)
-    order = np.lexsort((direction, np.concatenate([pos, pos]), acc))
+    # By account, then position, then direction: one int64 key (unique) instead of a lexsort.
+    order = np.argsort((acc * n + np.concatenate([pos, pos])) * 2 + direction)
     key = (acc * 2 + direction) * n_acc + cp
     _, slot = np.unique(key, return_inverse=True)
     widths = np.array(list(WINDOWS.values()), dtype=np.int64)
@@ -213,19 +214,34 @@ def window_features(tx: pl.DataFrame) -> pl.DataFrame:
     )
     back = np.empty_like(order)
     back[order] = np.arange(order.shape[0])
-    # One contiguous gather back to (role, transaction) order, then cheap column slices.
-    table = out.reshape(out.shape[0], -1)[back]
+    table = _to_columns(out.reshape(out.shape[0], -1), back, n)
     zs = z[back].astype(np.float32)
     columns: dict[str, np.ndarray] = {}
+    per_role = len(WINDOWS) * _N_STATS
     for r, role in enumerate(ROLES):
-        rows = slice(r * n, (r + 1) * n)
         for wi, w in enumerate(WINDOWS):
             for si, stat in enumerate(STATS):
-                columns[f"{role}_{stat}_{w}"] = np.ascontiguousarray(
-                    table[rows, wi * _N_STATS + si]
-                )
-        columns[f"{role}_amount_z_30d"] = zs[rows]
+                columns[f"{role}_{stat}_{w}"] = table[r * per_role + wi * _N_STATS + si]
+        columns[f"{role}_amount_z_30d"] = zs[r * n : (r + 1) * n]
     return pl.DataFrame(columns)
+
+
+@numba.njit(cache=True)
+def _to_columns(out: np.ndarray, back: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
+    """Kernel rows (account order) -> one contiguous column per (role, statistic).
+
+    Reads one kernel row per (role, transaction) and appends to every column in
+    transaction order: sequential writes, instead of a row gather plus one strided copy
+    per column (which read the whole table once per column).
+    """
+    width = out.shape[1]
+    res = np.empty((2 * width, n), dtype=np.float32)
+    for r in range(2):
+        for t in range(n):
+            q = back[r * n + t]
+            for j in range(width):
+                res[r * width + j, t] = out[q, j]
+    return res
 
 
 def _pair_new(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -48,6 +48,15 @@ class GANConfig:
     clip
         Scaled numeric features are clipped to ``[-clip, clip]`` so a few
         extreme amounts cannot dominate the loss.
+    rec_weight
+        Weight of the reconstruction loss ``mean ||x - G(E(x))||^2`` added to
+        the encoder+generator objective (0 = pure ALAD). See `GANDetector`
+        for why: the score is a reconstruction error, so E and G are asked
+        for reconstructions directly, with the adversarial terms keeping
+        G(E(x)) on the data manifold and E's codes on the prior.
+    rec_scaling
+        Divide each column's reconstruction residual by its SD on the
+        held-out slice before taking the norm (see `nets.ScoringGraph`).
     cycle
         Train ALAD's x-x discriminator (cycle consistency); it supplies the
         discriminator-feature term of the score, so turning it off leaves the
@@ -73,6 +82,8 @@ class GANConfig:
     weight: float = 0.5
     log_scale: bool = False
     clip: float = 10.0
+    rec_weight: float = 1.0
+    rec_scaling: bool = True
     cycle: bool = True
     seed: int = 0
     device: str = "cpu"
@@ -88,6 +99,8 @@ class GANConfig:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         if self.epoch_rows is not None and self.epoch_rows < 1:
             problems.append(f"epoch_rows must be >= 1 or None, got {self.epoch_rows}")
+        if not self.rec_weight >= 0.0:
+            problems.append(f"rec_weight must be >= 0, got {self.rec_weight}")
         if not 0.0 < self.val_fraction < 0.5:
             problems.append(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if not 0.0 <= self.weight <= 1.0:

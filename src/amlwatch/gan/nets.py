@@ -157,16 +157,23 @@ class Discriminator(nn.Module):
 class ScoringGraph(nn.Module):
     """Raw inputs -> (score, reconstruction error, feature distance); the exported graph.
 
-    ``rec = ||x - G(E(x))||_2``; ``feat = ||f(x, x) - f(x, G(E(x)))||_1`` with f
-    D_xx's penultimate layer (ALAD's score), or D_xz's features of
-    (x, E(x)) vs (G(E(x)), E(x)) without the cycle discriminator. Each term is
-    divided by its median on the held-out training slice so the weight w
-    mixes comparable numbers: ``score = w rec/s_rec + (1 - w) feat/s_feat``.
+    ``rec = ||(x - G(E(x))) / r||_2`` with r the per-column scale of the
+    residual on the held-out training slice (`res_scale`; ones = the plain
+    error). Why per column: a column that G(E(x)) reconstructs almost exactly
+    on lawful rows (one implied by the others) carries the most evidence
+    when it is off, and an unscaled sum drowns it in the columns that are
+    noise around the manifold (hour of day, say).
+    ``feat = ||f(x, x) - f(x, G(E(x)))||_1`` with f D_xx's penultimate layer
+    (ALAD's score), or D_xz's features of (x, E(x)) vs (G(E(x)), E(x))
+    without the cycle discriminator. Each term is divided by its median on
+    the held-out training slice so the weight w mixes comparable numbers:
+    ``score = w rec/s_rec + (1 - w) feat/s_feat``.
     """
 
     weight: torch.Tensor
     rec_scale: torch.Tensor
     feat_scale: torch.Tensor
+    res_scale: torch.Tensor
 
     def __init__(
         self,
@@ -185,12 +192,13 @@ class ScoringGraph(nn.Module):
         self.register_buffer("weight", torch.tensor(float(weight)))
         self.register_buffer("rec_scale", torch.tensor(float(rec_scale)))
         self.register_buffer("feat_scale", torch.tensor(float(feat_scale)))
+        self.register_buffer("res_scale", torch.ones(inputs.dim))
 
     def components(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unscaled (reconstruction error, feature distance) per row of x."""
         z = self.encgen.encode(x)
         x_rec = self.encgen.generate(z)
-        rec = torch.sqrt(((x - x_rec) ** 2).sum(dim=1))
+        rec = torch.sqrt((((x - x_rec) / self.res_scale) ** 2).sum(dim=1))
         if self.disc.cycle:
             _, f_real = self.disc.xx(x, x)
             _, f_rec = self.disc.xx(x, x_rec)

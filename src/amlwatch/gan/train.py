@@ -96,12 +96,18 @@ def train_step(
     disc: nn.Module | None = None,
     autocast: contextlib.AbstractContextManager[Any] | None = None,
     scaler: torch.amp.GradScaler | None = None,
-) -> tuple[float, float]:
+    rec_weight: float = 0.0,
+) -> tuple[float, float, float]:
     """One discriminator step, then one encoder+generator step, on this process's rows.
+
+    Returns the discriminators' loss, the encoder+generator's adversarial
+    loss and the mean squared reconstruction error of the step's rows.
 
     `encgen`/`disc` are the (possibly DDP-wrapped) modules to call; the
     generator step calls the bare discriminator with frozen weights, so only
-    E and G gradients are averaged there.
+    E and G gradients are averaged there. With `rec_weight` > 0 the E+G loss
+    adds ``rec_weight * mean_rows ||x - G(E(x))||^2`` (a mean over this
+    process's rows, so DDP's gradient average is the whole batch's mean).
     """
     encgen = encgen if encgen is not None else nets.encgen
     disc = disc if disc is not None else nets.disc
@@ -128,11 +134,13 @@ def train_step(
             if xx_f is not None:
                 # D_xx(x, x) does not depend on E or G: only the fake pair's term has a gradient.
                 loss_g = loss_g + _bce(xx_f, 1.0)
+            rec = ((x - x_rec).float() ** 2).sum(1).mean()
+            total = loss_g + rec_weight * rec if rec_weight > 0 else loss_g
         nets.opt_g.zero_grad(set_to_none=True)
-        _backward_step(loss_g, nets.opt_g, scaler)
+        _backward_step(total, nets.opt_g, scaler)
     finally:
         nets.disc.requires_grad_(True)
-    return float(loss_d.detach()), float(loss_g.detach())
+    return float(loss_d.detach()), float(loss_g.detach()), float(rec.detach())
 
 
 def _backward_step(
@@ -224,11 +232,11 @@ def fit_networks(
         epoch = state["epoch"]
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         t0 = time.perf_counter()
-        losses_d, losses_g = [], []
+        losses_d, losses_g, losses_rec = [], [], []
         for idx in _batches(x_fit.shape[0], batch, gen, config.epoch_rows):
             z = torch.randn(idx.shape[0], config.latent_dim, generator=gen).to(device)
             mine = slice(rank * local, (rank + 1) * local)
-            ld, lg = train_step(
+            ld, lg, lr = train_step(
                 nets,
                 x_fit[idx[mine].to(device)],
                 z[mine],
@@ -236,9 +244,11 @@ def fit_networks(
                 disc=disc_call,
                 autocast=autocast,
                 scaler=scaler,
+                rec_weight=config.rec_weight,
             )
             losses_d.append(ld)
             losses_g.append(lg)
+            losses_rec.append(lr)
             steps_done += 1
             if max_steps is not None and steps_done >= max_steps:
                 break
@@ -248,6 +258,7 @@ def fit_networks(
             "epoch": float(epoch + 1),
             "loss_d": sum(losses_d) / len(losses_d),
             "loss_g": sum(losses_g) / len(losses_g),
+            "loss_rec": sum(losses_rec) / len(losses_rec),
             "val_reconstruction": val,
             "samples_per_s": len(losses_d) * batch / seconds,
         }

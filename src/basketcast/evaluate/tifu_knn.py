@@ -36,6 +36,7 @@ __all__ = [
     "PAPER_INSTACART",
     "TifuParams",
     "UserBaskets",
+    "nearest",
     "neighbours",
     "parts_at",
     "top_items",
@@ -153,15 +154,32 @@ def user_vectors(baskets: UserBaskets, *, m: int, r_b: float, r_g: float) -> sp.
 def neighbours(vectors: sp.csr_matrix, k: int) -> np.ndarray:
     """Each user's `k` nearest other users, nearest first: users × min(k, users − 1) row indices."""
     n = vectors.shape[0]
-    k = min(k, n - 1)
+    return nearest(vectors, vectors, k, own_row=np.arange(n))
+
+
+def nearest(
+    query: sp.csr_matrix, index: sp.csr_matrix, k: int, *, own_row: np.ndarray
+) -> np.ndarray:
+    """Each query user's `k` nearest index users, nearest first: queries × min(k, index − 1).
+
+    The index rows are the candidate neighbours, in the columns' item order of
+    ``query``; ``own_row[i]`` is query ``i``'s own row in the index (never its
+    own neighbour), or −1 when it has none (one neighbour more is then left out,
+    so that every query gets the same count). Ties go to the lower index row.
+    """
+    n_query, n_index = query.shape[0], index.shape[0]
+    k = min(k, n_index - 1)
     if k < 1:
-        return np.empty((n, 0), dtype=np.int64)
-    squared = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
-    out = np.empty((n, k), dtype=np.int64)
-    for start, stop in _blocks(n):
-        gram = (vectors[start:stop] @ vectors.T).toarray()
-        dist = squared[start:stop, None] + squared[None, :] - 2.0 * gram
-        dist[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not one's own neighbour
+        return np.empty((n_query, 0), dtype=np.int64)
+    q_squared = np.asarray(query.multiply(query).sum(axis=1)).ravel()
+    i_squared = np.asarray(index.multiply(index).sum(axis=1)).ravel()
+    out = np.empty((n_query, k), dtype=np.int64)
+    for start, stop in _blocks(n_query):
+        gram = (query[start:stop] @ index.T).toarray()
+        dist = q_squared[start:stop, None] + i_squared[None, :] - 2.0 * gram
+        own = own_row[start:stop]
+        mine = np.flatnonzero(own >= 0)
+        dist[mine, own[mine]] = np.inf  # not one's own neighbour
         # Round away the Gram trick's last-bit noise so that equal distances tie exactly,
         # then order by (distance, position): a stable sort of the rounded distances.
         dist = np.round(np.maximum(dist, 0.0), 12)
@@ -190,6 +208,7 @@ def parts_at(
     *,
     rows: np.ndarray,
     cols: np.ndarray,
+    index: sp.csr_matrix | None = None,
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """The user's own value ``u`` and, for each k of `ks`, the neighbours' mean at (row, col) pairs.
 
@@ -197,19 +216,23 @@ def parts_at(
     call serves a whole grid of (k, α). The k nearest are a prefix of the
     sorted neighbours, so each larger k only adds the next neighbours' sum:
     the cost is that of the largest k alone. `rows` must be sorted.
+    ``index``: the neighbours' vectors (rows as in `order`, columns as in
+    ``vectors``) when they are not ``vectors`` themselves (`nearest`).
     """
     n = vectors.shape[0]
+    index = vectors if index is None else index
+    n_index = index.shape[0]
     caps = sorted({min(k, order.shape[1]) for k in ks})
     own = np.asarray(vectors[rows, cols]).ravel()
     sums = {k: np.zeros(len(rows)) for k in caps}
-    by_column = vectors.tocsc()
+    by_column = index.tocsc()
     # One matrix per segment of neighbours (ranks caps[i-1] … caps[i]−1), each summing with weight 1.
     segments, previous = [], 0
     for k in caps:
         rank = order[:, previous:k]
         weights = sp.csr_matrix(
             (np.ones(rank.size), (np.repeat(np.arange(n), k - previous), rank.ravel())),
-            shape=(n, n),
+            shape=(n, n_index),
         )
         segments.append((k, weights))
         previous = k

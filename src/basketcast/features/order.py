@@ -18,6 +18,8 @@ _AGGREGATES = {
     "up_days_since_last": ("min", "mean"),
     "up_days_vs_cycle": ("min",),
     "p_reorder_prob": ("mean", "max"),
+    # Present only with the opt-in tifu family: how strongly the history predicts repeats.
+    "tifu_score": ("max", "sum"),
 }
 _CONTEXT = ("t_dow", "t_hour", "t_days", "t_days_vs_user", "t_days_ratio")
 

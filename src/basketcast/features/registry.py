@@ -18,6 +18,8 @@ from basketcast.features.family import FeatureFamily, Scope
 from basketcast.features.item_pattern import ITEM_PATTERN
 from basketcast.features.order import ORDER
 from basketcast.features.product import PRODUCT
+from basketcast.features.product_facts import PRODUCT_FACTS
+from basketcast.features.tifu import TIFU
 from basketcast.features.user import USER
 from basketcast.features.user_product import USER_PRODUCT
 
@@ -107,9 +109,22 @@ class Registry:
         return Registry(tuple(f for f in kept.families if f.default_on or f.name in wanted))
 
 
-REGISTRY = Registry((CONTEXT, CATEGORY, USER, PRODUCT, USER_PRODUCT, ITEM_PATTERN, DAY_GAP, ORDER))
+REGISTRY = Registry(
+    (
+        CONTEXT,
+        CATEGORY,
+        USER,
+        PRODUCT,
+        USER_PRODUCT,
+        ITEM_PATTERN,
+        DAY_GAP,
+        TIFU,
+        PRODUCT_FACTS,
+        ORDER,
+    )
+)
 """Every feature family basketcast has, in item-frame column order (the order family last).
-`ITEM_PATTERN` and `DAY_GAP` are opt-in (``default_on=False``)."""
+`ITEM_PATTERN`, `DAY_GAP`, `TIFU` and `PRODUCT_FACTS` are opt-in (``default_on=False``)."""
 
 
 def describe(column: str) -> str:

@@ -23,6 +23,7 @@ from basketcast.config import ModelConfig
 from basketcast.device import device_arrays, fits_on_device
 from basketcast.frame import check_frame, id_columns
 from basketcast.model._matrix import CHUNK_ROWS, feature_chunks, stack_features
+from basketcast.model.bagging import average_boosters, member_seed
 from basketcast.model.folds import FOLD_DTYPE, assign_folds
 from basketcast.model.metrics import log_loss, roc_auc
 
@@ -285,22 +286,31 @@ def train_cv(
                 ref=dtrain,
                 nthread=nthread,
             )
-            fold_callbacks: list[xgb.callback.TrainingCallback] = [
-                xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True),
-                *callbacks,
-            ]
-            if progress is not None:
-                fold_callbacks.append(_ReportProgress(f, progress))
-            booster = xgb.train(
-                params,
-                dtrain,
-                num_boost_round=config.num_boost_round,
-                evals=[(dvalid, "valid")],
-                callbacks=fold_callbacks,
-                verbose_eval=False,
-            )
+            members = []
+            for member in range(config.bagging):
+                # Member 0 is the model an unbagged run trains; the caller's callbacks (a
+                # tuner's pruning) follow it alone, so they see one run of rounds.
+                fold_callbacks: list[xgb.callback.TrainingCallback] = [
+                    xgb.callback.EarlyStopping(rounds=config.early_stopping_rounds, save_best=True),
+                    *(callbacks if member == 0 else ()),
+                ]
+                if progress is not None:
+                    fold_callbacks.append(_ReportProgress(f, progress))
+                member_params = params | {"seed": member_seed(config.seed, member)}
+                members.append(
+                    xgb.train(
+                        member_params,
+                        dtrain,
+                        num_boost_round=config.num_boost_round,
+                        evals=[(dvalid, "valid")],
+                        callbacks=fold_callbacks,
+                        verbose_eval=False,
+                    )
+                )
             del dtrain, dvalid
-            best_iteration = booster.num_boosted_rounds() - 1
+            # Member 0's best round (a bag's merged booster holds every member's trees).
+            best_iteration = members[0].num_boosted_rounds() - 1
+            booster = average_boosters(members)
 
             p_held = _predict(booster, source, np.flatnonzero(held_out))
             oof_p[held_out] = p_held

@@ -160,7 +160,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
     @app.get("/v1/users/{user_id}/next-basket", response_model=BasketResponse, responses=_ERRORS)
     async def next_basket(
         user_id: UserId,
-        service: State,
+        request: Request,
         order_dow: Annotated[int | None, Query(ge=0, le=6)] = None,
         order_hour_of_day: Annotated[int | None, Query(ge=0, le=23)] = None,
         days_since_prior_order: Annotated[
@@ -174,6 +174,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         order's context is used, else their most frequent day and hour and
         median gap. `context.source` says which.
         """
+        service = _state(request)  # not a dependency: the hot path skips dependency solving
         context = None
         given = (order_dow, order_hour_of_day, days_since_prior_order)
         if any(v is not None for v in given):

@@ -65,6 +65,8 @@ class ServiceState:
         self._loaded: Loaded | None = None
         self._answers: OrderedDict[tuple[int, tuple[object, ...]], NextBasket] = OrderedDict()
         self._answers_lock = threading.Lock()
+        # Each user's cached keys, so a post forgets them without scanning the cache.
+        self._answer_keys: dict[int, set[tuple[int, tuple[object, ...]]]] = {}
         self._rebuild_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._posted_during_reload: set[int] | None = None
@@ -121,6 +123,7 @@ class ServiceState:
             self._loaded = fresh
             with self._answers_lock:
                 self._answers.clear()
+                self._answer_keys.clear()
             log.info("reloaded", extra={"event": "reloaded", "model_version": fresh.scorer.version})
             return fresh.scorer.version
 
@@ -143,8 +146,8 @@ class ServiceState:
 
     def _forget(self, user_id: int) -> None:
         with self._answers_lock:
-            for key in [k for k in self._answers if k[0] == user_id]:
-                del self._answers[key]
+            for key in self._answer_keys.pop(user_id, ()):
+                self._answers.pop(key, None)
 
     def rebuild_stale(self) -> int:
         """Rebuild the rows of every stale user in one transform; returns how many."""
@@ -213,8 +216,14 @@ class ServiceState:
         with self._answers_lock:
             if job.loaded is self._loaded and not job.loaded.rows.is_stale(job.user_id):
                 self._answers[job.key] = answer
+                self._answer_keys.setdefault(job.user_id, set()).add(job.key)
                 while len(self._answers) > self.settings.answer_cache:
-                    self._answers.popitem(last=False)
+                    old, _ = self._answers.popitem(last=False)
+                    keys = self._answer_keys.get(old[0])
+                    if keys is not None:
+                        keys.discard(old)
+                        if not keys:
+                            del self._answer_keys[old[0]]
         return answer
 
     @staticmethod

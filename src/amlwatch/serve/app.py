@@ -1,0 +1,221 @@
+"""The ASGI app (FastAPI): routes, the one error handler, request logs and metrics.
+
+The same choices as `basketcast serve` (borrowed, not imported: amlwatch
+stands alone): typed Pydantic bodies and OpenAPI, the loaded state as a
+dependency, one error shape for every 4xx/5xx, a body size limit, an API key
+for writes when bound beyond loopback, JSON logs, Prometheus metrics and a
+lifespan that flushes the commit queue on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from amlwatch.serve.errors import ServeError
+from amlwatch.serve.metrics import Metrics
+from amlwatch.serve.schemas import ErrorResponse, HealthResponse, ScoreResponse, TransactionBody
+from amlwatch.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
+from amlwatch.serve.service import GroupCommitter, Service
+from amlwatch.serve.settings import ServeSettings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("amlwatch.serve")
+
+ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 409, 413, 422, 503)
+}
+_TITLES = {
+    401: "unauthorized",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    413: "request body too large",
+    422: "invalid request",
+    500: "internal error",
+    503: "not ready",
+}
+
+
+def _service(request: Request) -> Service:
+    service: Service | None = request.app.state.service
+    if service is None:
+        raise ServeError(["the service is still loading"], status=503)
+    return service
+
+
+State = Annotated[Service, Depends(_service)]
+
+
+def create_app(settings: ServeSettings, *, service: Service) -> Any:
+    """The service as an ASGI app around a started `Service`."""
+    metrics = Metrics()
+    metrics.model.info(
+        {"detector": service.model.detector, "kind": service.model.kind,
+         "threshold": repr(service.model.threshold)}
+    )  # fmt: skip
+
+    def committed(n: int, seconds: float) -> None:
+        metrics.group.observe(n)
+        metrics.commit.observe(seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.committer = GroupCommitter(service.store, on_commit=committed)
+        app.state.service = service
+        log.info(
+            "serving",
+            extra={"event": "serving", "host": settings.host, "port": settings.port,
+                   "detector": service.model.detector, "kind": service.model.kind,
+                   "db": str(settings.db_path)},
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            service.close()  # commits what is queued, then closes the file
+            log.info("stopped", extra={"event": "stopped"})
+
+    app = FastAPI(
+        title="amlwatch",
+        summary="Real-time money-laundering scores from a finished amlwatch run.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = None
+
+    @app.exception_handler(ServeError)
+    async def serve_error(request: Request, exc: ServeError) -> JSONResponse:
+        return _error(exc.status, exc.reasons)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = []
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its loc is a character position, not a field
+                reasons.append(f"body: not valid JSON ({e.get('ctx', {}).get('error', '')})")
+                continue
+            loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+            reasons.append(f"{'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}")
+        return _error(422, reasons)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, [f"{request.method} {request.url.path}: {exc.detail}"])
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"event": "error", "path": request.url.path})
+        return _error(500, ["see the server log"])
+
+    @app.post("/v1/transactions", response_model=ScoreResponse, responses=_ERRORS)
+    async def score(
+        body: TransactionBody,
+        service: State,
+        features: Annotated[bool, Query(description="Include the streamable features.")] = False,
+        x_api_key: ApiKey = None,
+    ) -> Any:
+        """Score one transaction; answer once its accounts' new state is on disk.
+
+        Per account, transactions must arrive in time order (409 otherwise):
+        that is the order the batch features assume.
+        """
+        check_api_key(settings.api_key, x_api_key)
+        # Scoring is ~1-2 ms of CPU on the event loop: the state is one stream with one order.
+        scored, future = service.score(body)
+        try:
+            await asyncio.wrap_future(future)
+        except Exception as exc:
+            service.fail(f"{type(exc).__name__}: {exc}")
+            log.exception("commit failed", extra={"event": "commit_failed"})
+            raise ServeError([service.broken or "commit failed"], status=503) from None
+        metrics.scored.inc()
+        alert = scored.model_alert or bool(scored.rules)
+        if alert:
+            metrics.alerts.inc()
+        answer = {
+            "seq": scored.seq,
+            "detector": service.model.detector,
+            "score": scored.score,
+            "threshold": service.model.threshold,
+            "model_alert": scored.model_alert,
+            "rules": scored.rules,
+            "alert": alert,
+            "features": scored.features if features else None,
+        }
+        return JSONResponse(answer)  # the documented shape, without a second validation pass
+
+    @app.get("/v1/health", response_model=HealthResponse, responses=_ERRORS)
+    def health(service: State) -> HealthResponse:
+        """Liveness and what is loaded (503 once a failed commit has stopped scoring)."""
+        if service.broken:
+            raise ServeError([service.broken], status=503)
+        return HealthResponse(
+            status="ok",
+            detector=service.model.detector,
+            kind=service.model.kind,
+            threshold=service.model.threshold,
+            accounts=len(service.book.accounts),
+            pairs=len(service.book.pairs),
+            history_transactions=service.history,
+            scored_transactions=service.next_seq - service.history,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return BodyLimit(_Observed(app, metrics), max_bytes=settings.max_body_bytes)
+
+
+def _error(status: int, reasons: list[str]) -> JSONResponse:
+    body = ErrorResponse(error=_TITLES.get(status, "error"), reasons=reasons)
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+class _Observed:
+    """ASGI middleware: one JSON log line, a count and a latency sample per request."""
+
+    def __init__(self, app: FastAPI, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.state = app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(seconds)
+            log.info(
+                "request",
+                extra={"event": "request", "id": uuid.uuid4().hex[:12], "method": method,
+                       "path": scope["path"], "route": route, "status": status,
+                       "ms": round(seconds * 1000, 2)},
+            )  # fmt: skip

@@ -1,0 +1,94 @@
+"""Request and response bodies (Pydantic): the transaction in AMLworld's fields, the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "ErrorResponse",
+    "HealthResponse",
+    "ScoreResponse",
+    "TransactionBody",
+    "parse_timestamp",
+]
+
+# The loader's formats (`amlwatch.data.load`): AMLworld's first, then two ISO forms.
+TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+Text = Annotated[str, Field(min_length=1, max_length=128)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """A naive datetime from one of the loader's formats, else ValueError."""
+    for fmt in TIMESTAMP_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise ValueError(
+        f"not a timestamp like 2022/09/01 13:05 (formats: {', '.join(TIMESTAMP_FORMATS)})"
+    )
+
+
+class TransactionBody(BaseModel):
+    """One transaction, with AMLworld's columns under amlwatch's canonical names.
+
+    `Account` appears twice in AMLworld's header (sender, then receiver); here
+    they are `from_account` and `to_account`. `is_laundering`, when given, is
+    stored with the transaction and never used for its score.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    timestamp: Text = Field(description="2022/09/01 13:05 (AMLworld) or ISO 2022-09-01T13:05:00")
+    from_bank: Text
+    from_account: Text
+    to_bank: Text
+    to_account: Text
+    amount_received: Amount
+    receiving_currency: Text
+    amount_paid: Amount
+    payment_currency: Text
+    payment_format: Text
+    is_laundering: Annotated[int, Field(ge=0, le=1, strict=True)] | None = None
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp(cls, value: str) -> str:
+        parse_timestamp(value)
+        return value
+
+
+class ScoreResponse(BaseModel):
+    """The answer, given once the transaction's state change is on disk."""
+
+    seq: int = Field(description="The transaction's position in the service's stream.")
+    detector: str
+    score: float
+    threshold: float
+    model_alert: bool = Field(description="score > threshold (the run's threshold)")
+    rules: list[str] = Field(description="The rules the transaction hits.")
+    alert: bool = Field(description="model_alert OR any rule hit (rules and model coexist)")
+    features: dict[str, float] | None = Field(
+        default=None, description="The streamable features (with ?features=true)."
+    )
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    reasons: list[str]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    detector: str
+    kind: str
+    threshold: float
+    accounts: int
+    pairs: int
+    history_transactions: int
+    scored_transactions: int

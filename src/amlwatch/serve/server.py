@@ -1,0 +1,46 @@
+"""Run the service under uvicorn: one process, graceful shutdown."""
+
+from __future__ import annotations
+
+from amlwatch.serve.logs import configure_logging
+from amlwatch.serve.settings import ServeSettings
+
+__all__ = ["GRACEFUL_SHUTDOWN_S", "run_server"]
+
+GRACEFUL_SHUTDOWN_S = 10
+"""On SIGTERM/SIGINT: stop accepting, let requests in flight finish for this long, then close."""
+
+
+def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
+    """Serve until SIGTERM or SIGINT.
+
+    One worker process: the account state lives in its memory and its writes
+    are ordered by one commit queue. The model and state load before the port
+    opens, so a client never reaches a half-started service, and a bad run
+    folder is a plain error (exit 2 from the CLI).
+    """
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("`amlwatch serve` needs: pip install 'basketcast[serve]'") from exc
+
+    from amlwatch.serve.app import create_app
+    from amlwatch.serve.service import Service
+
+    configure_logging(log_level)
+    service = Service.start(settings)
+    config = uvicorn.Config(
+        create_app(settings, service=service),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        lifespan="on",
+        server_header=False,
+        timeout_keep_alive=75,  # longer than a client pool's idle time
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise OSError(f"could not serve on {settings.host}:{settings.port} (see the log above)")

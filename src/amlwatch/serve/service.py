@@ -1,0 +1,286 @@
+"""The service's state: the served model, the account state (memory + SQLite), group commits.
+
+A request is scored under one lock, so the stream has one order: the
+account state in memory moves on, and the transaction's changes join the
+commit queue in that same order. The answer waits until its group is
+committed, so an answer is only ever given for a durable transaction, and
+every transaction it depended on (earlier in the queue) is durable too.
+If a commit fails, memory is ahead of disk: the service stops scoring (503)
+until it is restarted from the file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amlwatch.features.registry import feature_names
+from amlwatch.serve.errors import ServeError
+from amlwatch.serve.model import ServedModel, choose_model, load_rules_engine
+from amlwatch.serve.row import transaction_values
+from amlwatch.serve.rules import RowRules
+from amlwatch.serve.schemas import TransactionBody, parse_timestamp
+from amlwatch.serve.settings import ServeSettings
+from amlwatch.serve.store import AccountRow, Directory, StateStore, Write
+from amlwatch.serve.stream import (
+    STREAM_FEATURES,
+    AccountBook,
+    OutOfOrder,
+    StreamTransaction,
+    account_key,
+)
+
+__all__ = ["GroupCommitter", "Scored", "Service", "replay_history"]
+
+log = logging.getLogger("amlwatch.serve")
+
+_EPOCH = dt.datetime(1970, 1, 1)
+STREAMABLE: tuple[str, ...] = tuple(feature_names(streamable_only=True))
+"""What the service computes: every streamable feature, in registry order."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A scored transaction's answer (sent once its write is durable)."""
+
+    seq: int
+    score: float
+    model_alert: bool
+    rules: list[str]
+    features: dict[str, float]
+
+
+def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
+    """Run a ledger through the streaming state in ledger order (features not computed)."""
+    book = AccountBook()
+    tx = ledger.transactions
+    cols = ("from_bank", "from_account", "to_bank", "to_account", "amount_paid", "amount_received")
+    us = tx.get_column("timestamp").dt.epoch("us").to_list()
+    for seq, (row, ts_us) in enumerate(zip(tx.select(cols).iter_rows(), us, strict=True)):
+        fb, fa, tb, ta, paid, received = row
+        st = StreamTransaction(account_key(fb, fa), account_key(tb, ta), ts_us, paid, received)
+        book.observe(st, seq, features=False)
+    directory: Directory = {
+        account_key(b, a): (kind, country)
+        for b, a, kind, country in ledger.accounts.select(
+            "bank", "account", "kind", "country"
+        ).iter_rows()
+    }
+    return book, directory, tx.height
+
+
+class GroupCommitter:
+    """One writer thread: takes every write queued so far and commits them together."""
+
+    def __init__(self, store: StateStore, *, on_commit: Any = None) -> None:
+        self.store = store
+        self.on_commit = on_commit
+        self._queue: list[tuple[Write, concurrent.futures.Future[None]]] = []
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="amlwatch-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Write) -> concurrent.futures.Future[None]:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._cond:
+            if self._stopping:
+                raise ServeError(["the service is shutting down"], status=503)
+            self._queue.append((write, future))
+            self._cond.notify()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue and self._stopping:
+                    return
+                group, self._queue = self._queue, []
+            started = time.perf_counter()
+            try:
+                self.store.commit(w for w, _ in group)
+            except BaseException as exc:  # every waiter learns; the service stops scoring
+                for _, future in group:
+                    future.set_exception(exc)
+                continue
+            if self.on_commit is not None:
+                self.on_commit(len(group), time.perf_counter() - started)
+            for _, future in group:
+                future.set_result(None)
+
+    def stop(self) -> None:
+        """Commit what is queued, then end the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+
+
+class Service:
+    """The loaded run, the account state and the writer; `start` builds it."""
+
+    def __init__(
+        self,
+        settings: ServeSettings,
+        model: ServedModel,
+        rules: RowRules,
+        store: StateStore,
+        book: AccountBook,
+        directory: Directory,
+        next_seq: int,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.rules = rules
+        self.store = store
+        self.book = book
+        self.directory = directory
+        self.next_seq = next_seq
+        self.history = int(store.meta("history_transactions") or 0)
+        self.broken: str | None = None
+        self._lock = threading.Lock()
+        self.committer: GroupCommitter | None = None
+
+    @classmethod
+    def start(cls, settings: ServeSettings) -> Service:
+        """Load the model; warm the state from the history on first start; load it from disk."""
+        run = settings.run_dir
+        if not (run / "config.json").exists():
+            raise FileNotFoundError(f"{run}: no config.json (not a folder of `amlwatch run`)")
+        model = choose_model(run, detector=settings.detector)
+        rules = RowRules(load_rules_engine(run))
+        store = StateStore(settings.db_path)
+        if store.is_new():
+            cls._initialise(store, settings)
+        book, directory, next_seq = store.load()
+        service = cls(settings, model, rules, store, book, directory, next_seq)
+        # Fail at startup, not on the first request, if the model or a rule needs a column
+        # the service does not compute (a graph feature, say).
+        probe_tx = StreamTransaction("a", "b", 0, 1.0, 1.0)
+        probe = service._values(
+            probe_tx, _EPOCH, _probe_body(), dict.fromkeys(STREAM_FEATURES, 0.0)
+        )
+        try:
+            model.score(probe)
+            rules.hits(probe)
+        except Exception as exc:
+            raise ValueError(
+                f"{run}: the served detector or rules cannot be computed "
+                f"from the streamable features: {exc}"
+            ) from None
+        return service
+
+    @staticmethod
+    def _initialise(store: StateStore, settings: ServeSettings) -> None:
+        data = settings.data_dir
+        if data is None and settings.history:
+            source = json.loads((settings.run_dir / "metrics.json").read_text()).get("source")
+            data = Path(source) if source else None
+        if settings.history and data is not None:
+            from amlwatch.data.load import load_ledger
+
+            started = time.perf_counter()
+            ledger = load_ledger(data)
+            book, directory, n = replay_history(ledger)
+            log.info(
+                "history replayed",
+                extra={"event": "history", "data": str(data), "transactions": n,
+                       "seconds": round(time.perf_counter() - started, 2)},
+            )  # fmt: skip
+        else:
+            book, directory, n = AccountBook(), {}, 0
+        meta = {"run_dir": str(settings.run_dir), "data": str(data or ""),
+                "history_transactions": str(n)}  # fmt: skip
+        store.initialise(book, directory, next_seq=n, meta=meta)
+
+    # -- the hot path ----------------------------------------------------------------------
+    def _values(
+        self,
+        tx: StreamTransaction,
+        when: dt.datetime,
+        body: TransactionBody,
+        feats: dict[str, float],
+    ) -> dict[str, Any]:
+        """The row the model and the rules read: raw fields, countries, every streamable feature."""
+        src_kind, src_country = self.directory.get(tx.src, (None, None))
+        dst_kind, dst_country = self.directory.get(tx.dst, (None, None))
+        per_txn = transaction_values(
+            when=when, amount_paid=body.amount_paid, amount_received=body.amount_received,
+            payment_currency=body.payment_currency, receiving_currency=body.receiving_currency,
+            payment_format=body.payment_format, from_bank=body.from_bank, to_bank=body.to_bank,
+            same_account=tx.src == tx.dst, src_kind=src_kind, dst_kind=dst_kind,
+            src_country=src_country, dst_country=dst_country,
+        )  # fmt: skip
+        return {
+            "amount_paid": body.amount_paid, "amount_received": body.amount_received,
+            "payment_currency": body.payment_currency, "payment_format": body.payment_format,
+            "src_country": src_country, "dst_country": dst_country,
+            **per_txn, **feats,
+        }  # fmt: skip
+
+    def score(self, body: TransactionBody) -> tuple[Scored, concurrent.futures.Future[None]]:
+        """Features, score and rules for one transaction; its write joins the commit queue."""
+        when = parse_timestamp(body.timestamp)
+        ts_us = (when - _EPOCH) // dt.timedelta(microseconds=1)
+        tx = StreamTransaction(
+            account_key(body.from_bank, body.from_account),
+            account_key(body.to_bank, body.to_account),
+            ts_us,
+            body.amount_paid,
+            body.amount_received,
+        )
+        assert self.committer is not None
+        with self._lock:
+            if self.broken:
+                raise ServeError([self.broken], status=503)
+            try:
+                feats = self.book.features(tx)
+            except OutOfOrder as exc:
+                raise ServeError([str(exc)], status=409) from None
+            values = self._values(tx, when, body, feats)
+            score = self.model.score(values)
+            rules = self.rules.hits(values)
+            seq = self.next_seq
+            touched = self.book.apply(tx, seq)
+            self.next_seq = seq + 1
+            model_alert = score > self.model.threshold
+            rows = tuple(
+                AccountRow.of(k, self.book.accounts[k], 2 * (seq + 1))
+                for k in dict.fromkeys(touched.accounts)
+            )
+            scored = (
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                body.model_dump_json(),
+                self.model.detector,
+                score,
+                int(model_alert or bool(rules)),
+                json.dumps(rules),
+            )
+            future = self.committer.submit(Write(seq, touched, rows, scored))
+        features = {k: values[k] for k in STREAMABLE}
+        return Scored(seq, score, model_alert, rules, features), future
+
+    def fail(self, reason: str) -> None:
+        self.broken = f"the state file could not be written ({reason}); restart the service"
+
+    def close(self) -> None:
+        if self.committer is not None:
+            self.committer.stop()
+        self.store.close()
+
+
+def _probe_body() -> TransactionBody:
+    return TransactionBody(
+        timestamp="1970/01/01 00:00", from_bank="0", from_account="a", to_bank="0",
+        to_account="b", amount_received=1.0, receiving_currency="US Dollar",
+        amount_paid=1.0, payment_currency="US Dollar", payment_format="ACH",
+    )  # fmt: skip

@@ -1,0 +1,82 @@
+"""The service's settings: one frozen dataclass, validated once at startup."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["API_KEY_ENV", "ServeSettings", "is_loopback"]
+
+API_KEY_ENV = "AMLWATCH_API_KEY"
+"""Environment variable holding the key that scoring requests (they write state) must present."""
+
+_MIN_KEY_CHARS = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: assume it is reachable from outside
+        return False
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What `amlwatch serve` was started with.
+
+    Attributes
+    ----------
+    run_dir
+        A finished `amlwatch run` folder.
+    data_dir
+        The history that warms the account state on first start (default: the
+        run's data, `source` in its metrics.json); ignored once the state file exists.
+    db
+        The SQLite state file (default ``RUN/serve/state.sqlite3``).
+    detector
+        Serve this detector of the run instead of the default choice.
+    api_key
+        Required on scoring requests when set; mandatory when `host` is not loopback.
+    max_body_bytes
+        Larger request bodies get 413 before they are read in full.
+    """
+
+    run_dir: Path
+    data_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: Path | None = None
+    detector: str | None = None
+    api_key: str | None = None
+    max_body_bytes: int = 16 * 1024
+    history: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"--port must be in 0..65535, got {self.port}")
+        if self.max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.api_key is not None and len(self.api_key) < _MIN_KEY_CHARS:
+            raise ValueError(f"{API_KEY_ENV} must be at least {_MIN_KEY_CHARS} characters")
+        if not is_loopback(self.host) and not self.api_key:
+            raise ValueError(
+                f"binding to {self.host} exposes the service beyond this machine: set "
+                f"{API_KEY_ENV} (scoring requests then need the header X-API-Key), "
+                "or bind to 127.0.0.1"
+            )
+
+    @classmethod
+    def from_env(cls, run_dir: str | Path, **values: object) -> ServeSettings:
+        """Settings with the API key taken from the environment (never from a command line)."""
+        key = os.environ.get(API_KEY_ENV) or None
+        return cls(Path(run_dir), api_key=key, **values)  # type: ignore[arg-type]
+
+    @property
+    def db_path(self) -> Path:
+        """The state file actually used."""
+        return self.db or self.run_dir / "serve" / "state.sqlite3"

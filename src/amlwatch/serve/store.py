@@ -1,0 +1,219 @@
+"""The durable account state: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+Tables: ``accounts`` (per account: last timestamp, each window's first event,
+the float running sums as raw float64 bytes, so a restart restores them bit
+for bit), ``events`` (each account's events still inside its widest window),
+``pairs`` (per (sender, receiver): transactions so far), ``directory``
+(account kind and country, from the run's accounts file), ``scored`` (every
+scored transaction and its answer) and ``meta``.
+
+`commit` writes a group of transactions' changes in one SQLite transaction
+and returns only once it is on disk (FULL syncs the WAL on commit), so the
+service answers only for transactions that survive a kill or a power cut.
+Grouping concurrent requests into one commit pays one sync for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from amlwatch.serve.stream import WIDTHS, AccountBook, AccountState, Event, Touched, log1p
+
+__all__ = ["Directory", "StateStore", "Write"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS directory (account TEXT PRIMARY KEY, kind TEXT, country TEXT);
+CREATE TABLE IF NOT EXISTS accounts (
+    account TEXT PRIMARY KEY, last_us INTEGER, left_seqs TEXT NOT NULL, sums BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    account TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL, d INTEGER NOT NULL,
+    cp TEXT NOT NULL, amount REAL NOT NULL, new INTEGER NOT NULL, PRIMARY KEY (account, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pairs (
+    src TEXT NOT NULL, dst TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (src, dst)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scored (
+    seq INTEGER PRIMARY KEY, received_at TEXT NOT NULL, transaction_json TEXT NOT NULL,
+    detector TEXT NOT NULL, score REAL NOT NULL, alert INTEGER NOT NULL, rules TEXT NOT NULL
+);
+"""
+Directory = dict[str, tuple[str | None, str | None]]
+"""Account key -> (kind, country); accounts not in it have neither."""
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account's row, captured when its transaction was scored."""
+
+    account: str
+    last_us: int | None
+    left_seqs: tuple[int, ...]
+    sums: bytes
+
+    @classmethod
+    def of(cls, key: str, state: AccountState, next_seq: int) -> AccountRow:
+        return cls(key, state.last_us, tuple(state.left_seqs(next_seq)), state.sums().tobytes())
+
+
+@dataclass(frozen=True)
+class Write:
+    """Everything one scored transaction changes on disk."""
+
+    seq: int
+    touched: Touched
+    rows: tuple[AccountRow, ...]
+    scored: tuple[Any, ...] | None  # (received_at, transaction_json, detector, score, alert, rules)
+
+
+def _event_row(account: str, e: Event) -> tuple[Any, ...]:
+    return (account, e.seq, e.t, e.d, e.cp, e.amount, e.new)
+
+
+class StateStore:
+    """The SQLite file; one connection, used by one writer at a time (a lock guards it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        found = self.meta("schema_version")
+        if found is not None and int(found) != SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.path}: state schema version {found}, this amlwatch reads {SCHEMA_VERSION}"
+            )
+
+    # -- small reads -----------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def is_new(self) -> bool:
+        return self.meta("schema_version") is None
+
+    def scored_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM scored").fetchone()[0])
+
+    # -- startup ---------------------------------------------------------------------------
+    def initialise(
+        self,
+        book: AccountBook,
+        directory: Directory,
+        *,
+        next_seq: int,
+        meta: dict[str, str],
+    ) -> None:
+        """Write a replayed history's whole state and the directory in one transaction."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO directory VALUES (?, ?, ?)",
+                    ((k, kind, country) for k, (kind, country) in directory.items()),
+                )
+                for key, state in book.accounts.items():
+                    row = AccountRow.of(key, state, 2 * next_seq)
+                    db.execute(
+                        "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+                        (key, row.last_us, json.dumps(row.left_seqs), row.sums),
+                    )
+                    db.executemany(
+                        "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (_event_row(key, e) for e in state.events),
+                    )
+                db.executemany(
+                    "INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)",
+                    ((s, d, n) for (s, d), n in book.pairs.items()),
+                )
+                values = {**meta, "schema_version": str(SCHEMA_VERSION), "next_seq": str(next_seq)}
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def load(self) -> tuple[AccountBook, Directory, int]:
+        """The stored state: accounts with their windows, pair counts, directory, next seq."""
+        db = self._db
+        events: dict[str, list[Event]] = defaultdict(list)
+        for account, seq, t, d, cp, amount, new in db.execute(
+            "SELECT account, seq, t, d, cp, amount, new FROM events ORDER BY account, seq"
+        ):
+            events[account].append(Event(seq, t, d, cp, float(amount), new, log1p(float(amount))))
+        book = AccountBook()
+        for account, last_us, left_seqs, sums in db.execute("SELECT * FROM accounts"):
+            book.accounts[account] = AccountState.restore(
+                events.get(account, []),
+                json.loads(left_seqs),
+                np.frombuffer(sums, dtype=np.float64).reshape(3, len(WIDTHS), 2),
+                last_us,
+            )
+        book.pairs = {(s, d): int(n) for s, d, n in db.execute("SELECT src, dst, n FROM pairs")}
+        directory: Directory = {
+            k: (kind, country) for k, kind, country in db.execute("SELECT * FROM directory")
+        }
+        return book, directory, int(self.meta("next_seq") or 0)
+
+    # -- the hot path ----------------------------------------------------------------------
+    def commit(self, writes: Iterable[Write]) -> None:
+        """Store a group of writes in one transaction; returns once it is durable."""
+        writes = list(writes)
+        if not writes:
+            return
+        rows: dict[str, AccountRow] = {}
+        pairs: dict[tuple[str, str], int] = {}
+        events, gone, scored = [], [], []
+        for w in writes:  # later writes of the same account or pair supersede earlier ones
+            rows.update((r.account, r) for r in w.rows)
+            src, dst, n = w.touched.pair
+            pairs[(src, dst)] = n
+            events += [_event_row(a, e) for a, e in w.touched.events]
+            gone += list(w.touched.gone)
+            if w.scored is not None:
+                scored.append((w.seq, *w.scored))
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+                db.executemany("DELETE FROM events WHERE account = ? AND seq = ?", gone)
+                db.executemany(
+                    "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+                    (
+                        (r.account, r.last_us, json.dumps(r.left_seqs), r.sums)
+                        for r in rows.values()
+                    ),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)",
+                    ((s, d, n) for (s, d), n in pairs.items()),
+                )
+                db.executemany("INSERT INTO scored VALUES (?, ?, ?, ?, ?, ?, ?)", scored)
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)",
+                    (str(writes[-1].seq + 1),),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,87 @@
+"""The served model is the run's: its scores equal the run's detectors', from the same rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from amlwatch.features import build_features
+from amlwatch.serve.model import choose_model
+
+from .conftest import Run
+
+
+@pytest.fixture(scope="module")
+def stream_rows(aml_run: Run) -> pl.DataFrame:
+    """Batch features of the stream's first 500 transactions (the world's, after the history)."""
+    frame = build_features(aml_run.ledger(), families=["transaction", "account", "pair"])
+    return frame.slice(aml_run.n_history, 500)
+
+
+def test_the_default_is_the_gan_scored_by_its_onnx_graph_equal_to_torch(
+    aml_run: Run, stream_rows: pl.DataFrame
+) -> None:
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from amlwatch.gan import GANDetector
+
+    served = choose_model(aml_run.out)
+    assert (served.detector, served.kind) == ("gan", "gan_onnx")
+    gan = GANDetector.load(aml_run.out / "models" / "gan" / "gan")
+    assert served.threshold == gan.threshold_
+    expected = gan.decision_function(stream_rows)
+    got = np.array([served.score(r) for r in stream_rows.iter_rows(named=True)])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert np.ptp(got) > 0.1  # not a constant
+
+
+def test_xgboost_on_request_scores_as_the_run_and_keeps_its_threshold(
+    aml_run: Run, stream_rows: pl.DataFrame
+) -> None:
+    import xgboost as xgb
+
+    served = choose_model(aml_run.out, detector="xgboost_tabular")
+    booster = xgb.Booster(model_file=str(aml_run.out / "models" / "xgboost_tabular.ubj"))
+    data = xgb.DMatrix(
+        stream_rows.select(served.columns).to_numpy(), feature_names=list(served.columns)
+    )
+    expected = booster.predict(data)
+    got = np.array([served.score(r) for r in stream_rows.iter_rows(named=True)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    metrics = json.loads((aml_run.out / "metrics.json").read_text())
+    row = next(r for r in metrics["evaluation"] if r["detector"] == "xgboost_tabular")
+    assert served.threshold == row["threshold"]
+
+
+def test_rules_on_request_count_the_rules_hit(aml_run: Run, stream_rows: pl.DataFrame) -> None:
+    from amlwatch.detectors.rules import RulesDetector
+
+    served = choose_model(aml_run.out, detector="rules")
+    expected = RulesDetector().fit(stream_rows).decision_function(stream_rows)
+    got = np.array([served.score(r) for r in stream_rows.iter_rows(named=True)])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_detector_that_cannot_be_served_is_refused_with_the_reason(
+    aml_run: Run, tmp_path: Path
+) -> None:
+    # A copy of the run whose config also lists a graph XGBoost and an Isolation Forest.
+    for name in ("config.json", "metrics.json"):
+        shutil.copy(aml_run.out / name, tmp_path / name)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["detectors"] += [
+        {"name": "xgb_graph", "kind": "xgboost", "params": {"families": ["account", "graph"]}},
+        {"name": "iforest", "kind": "iforest", "params": {}},
+    ]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="graph features, which are batch only"):
+        choose_model(tmp_path, detector="xgb_graph")
+    with pytest.raises(ValueError, match="saves no model"):
+        choose_model(tmp_path, detector="iforest")
+    with pytest.raises(ValueError, match="not a detector of this run"):
+        choose_model(tmp_path, detector="nope")
