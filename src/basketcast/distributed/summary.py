@@ -28,8 +28,8 @@ __all__ = [
 def check_cluster_config(config: RunConfig) -> None:
     """Refuse what the cluster path cannot do yet, before anything runs.
 
-    The out-of-fold choice of p(None) (`basket.p_none`) and the stacked None
-    model are single-machine only; ``auto`` on a cluster uses the None model
+    The out-of-fold choice of p(None) (`basket.p_none`), the stacked None
+    model and bagging are single-machine only; ``auto`` on a cluster uses the None model
     (the default before ``p_none``).
     """
 
@@ -37,6 +37,8 @@ def check_cluster_config(config: RunConfig) -> None:
         raise ConfigError('basket.p_none = "blend" is not supported with [cluster] yet')
     if config.model.stack_none:
         raise ConfigError("model.stack_none is not supported with [cluster] yet")
+    if config.model.bagging != 1:  # the cluster trains one booster per fold
+        raise ConfigError("model.bagging > 1 is not supported with [cluster] yet")
 
 
 def cluster_uses_none_model(config: RunConfig) -> bool:
