@@ -1,6 +1,6 @@
 """amlwatch quality on the default synthetic world, over generator seeds (with intervals).
 
-    flock /work/heavy.lock python benchmarks/aml_quality.py --seeds 0 1 2 --out /tmp/aml_quality
+    nice -n 10 flock /work/helper-heavy.lock python benchmarks/aml_quality.py --seeds 0 1 2 --out /tmp/aml_quality
 
 For each seed: generate the default world, run every default detector
 (thresholds on validation, metrics on test), then print the mean and a 95 %

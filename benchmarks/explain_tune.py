@@ -59,13 +59,17 @@ def main() -> None:
         "--config", type=Path, default=None, help="base configuration (default: the CJ demo's)"
     )
     parser.add_argument("--importance-only", action="store_true", help="stop after LOFO")
+    parser.add_argument(
+        "--tune-only",
+        action="store_true",
+        help="skip steps 1-2: reuse WORK/default and the figures already in --results",
+    )
     args = parser.parse_args()
     set_thread_budget(args.threads)
 
     import numpy as np
     import polars as pl
 
-    from basketcast import importance as imp
     from basketcast.config import load_config
     from basketcast.data.sources.complete_journey import complete_journey
     from basketcast.data.sources.transactions import write_converted
@@ -85,37 +89,18 @@ def main() -> None:
         if args.results is not None:
             args.results.write_text(json.dumps(out, indent=2, default=str) + "\n")
 
-    with _Clock() as clock:
-        default = run(data, work / "default", config=demo)
-    item = next(s for s in default.stages if s.name == "item model")
-    out["default_run"] = {"wall_s": clock.wall, "item_model_s": item.seconds}
-    save()
-
-    loaded = imp.load_run(work / "default")
-    for method, evaluator in (
-        ("gain", imp.GainImportanceEvaluator()),
-        ("shap", imp.ShapImportanceEvaluator()),
-        ("lofo", imp.LofoImportanceEvaluator()),
-    ):
+    if args.tune_only:  # a search cut short: keep steps 1-2's figures, redo 3-5
+        if args.results is not None and args.results.exists():
+            out = {**json.loads(args.results.read_text()), **out}
+        default_f1 = json.loads((work / "default" / "metrics.json").read_text())["f1"]
+    else:
         with _Clock() as clock:
-            result = imp.get_importances(loaded, evaluator=evaluator)
-        imp.write_importance(
-            result,
-            imp.explanations_folder(work / "default"),
-            run_id=loaded.run_id,
-            invocation_id=loaded.invocation_id,
-        )
-        out[method] = {
-            "wall_s": clock.wall,
-            "cpu_s": clock.cpu,
-            "by": result.by,
-            "settings": result.settings,
-            "table": result.table.head(12).to_dicts(),
-            "notes": list(result.notes),
-        }
+            default = run(data, work / "default", config=demo)
+        item = next(s for s in default.stages if s.name == "item model")
+        out["default_run"] = {"wall_s": clock.wall, "item_model_s": item.seconds}
+        default_f1 = default.metrics["f1"]
         save()
-    out["lofo"]["cost_vs_item_model"] = out["lofo"]["wall_s"] / item.seconds
-    save()
+        _importance(work, out, item.seconds, save)
     if args.importance_only:
         return
 
@@ -160,11 +145,42 @@ def main() -> None:
         "tuned": float(joined["f1_tuned"].mean()),
         "difference": float(diff.mean()),
         "ci95": [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))],
-        "default_metrics_f1": default.metrics["f1"],
+        "default_metrics_f1": default_f1,
         "tuned_metrics_f1": tuned.metrics["f1"],
     }
     save()
     print(json.dumps(out, indent=2, default=str))
+
+
+def _importance(work: Path, out: dict[str, Any], item_seconds: float, save: Any) -> None:
+    """Step 2: gain, SHAP and LOFO on the default run, each timed; LOFO against the item stage."""
+    from basketcast import importance as imp
+
+    loaded = imp.load_run(work / "default")
+    for method, evaluator in (
+        ("gain", imp.GainImportanceEvaluator()),
+        ("shap", imp.ShapImportanceEvaluator()),
+        ("lofo", imp.LofoImportanceEvaluator()),
+    ):
+        with _Clock() as clock:
+            result = imp.get_importances(loaded, evaluator=evaluator)
+        imp.write_importance(
+            result,
+            imp.explanations_folder(work / "default"),
+            run_id=loaded.run_id,
+            invocation_id=loaded.invocation_id,
+        )
+        out[method] = {
+            "wall_s": clock.wall,
+            "cpu_s": clock.cpu,
+            "by": result.by,
+            "settings": result.settings,
+            "table": result.table.head(12).to_dicts(),
+            "notes": list(result.notes),
+        }
+        save()
+    out["lofo"]["cost_vs_item_model"] = out["lofo"]["wall_s"] / item_seconds
+    save()
 
 
 if __name__ == "__main__":

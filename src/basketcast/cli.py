@@ -208,8 +208,12 @@ def _run_on_cluster_and_print(data: Path, out: Path, config: Any) -> None:
         try:
             result = run(data, out, config=config, progress=report)
         except ClusterError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(code=1) from None
+            # Not bad input and not a bug: one line and exit 2, as the error boundary does for
+            # user errors, so exit 1 (with a traceback) still means only a bug.
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(code=2) from None
     print_run(result)
 
 

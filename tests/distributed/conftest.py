@@ -35,18 +35,26 @@ def synth_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cluster_address() -> Iterator[str]:
     """A LocalCluster of 2 worker processes (1 thread each), with nannies that restart a killed worker."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=50,
-        memory_limit="2GiB",
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
+    import dask
+
+    from basketcast.distributed.cluster import LOST_WORKER_SECONDS
+
+    # As `basketcast run --cluster local:N` does: a nanny whose worker is slow to restart
+    # (a loaded CI machine) is not closed after the default 15 s.
+    lost = {"distributed.deploy.lost-worker-timeout": f"{LOST_WORKER_SECONDS}s"}
+    with dask.config.set(lost):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+            memory_limit="2GiB",
+        )
+        try:
+            yield cluster.scheduler_address
+        finally:
+            cluster.close()
 
 
 def small_config(address: str = "", *, shards: int = 4) -> RunConfig:

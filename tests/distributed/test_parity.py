@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from basketcast.importance import published_run
 from basketcast.pipeline import RunResult, predict
+from tests.faults._runner import leftovers, output_state
 
 
 def _cluster_frame(out: Path, kind: str) -> pl.DataFrame:
-    (folder,) = (out / "features").glob("dask-*")
+    (folder,) = (out / "cache" / "dask-features").iterdir()
     return pl.concat([pl.read_parquet(p) for p in sorted((folder / kind).glob("shard-*.parquet"))])
 
 
@@ -90,8 +93,13 @@ def test_the_outputs_of_a_run_and_the_cluster_in_metrics(
     single: RunResult, clustered: RunResult, synth_folder: Path, tmp_path: Path
 ) -> None:
     out = clustered.out
-    for name in ("config.toml", "submission.csv", "metrics.json", "report.html"):
-        assert (out / name).is_file(), name
+    # issue 18's run folder: every final output published together, listed in run.json with
+    # its size and sha256, under this invocation's id (also in metrics.json and the report)
+    assert output_state(out) == ("complete", clustered.metrics["invocation_id"])
+    assert leftovers(out) == []
+    assert os.readlink(out / "submission.csv") == ".outputs/current/submission.csv"
+    with pytest.raises(FileNotFoundError, match="written by `basketcast run --cluster`"):
+        published_run(out)  # what `importance` and `report` read: single-machine runs only
     assert clustered.submission["order_id"].to_list() == sorted(single.submission["order_id"])
     for name in ("oof", "predictions"):
         ours, theirs = (

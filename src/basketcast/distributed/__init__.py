@@ -6,8 +6,8 @@ package; `basketcast.pipeline.run` hands a run here when a cluster is configured
 
 from __future__ import annotations
 
-from basketcast.distributed.cluster import ClusterInfo, connect, thread_split
-from basketcast.distributed.run import ClusterError, run_on_cluster
+from basketcast.distributed.cluster import ClusterError, ClusterInfo, connect, thread_split
+from basketcast.distributed.run import run_on_cluster
 from basketcast.distributed.shard import ShardManifest, read_manifest, shard_dataset
 
 __all__ = [

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from basketcast.config import ClusterConfig
 
-__all__ = ["ClusterInfo", "connect", "describe", "thread_split"]
+__all__ = ["ClusterError", "ClusterInfo", "connect", "describe", "thread_split"]
 
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -26,6 +27,18 @@ _THREAD_VARS = (
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
 )
+
+
+class ClusterError(RuntimeError):
+    """A stage could not finish on the cluster (workers kept dying, the scheduler went away).
+
+    Nothing is published; finished stages and shards stay in the run folder's cache.
+    """
+
+
+_LOST_WORKER = "distributed.deploy.lost-worker-timeout"
+LOST_WORKER_SECONDS = 120
+"""How long a run waits for a lost worker to come back (its nanny restarts it) before training."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +108,9 @@ def _local_cluster(config: ClusterConfig) -> tuple[Any, str]:
         # Any free port: two runs on one machine must not fight over :8787.
         dashboard_address=":0",
         scheduler_port=0,
-        silence_logs=40,
+        # Errors reach the client with the task that failed; what workers log while a starved
+        # machine tears the cluster down is noise around the run's one error line.
+        silence_logs=50,
         env=env,
     )
     return cluster, note
@@ -110,20 +125,37 @@ def connect(config: ClusterConfig) -> Iterator[tuple[Any, ClusterInfo]]:
     distributed = _dask()
     if not config.address:
         raise ValueError("no cluster configured (cluster.address is empty)")
+    import dask
+
     cluster, note = None, "an existing scheduler: its workers' threads and memory as started."
-    if config.address.startswith("local:"):
-        cluster, note = _local_cluster(config)
-        client = distributed.Client(cluster)
-    else:
-        client = distributed.Client(config.address, timeout="30s")
-    try:
-        if cluster is None:
-            client.wait_for_workers(1, timeout=60)
-        yield client, describe(client, address=config.address, note=note)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with contextlib.ExitStack() as stack:
+        if config.address.startswith("local:"):
+            # A LocalCluster closes the nanny of a worker that stays lost for this long, so a
+            # killed worker is never restarted when its restart is slow (a loaded machine
+            # easily takes 15 s, the default). Held for the whole run: the cluster reads it
+            # when a worker goes.
+            stack.enter_context(dask.config.set({_LOST_WORKER: f"{LOST_WORKER_SECONDS}s"}))
+            cluster, note = _local_cluster(config)
+            client = distributed.Client(cluster)
+        else:
+            client = distributed.Client(config.address, timeout="30s")
+        try:
+            if cluster is None:
+                try:
+                    client.wait_for_workers(1, timeout=60)
+                except TimeoutError:
+                    raise ClusterError(
+                        f"no worker joined the scheduler at {config.address} within 60 s"
+                    ) from None
+            yield client, describe(client, address=config.address, note=note)
+        finally:
+            # Closing can time out on a starved machine, after the run has published (or while
+            # an error propagates): that must neither fail a finished run nor hide the error.
+            with contextlib.suppress(TimeoutError, OSError, CancelledError):
+                client.close()
+            if cluster is not None:
+                with contextlib.suppress(TimeoutError, OSError, CancelledError):
+                    cluster.close()
 
 
 def describe(client: Any, *, address: str = "", note: str = "") -> ClusterInfo:

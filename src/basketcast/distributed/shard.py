@@ -137,7 +137,8 @@ def shard_dataset(
         return done
     paths = find_tables(data)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".sharding.", dir=out))
+    # Named like `basketcast.io`'s staging folders, so a sweep removes one a killed run left.
+    staging = Path(tempfile.mkdtemp(prefix=f".staging.{os.getpid()}.", dir=out))
     try:
         manifest = _write_shards(data, paths, staging, shards=shards, fingerprint=fingerprint)
         _replace(staging, out, manifest)

@@ -1,4 +1,4 @@
-"""What a cluster run reports: metrics.json's model and F1 tables, the cluster's costs, report.html."""
+"""What a cluster run reports: metrics.json's model and F1 tables, p(None), the cluster's costs, report.html."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ __all__ = [
 def check_cluster_config(config: RunConfig) -> None:
     """Refuse what the cluster path cannot do yet, before anything runs.
 
-    The out-of-fold choice of p(None) (`basket.p_none`) and the stacked None
-    model are single-machine only; ``auto`` on a cluster uses the None model
+    The out-of-fold choice of p(None) (`basket.p_none`), the stacked None
+    model and bagging are single-machine only; ``auto`` on a cluster uses the None model
     (the default before ``p_none``).
     """
 
@@ -37,6 +37,8 @@ def check_cluster_config(config: RunConfig) -> None:
         raise ConfigError('basket.p_none = "blend" is not supported with [cluster] yet')
     if config.model.stack_none:
         raise ConfigError("model.stack_none is not supported with [cluster] yet")
+    if config.model.bagging != 1:  # the cluster trains one booster per fold
+        raise ConfigError("model.bagging > 1 is not supported with [cluster] yet")
 
 
 def cluster_uses_none_model(config: RunConfig) -> bool:
@@ -144,6 +146,30 @@ def _f1_table(scored: list[dict[str, Any]], seed: int) -> tuple[list[dict[str, A
     return table, float(best)
 
 
+def _p_none_info(
+    table: list[dict[str, Any]], config: RunConfig, *, has_none: bool
+) -> dict[str, Any]:
+    """The run's p(None) source in `choose_p_none`'s layout (published as models/p_none.json).
+
+    A cluster run does not choose (``auto`` means the None model there); the
+    out-of-fold F1 of the sources it computed are recorded beside the choice.
+    """
+    chosen = PNone.MODEL if has_none and cluster_uses_none_model(config) else PNone.INDEPENDENT
+    methods = {
+        PNone.MODEL.value: "basketcast (None model)",
+        PNone.INDEPENDENT.value: "basketcast (p_none = prod(1 - p))",
+    }
+    rows = {r["method"]: r for r in table if r["orders"] == "train (out of fold)"}
+    figures = {k: rows[m]["mean_f1"] for k, m in methods.items() if m in rows}
+    orders = max((rows[m]["n"] for m in methods.values() if m in rows), default=0)
+    return {
+        "requested": config.basket.p_none.value,
+        "chosen": chosen.value,
+        "orders": orders,
+        "oof_f1": figures,
+    }
+
+
 def metrics(
     scored: list[dict[str, Any]],
     trained: dict[str, Any],
@@ -163,6 +189,7 @@ def metrics(
     if "none" in trained and cluster_uses_none_model(config):
         chosen = "basketcast (None model)"
     headline = next(r for r in table if r["method"] == chosen and r["orders"] == subset)
+    p_none = _p_none_info(table, config, has_none="none" in trained)
     baselines = [r for r in table if r["method"].startswith("baseline") and r["orders"] == subset]
     items = pl.concat([s["scored"]["item"] for s in scored])
     y, p = items["y"].to_numpy(), items["p"].to_numpy()
@@ -188,6 +215,7 @@ def metrics(
             **headline,
             "best_baseline": max(baselines, key=lambda r: r["mean_f1"]),
         },
+        "p_none": p_none,
         "f1_table": table,
         "frequency_threshold": threshold,
         "calibration_ece": model_metrics.expected_calibration_error(y, p) if len(y) else None,
@@ -198,7 +226,7 @@ def metrics(
 
 
 def write_report(
-    out: Path,
+    path: Path,
     folders: Sequence[str],
     config: RunConfig,
     metrics: dict[str, Any],
@@ -222,6 +250,7 @@ def write_report(
         title="basketcast run (Dask cluster)",
         summary=[
             ("run id", metrics["run_id"]),
+            ("invocation id", metrics["invocation_id"]),
             ("data", metrics["data"]),
             (
                 "cluster",
@@ -250,10 +279,11 @@ def write_report(
         config_toml=config.to_toml(),
         notes=[
             f"Computed on a Dask cluster: {cluster['note']} The exploration section describes "
-            f"shard 0 of {len(folders)} (a hash sample of the users), not the whole data set."
+            f"shard 0 of {len(folders)} (a hash sample of the users), not the whole data set.",
+            *metrics.get("notes", []),
         ],
     )
-    write_report(out / "report.html", dataset=load_dataset(folders[0]), inputs=inputs)
+    write_report(path, dataset=load_dataset(folders[0]), inputs=inputs)
 
 
 def json_default(value: Any) -> Any:

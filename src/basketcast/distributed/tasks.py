@@ -84,14 +84,18 @@ def transform_shard(
     orders_out: str,
     *,
     config: FeatureConfig,
-    stats: list[FittedStats],
+    stats: list[str],
 ) -> dict[str, int]:
-    """The item and order frames of one shard's users from the combined statistics, written as Parquet."""
+    """The item and order frames of one shard's users from the combined statistics, written as Parquet.
+
+    `stats` are the folders of each depth's saved `FittedStats`.
+    """
     from basketcast.distributed._transform import order_frame, transform_depth
 
+    fitted = [FittedStats.load(path) for path in stats]
     dataset = load_dataset(folder)
     parts = [
-        transform_depth(dataset, history, stats[history.depth], config).collect()
+        transform_depth(dataset, history, fitted[history.depth], config).collect()
         for history in _histories(dataset, config)
     ]
     items = pl.concat(parts, how="vertical", rechunk=False)

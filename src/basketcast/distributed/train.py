@@ -221,7 +221,9 @@ def train_dask(
                 verbose_eval=False,
             )
         booster = output["booster"]
-        del dtrain, dvalid
+        # Release this fold's row copies on the workers now: otherwise they live on while the
+        # next fold's are made, and a worker holds two folds' training rows at once.
+        del dtrain, dvalid, x_train, y_train, x_valid, y_valid
         seconds = time.perf_counter() - start
         boosters[f] = booster
         fold_rows.append(

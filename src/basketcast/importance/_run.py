@@ -156,6 +156,13 @@ def published_run(path: str | Path) -> tuple[Path, dict[str, Any]]:
     folder = published_folder(run)
     verify_outputs(folder, ["config.toml", "metrics.json", "models"])
     metrics: dict[str, Any] = json.loads((folder / "metrics.json").read_text())
+    if metrics.get("cluster"):
+        # A `--cluster` run is published like any run, but keeps neither the single-process
+        # feature cache nor the metrics that `importance` and `report` read.
+        raise FileNotFoundError(
+            f"{run} was written by `basketcast run --cluster`: explaining or re-rendering it "
+            "is single-machine only for now; re-run it on one machine"
+        )
     return folder, metrics
 
 
