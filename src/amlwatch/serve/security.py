@@ -2,94 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
-import json
-from typing import Any
-
 from amlwatch.serve.errors import Unauthorized
+from servekit.security import API_KEY_HEADER, BodyLimit, api_key_problem
 
-__all__ = ["BodyLimit", "check_api_key"]
-
-API_KEY_HEADER = "X-API-Key"
+__all__ = ["API_KEY_HEADER", "BodyLimit", "check_api_key"]
 
 
 def check_api_key(expected: str | None, given: str | None) -> None:
     """Raise `Unauthorized` unless no key is configured or `given` equals it (constant time)."""
-    if expected is None:
-        return
-    if given is None:
-        raise Unauthorized(f"this action needs the {API_KEY_HEADER} header")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized(f"wrong {API_KEY_HEADER}")
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for a body over `max_bytes`, by Content-Length or as it streams in.
-
-    Counting the stream too matters: a chunked request has no Content-Length.
-    """
-
-    def __init__(self, app: Any, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._reject(send)
-                    return
-        # Read the whole body first (it is small by definition) and replay it to the app:
-        # a chunked request has no Content-Length, so the stream itself is counted.
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._reject(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as ASGI says
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, send: Any) -> None:
-        body = json.dumps(
-            {
-                "error": "request body too large",
-                "reasons": [f"the limit is {self.max_bytes} bytes"],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    problem = api_key_problem(expected, given)
+    if problem is not None:
+        raise Unauthorized(problem)
