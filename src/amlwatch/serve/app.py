@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -28,6 +26,7 @@ from amlwatch.serve.schemas import ErrorResponse, HealthResponse, ScoreResponse,
 from amlwatch.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from amlwatch.serve.service import GroupCommitter, Service
 from amlwatch.serve.settings import ServeSettings
+from servekit.observe import RequestLog
 
 __all__ = ["create_app"]
 
@@ -176,46 +175,10 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return BodyLimit(_Observed(app, metrics), max_bytes=settings.max_body_bytes)
+    observed = RequestLog(app, requests=metrics.requests, latency=metrics.latency, log=log)
+    return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 
 
 def _error(status: int, reasons: list[str]) -> JSONResponse:
     body = ErrorResponse(error=_TITLES.get(status, "error"), reasons=reasons)
     return JSONResponse(body.model_dump(), status_code=status)
-
-
-class _Observed:
-    """ASGI middleware: one JSON log line, a count and a latency sample per request."""
-
-    def __init__(self, app: FastAPI, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.state = app.state
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def observe(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(seconds)
-            log.info(
-                "request",
-                extra={"event": "request", "id": uuid.uuid4().hex[:12], "method": method,
-                       "path": scope["path"], "route": route, "status": status,
-                       "ms": round(seconds * 1000, 2)},
-            )  # fmt: skip

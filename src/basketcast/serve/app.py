@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -38,6 +37,7 @@ from basketcast.serve.scorer import Scored
 from basketcast.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.state import Pending, ServiceState
+from servekit.observe import RequestLog
 
 __all__ = ["create_app"]
 
@@ -248,7 +248,8 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    return BodyLimit(_Observed(app, metrics), max_bytes=settings.max_body_bytes)
+    observed = RequestLog(app, requests=metrics.requests, latency=metrics.latency, log=log)
+    return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 
 
 _TITLES = {
@@ -271,46 +272,3 @@ def _error(status: int, title: str, reasons: list[str]) -> JSONResponse:
 async def _quiet(job: Any) -> None:
     with contextlib.suppress(Exception):  # a failed SIGHUP reload is logged by `reload`
         await job
-
-
-class _Observed:
-    """ASGI middleware: one JSON log line, a count and a latency sample per request."""
-
-    def __init__(self, app: FastAPI, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.state = app.state  # so tests and the server can reach the FastAPI state
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def observe(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(seconds)
-            log.info(
-                "request",
-                extra={
-                    "event": "request",
-                    "id": uuid.uuid4().hex[:12],
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "ms": round(seconds * 1000, 2),
-                },
-            )
