@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 from typing import Any
 
-__all__ = ["API_KEY_HEADER", "BodyLimit", "api_key_problem"]
+__all__ = ["API_KEY_HEADER", "BodyLimit", "api_key_problem", "is_loopback"]
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -20,6 +21,16 @@ def api_key_problem(expected: str | None, given: str | None) -> str | None:
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return f"wrong {API_KEY_HEADER}"
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: assume it is reachable from outside
+        return False
 
 
 class BodyLimit:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from servekit.security import is_loopback
 
 __all__ = ["API_KEY_ENV", "ServeSettings", "is_loopback"]
 
@@ -13,16 +14,6 @@ API_KEY_ENV = "AMLWATCH_API_KEY"
 """Environment variable holding the key that scoring requests (they write state) must present."""
 
 _MIN_KEY_CHARS = 16
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost: assume it is reachable from outside
-        return False
 
 
 @dataclass(frozen=True)
