@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -86,3 +88,28 @@ def test_answers_equal_the_query_plan(
         assert a.p_none == pytest.approx(b.p_none, abs=1e-6)
         assert a.candidates.keys() == b.candidates.keys()
         assert max(abs(a.candidates[k] - b.candidates[k]) for k in a.candidates) <= 1e-6
+
+
+def test_a_few_users_rows_from_sliced_tables_equal_the_whole_tables(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild joins product statistics and the catalogue cut to the users' products:
+    the same rows as the whole tables give."""
+    import basketcast.serve.features as serving
+    from basketcast.serve.history import OrderHistory
+
+    history = OrderHistory(load_dataset(run.data))
+    scorer = ModelScorer(run.out)
+    users = sorted(run.test_users())[:7]
+    tables = history.tables(users)
+    catalogue = tables.dataset.products
+    assert catalogue is not None and history.catalogue is not None
+    bought = set(tables.dataset.prior.get_column("product_id").to_list())
+    assert set(catalogue.get_column("product_id").to_list()) == bought  # the slice, exactly
+    assert catalogue.height < history.catalogue.height
+
+    sliced = scorer.base_rows(tables.dataset)
+    monkeypatch.setattr(serving, "_FEW_LINES", -1)  # whole statistics tables
+    whole = ModelScorer(run.out).base_rows(replace(tables.dataset, products=history.catalogue))
+    assert sliced.height > 0
+    assert sliced.equals(whole)

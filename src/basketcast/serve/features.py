@@ -36,6 +36,10 @@ __all__ = ["ServingFeatures"]
 
 _NO_OPTIMISATION = pl.QueryOptFlags.none()
 
+_FEW_LINES = 100_000
+"""Up to this many history lines, `base_rows` joins product statistics sliced to their products
+(the same rows; below it the slice costs less than the join of the whole table)."""
+
 
 def _finished(column: str) -> pl.Expr:
     # The assembler's last step: Float32, and ratios over zero are missing, not inf or NaN.
@@ -88,6 +92,8 @@ class ServingFeatures:
         # Per-request families read product-keyed statistics only for the user's products:
         # a slice of them gives the same joined rows as the whole table, for far less work.
         self._late_stats: dict[str, dict[str, _ProductStat | pl.DataFrame]] = {}
+        # The same for a rebuild of a few users' rows (a posted order): the base families.
+        self._base_stats: dict[str, dict[str, _ProductStat | pl.DataFrame]] = {}
 
     def _plan(self, history: History) -> Split:
         if self._split is None:
@@ -101,12 +107,17 @@ class ServingFeatures:
             # Built once: on a small batch, building ~70 expressions costs as much as running them.
             self._finish_exprs = [pl.col(*ID_COLUMNS), *(_finished(c) for c in output)]
             for family in late:
-                self._late_stats[family.name] = {
-                    name: _ProductStat.of(frame) if "product_id" in frame.columns else frame
-                    for name, frame in self.stats.of(family.name).items()
-                }
+                self._late_stats[family.name] = self._sliceable(family)
+            for family in base:
+                self._base_stats[family.name] = self._sliceable(family)
             self._split = (base, late)
         return self._split
+
+    def _sliceable(self, family: FeatureFamily) -> dict[str, _ProductStat | pl.DataFrame]:
+        return {
+            name: _ProductStat.of(frame) if "product_id" in frame.columns else frame
+            for name, frame in self.stats.of(family.name).items()
+        }
 
     @property
     def context_only(self) -> bool:
@@ -124,9 +135,27 @@ class ServingFeatures:
         history = cut_history(dataset, self.stats.depth)
         base, late = self._plan(history)
         frame = candidates(dataset, history).sort("user_id", "product_id")
+        # A few users (a rebuild after a post): product statistics for their products only.
+        few = dataset.prior.height + dataset.train.height <= _FEW_LINES
+        products = (
+            np.unique(
+                np.concatenate(
+                    [t.get_column("product_id").to_numpy() for t in (dataset.prior, dataset.train)]
+                )
+            )
+            if few
+            else None
+        )
         for family in base:
             before = frame.collect_schema().names()
-            frame = family.transform(frame, history, self.stats.of(family.name))
+            if products is None:
+                stats = self.stats.of(family.name)
+            else:
+                stats = {
+                    name: stat.subset(products) if isinstance(stat, _ProductStat) else stat
+                    for name, stat in self._base_stats[family.name].items()
+                }
+            frame = family.transform(frame, history, stats)
             check_columns(family, before, frame.collect_schema().names())
         late_inputs = {c for f in late for c in f.needs}
         computed = [c for f in base for c in f.columns]

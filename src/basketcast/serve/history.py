@@ -74,6 +74,15 @@ class OrderHistory:
         self._products = np.sort(products.to_numpy())
         self.products_source = "products table" if dataset.products is not None else "history"
         self.catalogue = dataset.products
+        # The catalogue sorted by product, so a few users' products are a slice of it.
+        self._sorted_catalogue = (
+            None if dataset.products is None else dataset.products.sort("product_id")
+        )
+        self._catalogue_ids = (
+            None
+            if self._sorted_catalogue is None
+            else self._sorted_catalogue.get_column("product_id").to_numpy()
+        )
         self._posted: dict[int, list[PostedOrder]] = {}
         self._posted_ids: set[int] = set()
         self._lock = threading.RLock()
@@ -212,7 +221,24 @@ class OrderHistory:
             lines = self._gather(self._lines, self._line_users, chosen)
             with self._lock:
                 posted = [o for u in chosen.tolist() for o in self._posted.get(u, ())]
+            # Only the catalogue rows of products these users bought: the features join the
+            # catalogue to the lines, so the rest never matter, and a whole catalogue per
+            # rebuilt user cost more than the user's own history.
+            return _layout(orders, lines, posted, self._catalogue_of(lines, posted))
         return _layout(orders, lines, posted, self.catalogue)
+
+    def _catalogue_of(
+        self, lines: pl.DataFrame, posted: Sequence[PostedOrder]
+    ) -> pl.DataFrame | None:
+        if self._sorted_catalogue is None or self._catalogue_ids is None:
+            return None
+        bought = np.concatenate(
+            [
+                lines.get_column("product_id").to_numpy(),
+                np.fromiter((p for o in posted for p in o.product_ids), dtype=np.int64),
+            ]
+        )
+        return self._sorted_catalogue[_rows_of(self._catalogue_ids, np.unique(bought))]
 
     def _gather(self, frame: pl.DataFrame, keys: np.ndarray, users: np.ndarray) -> pl.DataFrame:
         starts = np.searchsorted(keys, users, side="left")
@@ -221,6 +247,14 @@ class OrderHistory:
             return frame.clear()
         index = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
         return frame[index]
+
+
+def _rows_of(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Positions in `sorted_ids` (unique, sorted) of those `wanted` ids it holds."""
+    at = np.searchsorted(sorted_ids, wanted)
+    inside = at < sorted_ids.size
+    at = at[inside]
+    return at[sorted_ids[at] == wanted[inside]]
 
 
 def _posted_frames(posted: Sequence[PostedOrder]) -> tuple[pl.DataFrame, pl.DataFrame]:
