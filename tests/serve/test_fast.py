@@ -90,17 +90,37 @@ def test_answers_equal_the_query_plan(
         assert max(abs(a.candidates[k] - b.candidates[k]) for k in a.candidates) <= 1e-6
 
 
+@pytest.fixture(scope="module")
+def tifu_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A small run with the opt-in tifu family, whose statistic (a neighbour index over
+    every user) must never be sliced to a user's products."""
+    from basketcast import pipeline
+    from basketcast.config import load_config
+    from basketcast.data.sources.synthetic import synthetic, write_synthetic
+
+    from .conftest import FAST
+
+    root = tmp_path_factory.mktemp("serve-tifu")
+    data, out = root / "data", root / "run"
+    write_synthetic(synthetic(120, seed=11, threads=1), data, format="parquet")
+    config = {**FAST, "model.num_boost_round": 10, "features.include": ["tifu"]}
+    pipeline.run(data, out, config=load_config(**config))
+    return Run(data=data, out=out)
+
+
+@pytest.mark.parametrize("which", ["default", "tifu"])
 def test_a_few_users_rows_from_sliced_tables_equal_the_whole_tables(
-    run: Run, monkeypatch: pytest.MonkeyPatch
+    which: str, run: Run, tifu_run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rebuild joins product statistics and the catalogue cut to the users' products:
     the same rows as the whole tables give."""
     import basketcast.serve.features as serving
     from basketcast.serve.history import OrderHistory
 
-    history = OrderHistory(load_dataset(run.data))
-    scorer = ModelScorer(run.out)
-    users = sorted(run.test_users())[:7]
+    chosen = run if which == "default" else tifu_run
+    history = OrderHistory(load_dataset(chosen.data))
+    scorer = ModelScorer(chosen.out)
+    users = sorted(chosen.test_users())[:7]
     tables = history.tables(users)
     catalogue = tables.dataset.products
     assert catalogue is not None and history.catalogue is not None
@@ -109,7 +129,34 @@ def test_a_few_users_rows_from_sliced_tables_equal_the_whole_tables(
     assert catalogue.height < history.catalogue.height
 
     sliced = scorer.base_rows(tables.dataset)
+    if which == "tifu":  # a per-request family here: the request's rows equal the batch's
+        _assert_finished_rows_equal_the_batch_transform(scorer, tables.dataset, sliced)
     monkeypatch.setattr(serving, "_FEW_LINES", -1)  # whole statistics tables
-    whole = ModelScorer(run.out).base_rows(replace(tables.dataset, products=history.catalogue))
+    whole = ModelScorer(chosen.out).base_rows(replace(tables.dataset, products=history.catalogue))
     assert sliced.height > 0
-    assert sliced.equals(whole)
+    _assert_same_rows(sliced, whole, exact=which == "default")
+
+
+def _assert_finished_rows_equal_the_batch_transform(
+    scorer: ModelScorer, dataset: object, rows: pl.DataFrame
+) -> None:
+    from basketcast.features.build import transform_users
+
+    test = dataset.orders.filter(pl.col("eval_set") == "test")  # type: ignore[attr-defined]
+    targets = test.select("order_id", "order_dow", "order_hour_of_day", "days_since_prior_order")
+    served, _ = scorer.features.finish(rows, targets)
+    batch = transform_users(dataset, scorer.features.stats, config=scorer.config.features).items  # type: ignore[arg-type]
+    assert any(c.startswith("tifu") for c in served.columns)
+    keys = ["user_id", "product_id"]
+    _assert_same_rows(served.sort(keys), batch.select(served.columns).sort(keys), exact=False)
+
+
+def _assert_same_rows(a: pl.DataFrame, b: pl.DataFrame, *, exact: bool) -> None:
+    # TIFU's neighbour sums are not bit-reproducible from one call to the next (the order of
+    # a sparse product's terms varies), so the tifu case compares to float precision, and
+    # leaves out the within-user rank of those sums, whose near-ties may swap.
+    from polars.testing import assert_frame_equal
+
+    if not exact:
+        a, b = a.drop("tifu_rank", strict=False), b.drop("tifu_rank", strict=False)
+    assert_frame_equal(a, b, check_exact=exact, rel_tol=1e-6, abs_tol=1e-9)

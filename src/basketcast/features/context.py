@@ -75,6 +75,7 @@ class ContextFamily(FeatureFamily):
 
 
 CONTEXT = ContextFamily(
+    joins_product_stats=True,
     name="context",
     scope=Scope.CONTEXT,
     keys=("order_id", "product_id"),

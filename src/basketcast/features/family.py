@@ -58,6 +58,11 @@ class FeatureFamily:
         False for an opt-in family: computed only when `features.include`
         names it (a family goes on by default only where the ablation
         benchmark shows it helps on real data).
+    joins_product_stats
+        Its statistics with a ``product_id`` column are only joined to rows on
+        ``product_id``, so the statistics of the rows' own products give the
+        same rows (`basketcast serve` slices them for a few users). False where
+        a statistic is read as a whole, e.g. a neighbour index over every user.
 
     A subclass overrides `fit` when the family has statistics shared across
     users (product, aisle or day-of-week profiles), and `transform`.
@@ -70,6 +75,7 @@ class FeatureFamily:
     needs: tuple[str, ...] = ()
     needs_products: bool = False
     default_on: bool = True
+    joins_product_stats: bool = False
 
     def fit(self, history: History) -> StatPlans:
         """The statistics shared across users, from every user's visible history of one depth.

@@ -109,5 +109,9 @@ class ProductFamily(FeatureFamily):
 
 
 PRODUCT = ProductFamily(
-    name="product", scope=Scope.PRODUCT, keys=("product_id",), columns=DESCRIPTIONS
+    name="product",
+    scope=Scope.PRODUCT,
+    keys=("product_id",),
+    columns=DESCRIPTIONS,
+    joins_product_stats=True,
 )

@@ -108,6 +108,7 @@ class ProductFactsFamily(FeatureFamily):
 
 
 PRODUCT_FACTS = ProductFactsFamily(
+    joins_product_stats=True,
     name="product_facts",
     scope=Scope.USER_PRODUCT,
     keys=("user_id", "product_id"),

@@ -16,6 +16,7 @@ Together they give exactly the rows of `basketcast.features.transform_users`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,25 @@ class _ProductStat:
 Split = tuple[tuple[FeatureFamily, ...], tuple[FeatureFamily, ...]]
 
 
+def _split_by_context(families: Sequence[FeatureFamily]) -> Split:
+    """(per-user families, per-request families), each in plan order.
+
+    Per request: the context-scoped families and every family that reads their
+    columns. Everything else only needs the user's history, so it is computed
+    when the user's rows are built, wherever the plan placed it.
+    """
+    late_columns: set[str] = set()
+    base: list[FeatureFamily] = []
+    late: list[FeatureFamily] = []
+    for family in families:
+        if family.scope is Scope.CONTEXT or late_columns.intersection(family.needs):
+            late.append(family)
+            late_columns.update(family.columns)
+        else:
+            base.append(family)
+    return tuple(base), tuple(late)
+
+
 class ServingFeatures:
     """The run's feature configuration and statistics, split for serving.
 
@@ -98,11 +118,7 @@ class ServingFeatures:
     def _plan(self, history: History) -> Split:
         if self._split is None:
             chosen = plan(self.config, history)
-            families = list(chosen.compute)
-            first = next(
-                (i for i, f in enumerate(families) if f.scope is Scope.CONTEXT), len(families)
-            )
-            base, late = tuple(families[:first]), tuple(families[first:])
+            base, late = _split_by_context(chosen.compute)
             output = [c for f in chosen.output for c in f.columns]
             # Built once: on a small batch, building ~70 expressions costs as much as running them.
             self._finish_exprs = [pl.col(*ID_COLUMNS), *(_finished(c) for c in output)]
@@ -114,8 +130,9 @@ class ServingFeatures:
         return self._split
 
     def _sliceable(self, family: FeatureFamily) -> dict[str, _ProductStat | pl.DataFrame]:
+        slice_ok = family.joins_product_stats
         return {
-            name: _ProductStat.of(frame) if "product_id" in frame.columns else frame
+            name: _ProductStat.of(frame) if slice_ok and "product_id" in frame.columns else frame
             for name, frame in self.stats.of(family.name).items()
         }
 
