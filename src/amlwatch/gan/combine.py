@@ -57,6 +57,7 @@ AML_GAN_CONFIG = GANConfig(
     patience=2,
     log_scale=True,
     rec_weight=1.0,
+    rec_whiten=True,
 )
 """Settings for the default synthetic world (about 180k training rows): 6 epochs of
 32,768 sampled rows, about a minute of one CPU core (see benchmarks/README.md)."""
