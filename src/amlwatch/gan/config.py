@@ -57,6 +57,12 @@ class GANConfig:
     rec_scaling
         Divide each column's reconstruction residual by its SD on the
         held-out slice before taking the norm (see `nets.ScoringGraph`).
+    rec_whiten
+        Whiten the scaled residual with its held-out mean and Ledoit-Wolf
+        covariance (`amlwatch.gan.whiten`), so the reconstruction term is a
+        Mahalanobis distance: residuals that are correlated on lawful rows
+        (window counts over nested horizons) count once, and a row that
+        breaks the correlation stands out.
     cycle
         Train ALAD's x-x discriminator (cycle consistency); it supplies the
         discriminator-feature term of the score, so turning it off leaves the
@@ -84,6 +90,7 @@ class GANConfig:
     clip: float = 10.0
     rec_weight: float = 1.0
     rec_scaling: bool = True
+    rec_whiten: bool = False
     cycle: bool = True
     seed: int = 0
     device: str = "cpu"

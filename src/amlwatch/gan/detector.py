@@ -25,7 +25,9 @@ G(E(x)) on the data and E's codes on the prior. ``rec_weight = 0`` is ALAD.
 Score (higher = more anomalous):
 ``w * ||(x - G(E(x))) / r||_2 / s_rec + (1 - w) * ||f(x,x) - f(x,G(E(x)))||_1 / s_feat``
 with r the per-column residual SD on the held-out training slice (so a
-column that is reconstructed tightly on lawful rows counts when it is off),
+column that is reconstructed tightly on lawful rows counts when it is off;
+with ``rec_whiten`` the scaled residual is also whitened by that slice's
+Ledoit-Wolf covariance, making the first norm a Mahalanobis distance),
 f the penultimate layer of D_xx and s_* the medians of the two terms on the
 same slice. `choose_weight` picks w on a labelled
 validation frame: **it uses labels** (the training itself never does).
@@ -52,6 +54,7 @@ from amlwatch.gan.config import GANConfig
 from amlwatch.gan.nets import Discriminator, EncoderGenerator, InputLayer, ScoringGraph
 from amlwatch.gan.prep import Preprocessor
 from amlwatch.gan.train import fit_networks
+from amlwatch.gan.whiten import whitener
 
 __all__ = ["GANDetector", "average_precision"]
 
@@ -140,6 +143,11 @@ class GANDetector(Detector):
         n_val = max(1, round(x.shape[0] * cfg.val_fraction))
         if cfg.rec_scaling:
             graph.res_scale.copy_(_residual(graph, x[-n_val:]).std(0).clamp_min(_RES_FLOOR))
+        if cfg.rec_whiten:
+            r = (_residual(graph, x[-n_val:]) / graph.res_scale).cpu().double().numpy()
+            mean, w = whitener(r)
+            graph.res_mean.copy_(torch.from_numpy(mean))
+            graph.res_whiten.copy_(torch.from_numpy(w))
         rec, feat = _components(graph, x[-n_val:])
         graph.rec_scale.fill_(max(float(np.median(rec)), 1e-12))
         graph.feat_scale.fill_(max(float(np.median(feat)), 1e-12))
@@ -265,7 +273,11 @@ class GANDetector(Detector):
         )
         prep = Preprocessor.from_dict(meta["preprocessor"])
         graph = _empty_graph(prep, det.config)
-        graph.load_state_dict(torch.load(src / _WEIGHTS, map_location="cpu", weights_only=True))
+        state = torch.load(src / _WEIGHTS, map_location="cpu", weights_only=True)
+        # Saved before the residual whitening existed: no whitening (zero mean, identity).
+        state.setdefault("res_mean", graph.res_mean.clone())
+        state.setdefault("res_whiten", graph.res_whiten.clone())
+        graph.load_state_dict(state)
         graph.eval()
         det.prep_, det.graph_ = prep, graph
         det.history_, det.best_epoch_ = meta["history"], meta["best_epoch"]

@@ -171,9 +171,11 @@ class Discriminator(nn.Module):
 class ScoringGraph(nn.Module):
     """Raw inputs -> (score, reconstruction error, feature distance); the exported graph.
 
-    ``rec = ||(x - G(E(x))) / r||_2`` with r the per-column scale of the
-    residual on the held-out training slice (`res_scale`; ones = the plain
-    error). Why per column: a column that G(E(x)) reconstructs almost exactly
+    ``rec = ||((x - G(E(x))) / r - m) W||_2`` with r the per-column scale of
+    the residual on the held-out training slice (`res_scale`; ones = the
+    plain error) and, with ``rec_whiten``, m and W that slice's residual mean
+    and Ledoit-Wolf whitening matrix (`res_mean`, `res_whiten`; zero and the
+    identity otherwise), which makes rec the residual's Mahalanobis distance. Why per column: a column that G(E(x)) reconstructs almost exactly
     on lawful rows (one implied by the others) carries the most evidence
     when it is off, and an unscaled sum drowns it in the columns that are
     noise around the manifold (hour of day, say).
@@ -188,6 +190,8 @@ class ScoringGraph(nn.Module):
     rec_scale: torch.Tensor
     feat_scale: torch.Tensor
     res_scale: torch.Tensor
+    res_mean: torch.Tensor
+    res_whiten: torch.Tensor
 
     def __init__(
         self,
@@ -207,12 +211,16 @@ class ScoringGraph(nn.Module):
         self.register_buffer("rec_scale", torch.tensor(float(rec_scale)))
         self.register_buffer("feat_scale", torch.tensor(float(feat_scale)))
         self.register_buffer("res_scale", torch.ones(inputs.dim))
+        # Whitening of the scaled residual (zero and identity = none; see `whiten`).
+        self.register_buffer("res_mean", torch.zeros(inputs.dim))
+        self.register_buffer("res_whiten", torch.eye(inputs.dim))
 
     def components(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unscaled (reconstruction error, feature distance) per row of x."""
         z = self.encgen.encode(x)
         x_rec = self.encgen.generate(z)
-        rec = torch.sqrt((((x - x_rec) / self.res_scale) ** 2).sum(dim=1))
+        res = ((x - x_rec) / self.res_scale - self.res_mean) @ self.res_whiten
+        rec = torch.sqrt((res**2).sum(dim=1))
         if self.disc.cycle:
             _, f_real = self.disc.xx(x, x)
             _, f_rec = self.disc.xx(x, x_rec)

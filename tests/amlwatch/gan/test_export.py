@@ -45,7 +45,8 @@ onnx = pytest.importorskip("onnx")
 @pytest.fixture(scope="module")
 def detector() -> GANDetector:
     frame = stream_like(2000, seed=11)
-    cfg = GANConfig(max_epochs=3, batch_size=256, seed=2, log_scale=True)
+    # Residual whitening on, as in the run's configuration: its matmul is in the graph.
+    cfg = GANConfig(max_epochs=3, batch_size=256, seed=2, log_scale=True, rec_whiten=True)
     det = GANDetector(columns=STREAM_NUMERIC, categorical=STREAM_CATEGORICAL, config=cfg)
     det.fit(frame)
     return det.set_weight(0.3)  # a non-default weight must be baked into the graph
