@@ -6,7 +6,7 @@ import functools
 import math
 
 
-def flow(src, dst, minutes, paid, received, *, delta, low=0.9, high=1.0, k=6):
+def flow(src, dst, minutes, paid, received, *, delta, low=0.9, high=1.0, k=6, max_scan=100):
     """Per row, the dict of flow features (`amlwatch.features.flow`'s definitions)."""
     m = len(src)
     rows = []
@@ -36,10 +36,11 @@ def flow(src, dst, minutes, paid, received, *, delta, low=0.9, high=1.0, k=6):
             ),
         }
         s = src[max(matched)] if matched else -1
+        row["flow_chain_len"] = 1 + rows[max(matched)]["flow_chain_len"] if matched else 0
         match_src.append(s)
         vrecv = [j for j in past if dst[j] == v]
         row["flow_dst_similar_n"] = sum(
-            1 for j in vrecv if low <= received[i] / received[j] <= 1 / low
+            1 for j in vrecv[-max_scan:] if low <= received[i] / received[j] <= 1 / low
         )
         row["flow_dst_fwd_n"] = sum(1 for j in vrecv if rows[j]["flow_src_match_n"] > 0)
         row["flow_scatter_gather"] = (

@@ -33,14 +33,16 @@ def flow_ledgers(draw):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(flow_ledgers(), st.integers(2, 6), st.sampled_from([1.0, 3.0]))
-def test_flow_features_equal_brute_force(case, k, delta_days) -> None:
+@given(flow_ledgers(), st.integers(2, 6), st.sampled_from([1.0, 3.0]), st.integers(1, 4))
+def test_flow_features_equal_brute_force(case, k, delta_days, scan) -> None:
     src, dst, minutes, paid, received = case
     ledger = make_ledger(src, dst, minutes, paid, received=received)
-    cfg = FlowConfig(delta_days=delta_days, max_cycle=k)
+    cfg = FlowConfig(delta_days=delta_days, max_cycle=k, max_scan=scan)
     got = flow_features(ledger.transactions, cfg)
     assert got.columns == list(FLOW)
-    want = ref.flow(src, dst, minutes, paid, received, delta=int(delta_days * DAY), k=k)
+    want = ref.flow(
+        src, dst, minutes, paid, received, delta=int(delta_days * DAY), k=k, max_scan=scan
+    )
     want_frame = pl.DataFrame(want).select(got.columns).cast(pl.Float64)
     np.testing.assert_allclose(got.to_numpy(), want_frame.to_numpy(), rtol=1e-6, atol=1e-6)
 
@@ -71,6 +73,15 @@ def test_a_forward_outside_the_window_or_band_is_not_matched() -> None:
     # The receipt is compared by what the sender received (its own currency).
     converted = _row([0, 1], [1, 2], [0, HOUR], [1000.0, 970.0], received=[1000.0 / 0.8, 970.0])
     assert converted["flow_src_match_n"] == 0
+
+
+def test_a_chain_of_forwards_counts_its_hops() -> None:
+    # 0 -> 1 -> 2 -> 3 -> 4, each keeping 96 %; then 4 pays 5 an unrelated amount.
+    paid = [1000.0, 960.0, 921.6, 884.7, 300.0]
+    f = flow_features(
+        make_ledger([0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [0, 60, 120, 180, 240], paid).transactions
+    )
+    assert f.get_column("flow_chain_len").to_list() == [0, 1, 2, 3, 0]
 
 
 def test_a_cycle_counts_only_when_its_hops_are_in_time_order() -> None:

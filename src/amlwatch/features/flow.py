@@ -25,14 +25,17 @@ receiver side. A receipt r of u is *forwarded* by i when
 - ``flow_gather_scatter``: min(distinct payers of u in the window before u's
   first payment in it (or before i), distinct payees of u's payments in the
   window plus v): a fan-in that precedes a fan-out.
-- ``flow_dst_similar_n``: v's receipts r in the window with
-  `low <= received_i / r <= 1 / low`.
+- ``flow_dst_similar_n``: among v's latest `max_scan` receipts in the window,
+  those r with `low <= received_i / r <= 1 / low`.
 - ``flow_dst_fwd_n``: v's receipts in the window that were themselves
   forwards (``flow_src_match_n`` > 0 on their row).
 - ``flow_scatter_gather``: distinct accounts m != u that paid v in the window
   with a forward of a receipt from the same payer s as i's latest forwarded
   receipt (s pays u and m; both pass it on to v later; 0 when i forwards
   nothing).
+- ``flow_chain_len``: 0 when i forwards nothing, else 1 + the value on the
+  row of i's latest forwarded receipt: how many forwards in a row the money
+  has made (a chain of mules), read back along the latest matches.
 - ``flow_cycle_len``: 1 + the fewest hops L <= `max_cycle` - 1 of a
   time-respecting path v -> ... -> u in the window (rows p_1 < ... < p_L < i,
   each hop leaving the account the previous one paid), so i closes a cycle
@@ -65,6 +68,7 @@ FLOW: dict[str, str] = {
     "flow_dst_similar_n": "receiver's receipts in the last Δ of about this amount (low to 1/low)",
     "flow_dst_fwd_n": "receiver's receipts in the last Δ that were forwards themselves",
     "flow_scatter_gather": "accounts that forwarded money from the same source to the receiver",
+    "flow_chain_len": "forwards in a row ending here (1 + the forwarded receipt's chain; 0 if none)",
     "flow_cycle_len": "length of the shortest time-respecting cycle (<= k) this payment closes in Δ",
 }
 for _name, _text in FLOW.items():
@@ -73,12 +77,15 @@ for _name, _text in FLOW.items():
 
 @dataclass(frozen=True)
 class FlowConfig:
-    """The flow window Δ (days), the forward band [low, high] and the longest cycle searched."""
+    """The flow window Δ (days), the forward band [low, high], the longest cycle searched, and
+    how many of the receiver's latest receipts ``flow_dst_similar_n`` reads (`max_scan`: a
+    popular shop holds ~15k receipts in a 10-day window at 1M transactions)."""
 
     delta_days: float = 10.0
     low: float = 0.9
     high: float = 1.0
     max_cycle: int = 6
+    max_scan: int = 100
 
     def __post_init__(self) -> None:
         if not self.delta_days > 0:
@@ -87,6 +94,8 @@ class FlowConfig:
             raise ValueError(f"need 0 < low <= high, got low={self.low}, high={self.high}")
         if not 2 <= self.max_cycle <= 8:
             raise ValueError(f"max_cycle must be in [2, 8], got {self.max_cycle}")
+        if self.max_scan < 1:
+            raise ValueError(f"max_scan must be >= 1, got {self.max_scan}")
 
 
 def _csr(key: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,12 +138,18 @@ def _flow_kernel(
     delta: int,
     low: float,
     high: float,
+    max_scan: int,
 ) -> np.ndarray:  # pragma: no cover - compiled; tested against the brute-force twin
     m = len(src)
-    out = np.zeros((9, m), dtype=np.float64)
+    out = np.zeros((10, m), dtype=np.float64)
     match_src = np.full(m, -1, dtype=np.int64)  # payer of row i's latest forwarded receipt
     stamp = np.full(n, -1, dtype=np.int64)
     stamp2 = np.full(n, -1, dtype=np.int64)
+    # Forwards among each account's receipts, counted along its receipt list: account a's
+    # list holds positions in_ptr[a]..in_ptr[a+1]-1, its counts sit at those positions + a.
+    fwd_cum = np.zeros(len(in_idx) + n, dtype=np.int64)
+    i_pos = np.full(m, -1, dtype=np.int64)  # row -> its position in its receiver's list
+    i_pos[in_idx] = np.arange(len(in_idx))
     for i in range(m):
         u, v, t = src[i], dst[i], minute[i]
         since = t - delta
@@ -185,22 +200,28 @@ def _flow_kernel(
         out[4, i] = sum_out / sum_in if sum_in > 0.0 else 0.0
         out[5, i] = min(payers, payees)
         s = src[last_match] if last_match >= 0 else -1
+        out[9, i] = 1.0 + out[9, last_match] if last_match >= 0 else 0.0
         match_src[i] = s
         # The receiver's receipts in the window (rows j < i, so their own values are final).
         b = received[i]
         vlo, vhi = _span(in_ptr, in_idx, minute, v, i, since)
-        similar, fwd, siblings = 0, 0, 0
-        for p in range(vlo, vhi):
-            j = in_idx[p]
-            r = received[j]
+        similar, siblings = 0, 0
+        for p in range(max(vlo, vhi - max_scan), vhi):
+            r = received[in_idx[p]]
             if r > 0.0 and low <= b / r <= 1.0 / low:
                 similar += 1
-            if out[0, j] > 0:
-                fwd += 1
-            w = src[j]
-            if s >= 0 and match_src[j] == s and w != u and stamp[w] != -2 - i:
-                stamp[w] = -2 - i  # a mark of its own: stamp[] == i means "payer of u" above
-                siblings += 1
+        if (
+            s >= 0
+        ):  # only forwards have siblings: a popular shop's window is not walked per card payment
+            for p in range(vlo, vhi):
+                j = in_idx[p]
+                w = src[j]
+                if match_src[j] == s and w != u and stamp[w] != -2 - i:
+                    stamp[w] = -2 - i  # a mark of its own: stamp[] == i means "payer of u" above
+                    siblings += 1
+        fwd = fwd_cum[vhi + v] - fwd_cum[vlo + v]
+        if i_pos[i] >= 0:  # row i is a receipt of v: extend v's running count of forwards
+            fwd_cum[i_pos[i] + v + 1] = fwd_cum[i_pos[i] + v] + (n_match > 0)
         out[6, i] = similar
         out[7, i] = fwd
         out[8, i] = siblings
@@ -234,9 +255,11 @@ def flow_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Data
         delta,
         cfg.low,
         cfg.high,
+        cfg.max_scan,
     )
     cycles = cycle_lengths(src, dst, minute, out_ptr, out_idx, n, delta, cfg.max_cycle)
     names = list(FLOW)
-    cols = {name: values[k].astype(np.float32) for k, name in enumerate(names[:-1])}
+    cols = {name: values[k].astype(np.float32) for k, name in enumerate(names[:9])}
+    cols["flow_chain_len"] = values[9].astype(np.float32)
     cols["flow_cycle_len"] = cycles.astype(np.float32)
     return pl.DataFrame(cols)
