@@ -65,14 +65,20 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=SynthConfig.n_transactions)
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml_quality"))
     parser.add_argument("--no-ablation", dest="ablation", action="store_false")
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        help="run only these rows (names from the default and ablation rows)",
+    )
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
         t0 = time.perf_counter()
         ledger = to_ledger(generate(SynthConfig(n_transactions=args.transactions, seed=seed)))
-        cfg = RunConfig(
-            seed=seed, detectors=DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
-        )
+        specs = DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
+        if args.detectors:
+            specs = tuple(d for d in DEFAULT_DETECTORS + ABLATION if d.name in args.detectors)
+        cfg = RunConfig(seed=seed, detectors=specs)
         result = run(ledger, args.out / f"seed{seed}", cfg)
         assert result.table is not None
         for row in result.table.to_dicts():
@@ -99,7 +105,7 @@ def main() -> None:
     print(
         f"F1 lift of graph features (xgboost_graph - xgboost_tabular): {interval(lift)}; per seed {lift}"
     )
-    if args.ablation:
+    if args.ablation and not args.detectors:
         lift = []
         for seed in args.seeds:
             part = table.filter(pl.col("seed") == seed)
