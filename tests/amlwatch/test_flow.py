@@ -127,6 +127,14 @@ def test_gather_then_scatter_through_a_hub() -> None:
     assert f.get_column("flow_src_out_in").to_list()[4:] == pytest.approx([0.325, 0.65, 0.975])
 
 
+def test_run_config_reads_the_flow_table(tmp_path) -> None:
+    from amlwatch.config import load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text("[flow]\ndelta_days = 5\nmax_cycle = 4\n")
+    assert load_config(path).flow == FlowConfig(delta_days=5, max_cycle=4)
+
+
 def test_empty_ledger_and_bad_config() -> None:
     ledger = make_ledger([0], [1], [0])
     empty = flow_features(ledger.transactions.head(0))
