@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from basketcast.serve.batcher import Batcher
 from basketcast.serve.domain import MAX_ID, Context, NextBasket, PostedOrder, ServeError
+from basketcast.serve.fastpath import NextBasketFastPath, render_json
 from basketcast.serve.metrics import Metrics
 from basketcast.serve.schemas import (
     BasketResponse,
@@ -157,6 +158,21 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
 
     # --- routes ----------------------------------------------------------------------------------
 
+    async def answer(app: Any, user_id: int, context: Context | None) -> dict[str, Any]:
+        """A next basket as JSON values: the route's work, shared with the fast path."""
+        service: ServiceState | None = app.state.service
+        if service is None:
+            raise ServeError(["the service is still loading"], status=503)
+        # Preparing is a few dictionary and index look-ups: on the event loop, unless the
+        # user's rows must be rebuilt first (a feature transform: a worker thread).
+        if service.loaded.rows.is_stale(user_id):
+            prepared = await anyio.to_thread.run_sync(service.prepare, user_id, context)
+        else:
+            prepared = service.prepare(user_id, context)
+        if not isinstance(prepared, NextBasket):
+            prepared = service.complete(prepared, await batcher.submit(prepared))
+        return BasketResponse.body(prepared)
+
     @app.get("/v1/users/{user_id}/next-basket", response_model=BasketResponse, responses=_ERRORS)
     async def next_basket(
         user_id: UserId,
@@ -174,7 +190,6 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         order's context is used, else their most frequent day and hour and
         median gap. `context.source` says which.
         """
-        service = _state(request)  # not a dependency: the hot path skips dependency solving
         context = None
         given = (order_dow, order_hour_of_day, days_since_prior_order)
         if any(v is not None for v in given):
@@ -184,16 +199,8 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
                     status=422,
                 )
             context = Context(order_dow, order_hour_of_day, days_since_prior_order, "query")
-        # Preparing is a few dictionary and index look-ups: on the event loop, unless the
-        # user's rows must be rebuilt first (a feature transform: a worker thread).
-        if service.loaded.rows.is_stale(user_id):
-            prepared = await anyio.to_thread.run_sync(service.prepare, user_id, context)
-        else:
-            prepared = service.prepare(user_id, context)
-        if not isinstance(prepared, NextBasket):
-            prepared = service.complete(prepared, await batcher.submit(prepared))
         # Plain JSON in the documented shape: no per-candidate models on the hot path.
-        return JSONResponse(BasketResponse.body(prepared))  # type: ignore[return-value]
+        return JSONResponse(await answer(request.app, user_id, context))  # type: ignore[return-value]
 
     @app.post(
         "/v1/users/{user_id}/orders",
@@ -201,11 +208,14 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         response_model=OrderCreated,
         responses=_ERRORS,
     )
-    def post_order(
-        user_id: UserId, body: OrderBody, service: State, x_api_key: ApiKey = None
+    async def post_order(
+        user_id: UserId, body: OrderBody, request: Request, x_api_key: ApiKey = None
     ) -> OrderCreated:
         """Store a new order of the user durably (201 only once it is on disk) and update them."""
+        # Async with one hop to a worker thread for the store's fsync: a sync route with a
+        # sync dependency cost two thread hand-offs per POST under the GIL.
         check_api_key(settings.api_key, x_api_key)
+        service = _state(request)
         order = PostedOrder(
             order_id=body.order_id,
             user_id=user_id,
@@ -214,7 +224,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
             order_hour_of_day=body.order_hour_of_day,
             days_since_prior_order=body.days_since_prior_order,
         )
-        stored = service.post(order)
+        stored = await anyio.to_thread.run_sync(service.post, order)
         metrics.posted.inc()
         return OrderCreated(
             user_id=user_id,
@@ -248,7 +258,19 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    observed = RequestLog(app, requests=metrics.requests, latency=metrics.latency, log=log)
+    route = next(r for r in app.routes if getattr(r, "name", None) == "next_basket")
+    fast = NextBasketFastPath(
+        app,
+        answer=lambda user_id, context: answer(app, user_id, context),
+        route=route,
+        on_error=lambda exc: (exc.status, _error_body(exc.status, exc.reasons)),
+    )
+    observed = RequestLog(
+        fast if settings.fast_path else app,
+        requests=metrics.requests,
+        latency=metrics.latency,
+        log=log,
+    )
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 
 
@@ -267,6 +289,12 @@ def _error(status: int, title: str, reasons: list[str]) -> JSONResponse:
     return JSONResponse(
         ErrorResponse(error=title, reasons=reasons).model_dump(), status_code=status
     )
+
+
+def _error_body(status: int, reasons: list[str]) -> bytes:
+    """`_error`'s body, for the fast path."""
+    title = _TITLES.get(status, "error")
+    return render_json(ErrorResponse(error=title, reasons=reasons).model_dump())
 
 
 async def _quiet(job: Any) -> None:

@@ -43,6 +43,10 @@ class ServeSettings:
         about a millisecond on the NumPy request path, less than handing it to a
         thread under the GIL; requests that arrive while a batch is scored join
         the next one.
+    fast_path
+        Answer plainly valid next-basket GETs without FastAPI's routing
+        (`basketcast.serve.fastpath`; same bytes). Off: every request goes
+        through FastAPI (the tests compare the two).
     """
 
     run_dir: Path
@@ -54,6 +58,7 @@ class ServeSettings:
     max_body_bytes: int = 64 * 1024
     answer_cache: int = 100_000
     workers: int = 0
+    fast_path: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
