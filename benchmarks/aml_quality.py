@@ -29,9 +29,20 @@ from amlwatch.synth import SynthConfig, generate, to_ledger  # noqa: E402
 # An ablation beside the default rows: XGBoost without the per-transaction family (amount,
 # format, ...), with and without graph features, to see what the graph adds when the
 # transaction's own fields are not available.
+# Graph features are the static snapshots (graph) plus the time-respecting flows (flow); two
+# more rows split them: the snapshots alone (the xgboost_graph of before the flow family) and
+# the flows alone.
 ABLATION = (
     DetectorSpec("xgboost_history", "xgboost", {"families": ["account", "pair"]}),
-    DetectorSpec("xgboost_history_graph", "xgboost", {"families": ["account", "pair", "graph"]}),
+    DetectorSpec(
+        "xgboost_history_graph", "xgboost", {"families": ["account", "pair", "graph", "flow"]}
+    ),
+    DetectorSpec(
+        "xgboost_static_graph", "xgboost", {"families": ["transaction", "account", "pair", "graph"]}
+    ),
+    DetectorSpec(
+        "xgboost_flow", "xgboost", {"families": ["transaction", "account", "pair", "flow"]}
+    ),
 )
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57}
 
@@ -54,14 +65,20 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=SynthConfig.n_transactions)
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml_quality"))
     parser.add_argument("--no-ablation", dest="ablation", action="store_false")
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        help="run only these rows (names from the default and ablation rows)",
+    )
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
         t0 = time.perf_counter()
         ledger = to_ledger(generate(SynthConfig(n_transactions=args.transactions, seed=seed)))
-        cfg = RunConfig(
-            seed=seed, detectors=DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
-        )
+        specs = DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
+        if args.detectors:
+            specs = tuple(d for d in DEFAULT_DETECTORS + ABLATION if d.name in args.detectors)
+        cfg = RunConfig(seed=seed, detectors=specs)
         result = run(ledger, args.out / f"seed{seed}", cfg)
         assert result.table is not None
         for row in result.table.to_dicts():
@@ -88,13 +105,20 @@ def main() -> None:
     print(
         f"F1 lift of graph features (xgboost_graph - xgboost_tabular): {interval(lift)}; per seed {lift}"
     )
-    if args.ablation:
+    if args.ablation and not args.detectors:
         lift = []
         for seed in args.seeds:
             part = table.filter(pl.col("seed") == seed)
             f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
             lift.append(f1["xgboost_history_graph"] - f1["xgboost_history"])
         print(f"F1 lift without the transaction family (history_graph - history): {interval(lift)}")
+        for name in ("xgboost_static_graph", "xgboost_flow"):
+            lift = []
+            for seed in args.seeds:
+                part = table.filter(pl.col("seed") == seed)
+                f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
+                lift.append(f1[name] - f1["xgboost_tabular"])
+            print(f"F1 lift of {name} over xgboost_tabular: {interval(lift)}; per seed {lift}")
 
 
 if __name__ == "__main__":

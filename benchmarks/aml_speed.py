@@ -1,7 +1,7 @@
 """amlwatch speed and memory: the generator and the features at scale (default 5M transactions).
 
     flock /work/heavy.lock python benchmarks/aml_speed.py synth --transactions 5000000 --out /tmp/aml5m
-    flock /work/heavy.lock python benchmarks/aml_speed.py features --out /tmp/aml5m [--no-graph]
+    flock /work/heavy.lock python benchmarks/aml_speed.py features --out /tmp/aml5m [--no-graph] [--no-flow]
 
 Each stage runs in its own process so its peak RSS is its own; prints wall and CPU
 seconds and peak RSS (GiB). With the graph family at this size the PageRank/Leiden
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml5m"))
     parser.add_argument("--no-graph", action="store_true")
+    parser.add_argument("--no-flow", action="store_true", help="leave out the flow family")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.stage == "synth":
@@ -70,6 +71,7 @@ def main() -> None:
     ledger = build_ledger(tx, accounts)
     del tx
     families = ["transaction", "account", "pair"] + ([] if args.no_graph else ["graph"])
+    families += [] if args.no_flow else ["flow"]
     t0, c0 = time.perf_counter(), _cpu()
     frame = build_features(ledger, families=families)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from amlwatch.features.flow import FlowConfig
 from amlwatch.features.graph import GraphConfig
 
 __all__ = ["DEFAULT_DETECTORS", "DetectorSpec", "RunConfig", "ThresholdRule", "load_config"]
@@ -33,8 +34,12 @@ DEFAULT_DETECTORS: tuple[DetectorSpec, ...] = (
     DetectorSpec("rules", "rules"),
     DetectorSpec("iforest", "iforest"),
     DetectorSpec("xgboost_tabular", "xgboost", {"families": ["transaction", "account", "pair"]}),
+    # "Graph features" are both families of the money-flow graph: the static snapshots
+    # (graph) and the time-respecting flows through accounts (flow).
     DetectorSpec(
-        "xgboost_graph", "xgboost", {"families": ["transaction", "account", "pair", "graph"]}
+        "xgboost_graph",
+        "xgboost",
+        {"families": ["transaction", "account", "pair", "graph", "flow"]},
     ),
 )
 
@@ -51,6 +56,7 @@ class RunConfig:
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     reasons_top: int = 3
     graph: GraphConfig = field(default_factory=GraphConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
     detectors: tuple[DetectorSpec, ...] = DEFAULT_DETECTORS
 
     def __post_init__(self) -> None:
@@ -78,7 +84,7 @@ class RunConfig:
 
 
 def load_config(path: str | Path | None) -> RunConfig:
-    """Read a TOML config (`[run]`, `[graph]`, `[[detector]]`); None gives the defaults."""
+    """Read a TOML config (`[run]`, `[graph]`, `[flow]`, `[[detector]]`); None gives the defaults."""
     if path is None:
         return RunConfig()
     data = tomllib.loads(Path(path).read_text())
@@ -89,6 +95,7 @@ def load_config(path: str | Path | None) -> RunConfig:
     if "threshold" in run:
         run["threshold"] = ThresholdRule(run["threshold"])
     graph = GraphConfig(**data.get("graph", {}))
+    flow = FlowConfig(**data.get("flow", {}))
     detectors = DEFAULT_DETECTORS
     if "detector" in data:
         detectors = tuple(
@@ -96,6 +103,6 @@ def load_config(path: str | Path | None) -> RunConfig:
             for d in data["detector"]
         )
     try:
-        return RunConfig(graph=graph, detectors=detectors, **run)
+        return RunConfig(graph=graph, flow=flow, detectors=detectors, **run)
     except TypeError as exc:
         raise ValueError(f"{path}: {exc}") from None

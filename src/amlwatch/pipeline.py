@@ -58,7 +58,7 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
     ledger = data if isinstance(data, Ledger) else load_ledger(data)
     seconds["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    frame = build_features(ledger, families=cfg.families(), graph=cfg.graph)
+    frame = build_features(ledger, families=cfg.families(), graph=cfg.graph, flow=cfg.flow)
     seconds["features"] = time.perf_counter() - t0
     write_frame(frame, out / "features.parquet")
     split = temporal_split(frame.height, fractions=cfg.fractions)

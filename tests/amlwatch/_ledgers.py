@@ -19,6 +19,7 @@ def make_ledger(
     minutes: list[int],
     amounts: list[float] | None = None,
     *,
+    received: list[float] | None = None,
     countries: dict[int, str] | None = None,
     labels: list[int] | None = None,
 ) -> Ledger:
@@ -36,7 +37,7 @@ def make_ledger(
             "from_account": [name[a] for a in src],
             "to_bank": ["001"] * n,
             "to_account": [name[a] for a in dst],
-            "amount_received": [float(a) for a in amounts],
+            "amount_received": [float(a) for a in (received if received is not None else amounts)],
             "receiving_currency": ["US Dollar"] * n,
             "amount_paid": [float(a) for a in amounts],
             "payment_currency": ["US Dollar"] * n,

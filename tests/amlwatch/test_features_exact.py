@@ -111,8 +111,9 @@ def test_registry_marks_streamable_families() -> None:
     streamable = feature_names(streamable_only=True)
     every = feature_names()
     assert set(streamable) < set(every)
-    assert all(not n.startswith("g_") for n in streamable)
-    assert {n for n in every if n.startswith("g_")} == set(every) - set(streamable)
+    batch = ("g_", "flow_")
+    assert all(not n.startswith(batch) for n in streamable)
+    assert {n for n in every if n.startswith(batch)} == set(every) - set(streamable)
     assert "src_out_n_1d" in streamable and "log_amount_paid" in streamable
 
 

@@ -24,11 +24,17 @@ streamable ones):
   two-way flow (per-pair state over the whole past).
 - ``graph`` (batch only): daily snapshots of the transaction graph up to the
   end of the previous day (`amlwatch.features.graph`).
+- ``flow`` (batch only): time-respecting flows through accounts in the last
+  Δ days, same-day included: forwards of a recent receipt, chains of them,
+  scatter-gathers of forwards and cycles whose hops are in time order
+  (`amlwatch.features.flow`). "Graph features" in the detectors and
+  benchmarks are the graph and flow families together.
 """
 
 from __future__ import annotations
 
 from amlwatch.features.build import META_COLUMNS, build_features
+from amlwatch.features.flow import FlowConfig
 from amlwatch.features.graph import GraphConfig
 from amlwatch.features.registry import FAMILIES, REGISTRY, WINDOWS, Feature, feature_names
 
@@ -38,6 +44,7 @@ __all__ = [
     "REGISTRY",
     "WINDOWS",
     "Feature",
+    "FlowConfig",
     "GraphConfig",
     "build_features",
     "feature_names",

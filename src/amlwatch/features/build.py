@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from amlwatch.data.ledger import Ledger
+from amlwatch.features.flow import FlowConfig, flow_features
 from amlwatch.features.graph import GraphConfig, GraphJob
 from amlwatch.features.registry import FAMILIES, feature_names
 from amlwatch.features.tabular import transaction_features
@@ -37,11 +38,12 @@ def build_features(
     *,
     families: Iterable[str] | None = None,
     graph: GraphConfig | None = None,
+    flow: FlowConfig | None = None,
 ) -> pl.DataFrame:
     """One row per transaction (ledger order): `META_COLUMNS`, then the families' features.
 
     `families` defaults to all of `FAMILIES`; leaving out "graph" skips the
-    slowest family.
+    slowest family, leaving out "flow" the time-respecting flow family.
     """
     wanted = list(families) if families is not None else list(FAMILIES)
     tx = ledger.transactions
@@ -56,6 +58,8 @@ def build_features(
             parts.append(window_features(tx))
         if "pair" in wanted:
             parts.append(pair_features(tx))
+        if "flow" in wanted:
+            parts.append(flow_features(tx, flow))
         if job is not None:
             parts.append(job.features())
     finally:

@@ -17,7 +17,13 @@ __all__ = [
 WINDOWS: dict[str, int] = {"1h": 60, "1d": 1440, "7d": 7 * 1440, "30d": 30 * 1440}
 """Trailing account windows: name -> width in minutes."""
 
-FAMILIES: dict[str, bool] = {"transaction": True, "account": True, "pair": True, "graph": False}
+FAMILIES: dict[str, bool] = {
+    "transaction": True,
+    "account": True,
+    "pair": True,
+    "graph": False,
+    "flow": False,
+}
 """Family -> streamable (can be updated one transaction at a time with per-account state)."""
 
 

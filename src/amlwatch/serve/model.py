@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from amlwatch.detectors.rules import RulesDetector
-from amlwatch.features.registry import REGISTRY
+from amlwatch.features.registry import FAMILIES, REGISTRY
 
 __all__ = ["ServedModel", "choose_model", "load_rules_engine"]
 
@@ -157,10 +157,12 @@ def _candidates(run_dir: Path) -> tuple[dict[str, Callable[[], ServedModel]], di
         elif kind == "xgboost":
             path = run_dir / "models" / f"{name}.ubj"
             families = spec.get("params", {}).get("families")
-            graph = families is not None and "graph" in families
+            graph = families is not None and any(not FAMILIES.get(f, True) for f in families)
             graph = graph or bool(_not_streamable(spec.get("params", {}).get("columns", [])))
             if graph:
-                why[name] = "reads graph features, which are batch only (daily snapshots)"
+                why[name] = (
+                    "reads graph features, which are batch only (the graph and flow families)"
+                )
             elif not path.exists():
                 why[name] = f"no {path.name} in the run's models/"
             elif threshold is None or not math.isfinite(threshold):
