@@ -30,7 +30,8 @@ with ``rec_whiten`` the scaled residual is also whitened by that slice's
 Ledoit-Wolf covariance, making the first norm a Mahalanobis distance),
 f the penultimate layer of D_xx and s_* the medians of the two terms on the
 same slice. `choose_weight` picks w on a labelled
-validation frame: **it uses labels** (the training itself never does).
+validation frame by ``config.weight_rule`` (highest PR-AUC, or the one-SE
+rule of `amlwatch.gan.weight`): **it uses labels** (the training itself never does).
 
 Stability: spectral normalisation on every discriminator layer; Adam with
 beta1 = 0.5; seeded; early stopping on the unsupervised criterion stated in
