@@ -27,11 +27,16 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from basketcast._meter import StageMeter
-from basketcast.cached_stages import cached_features
-from basketcast.config import load_config
-from basketcast.data.load import load_dataset
-from basketcast.runfolder import open_run_folder
+from basketcast.device import set_thread_budget
+
+# As the CLI does, before Polars loads: its thread pool is sized once, at import.
+set_thread_budget()
+
+from basketcast._meter import StageMeter  # noqa: E402
+from basketcast.cached_stages import cached_features  # noqa: E402
+from basketcast.config import load_config  # noqa: E402
+from basketcast.data.load import load_dataset  # noqa: E402
+from basketcast.runfolder import open_run_folder  # noqa: E402
 
 
 def _vm_hwm_mb() -> float:
