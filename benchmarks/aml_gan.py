@@ -144,6 +144,11 @@ def main() -> None:
             )
             if isinstance(det, GANDetector):
                 row["weight"] = det.weight
+                if det.weight_choice_ is not None:  # the validation figures behind the weight
+                    c = det.weight_choice_
+                    row.update(weight_rule=str(c.rule), weight_best=c.best_weight,
+                               val_pr_auc_best=c.best_pr_auc, val_pr_auc=c.pr_auc,
+                               val_pr_auc_se=c.se)  # fmt: skip
                 row["samples_per_s"] = float(np.mean([h["samples_per_s"] for h in det.history_]))
                 row["epochs"] = len(det.history_)
                 histories[f"seed{seed}"] = det.history_
@@ -167,20 +172,21 @@ def main() -> None:
                 part = train if rate == 0.001 else contaminated(train, rate, seed)
                 yp = part.get_column("is_laundering").fill_null(0).to_numpy()
                 if rate == 0.001:  # the world as generated: the GAN row's own fit
-                    pr_auc = gan_row["pr_auc"]
+                    pr_auc, weight = gan_row["pr_auc"], gan_row["weight"]
                 else:
                     det = make_detector("gan", {}, seed=seed)
                     det.fit(part)
                     assert isinstance(det, GANDetector)
                     det.choose_weight(valid, y_va)
                     pr_auc = average_precision(det.decision_function(test), y_te)
+                    weight = det.weight
                 sweep.append({
                     "seed": seed, "target_rate": rate, "train_rate": float(yp.mean()),
-                    "pr_auc": pr_auc, "test_rate": float(y_te.mean()),
+                    "pr_auc": pr_auc, "weight": weight, "test_rate": float(y_te.mean()),
                     "seconds": time.perf_counter() - t1,
                 })  # fmt: skip
                 print(f"  sweep {rate:.3%}: train rate {yp.mean():.5f} "
-                      f"PR-AUC {sweep[-1]['pr_auc']:.4f}", flush=True)  # fmt: skip
+                      f"PR-AUC {sweep[-1]['pr_auc']:.4f} (w {weight:.2f})", flush=True)  # fmt: skip
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
         (args.out / "sweep.json").write_text(json.dumps(sweep, indent=1, default=float))
         (args.out / "histories.json").write_text(json.dumps(histories, indent=1))
@@ -211,6 +217,13 @@ def summary(rows: list[dict], sweep: list[dict]) -> str:
             f"fit wall s {[round(x) for x in gan['seconds'].to_list()]}, "
             f"CPU s {[round(x) for x in gan['cpu_seconds'].to_list()]}; "
             f"epochs {gan['epochs'].to_list()}, weights {gan['weight'].to_list()}"
+        )
+    if "weight_best" in gan.columns and gan.height:
+        lines.append(
+            f"weight rule {gan['weight_rule'].to_list()}: highest validation PR-AUC at w "
+            f"{gan['weight_best'].to_list()} ({np.round(gan['val_pr_auc_best'].to_list(), 4).tolist()}"
+            f" ± SE {np.round(gan['val_pr_auc_se'].to_list(), 4).tolist()}), chosen w's "
+            f"validation PR-AUC {np.round(gan['val_pr_auc'].to_list(), 4).tolist()}"
         )
     by = {name: table.filter(pl.col("detector") == name) for name, _ in DETECTORS}
 
@@ -260,6 +273,7 @@ def summary(rows: list[dict], sweep: list[dict]) -> str:
                 f"{interval(ap.tolist())} | {interval(change.tolist())} "
                 f"(per seed {np.round(change, 2).tolist()}) | {interval(mult.tolist(), digits=1)} "
                 f"(per seed {np.round(mult, 1).tolist()}) |"
+                + (f" w {sub['weight'].to_list()}" if "weight" in sub.columns else "")
             )
             held.append((np.abs(change) <= 0.2) & (mult >= 3.0))
         every = np.all(held, axis=0)

@@ -6,6 +6,8 @@ import dataclasses
 import enum
 from typing import Any
 
+from amlwatch.gan.weight import WeightRule
+
 __all__ = ["Amp", "GANConfig"]
 
 
@@ -39,6 +41,11 @@ class GANConfig:
     weight
         Starting score weight w of the reconstruction term (``choose_weight``
         replaces it, using validation labels).
+    weight_rule, weight_boot
+        How ``choose_weight`` picks w on validation (`amlwatch.gan.weight`):
+        ``"best"`` (highest PR-AUC) or ``"one_se"`` (the most
+        reconstruction-heavy w within one bootstrap standard error of it,
+        from `weight_boot` seeded resamples).
     epoch_rows
         Rows drawn (without replacement, seeded) per epoch; None = all. Keeps
         an epoch, and so the stopping check, at a fixed cost on large periods.
@@ -86,6 +93,8 @@ class GANConfig:
     val_fraction: float = 0.1
     epoch_rows: int | None = None
     weight: float = 0.5
+    weight_rule: WeightRule = WeightRule.BEST
+    weight_boot: int = 200
     log_scale: bool = False
     clip: float = 10.0
     rec_weight: float = 1.0
@@ -114,14 +123,22 @@ class GANConfig:
             problems.append(f"weight must be in [0, 1], got {self.weight}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             problems.append(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.weight_boot < 2:
+            problems.append(f"weight_boot must be >= 2, got {self.weight_boot}")
+        if self.weight_rule not in set(WeightRule):
+            problems.append(
+                f"weight_rule must be one of {[str(r) for r in WeightRule]}, got {self.weight_rule!r}"
+            )
         if problems:
             raise ValueError("GANConfig: " + "; ".join(problems))
         object.__setattr__(self, "amp", Amp(self.amp))
+        object.__setattr__(self, "weight_rule", WeightRule(self.weight_rule))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (for JSON next to the checkpoints)."""
         out = dataclasses.asdict(self)
         out["amp"] = str(self.amp)
+        out["weight_rule"] = str(self.weight_rule)
         return out
 
     @classmethod

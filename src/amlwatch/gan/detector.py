@@ -30,7 +30,8 @@ with ``rec_whiten`` the scaled residual is also whitened by that slice's
 Ledoit-Wolf covariance, making the first norm a Mahalanobis distance),
 f the penultimate layer of D_xx and s_* the medians of the two terms on the
 same slice. `choose_weight` picks w on a labelled
-validation frame: **it uses labels** (the training itself never does).
+validation frame by ``config.weight_rule`` (highest PR-AUC, or the one-SE
+rule of `amlwatch.gan.weight`): **it uses labels** (the training itself never does).
 
 Stability: spectral normalisation on every discriminator layer; Adam with
 beta1 = 0.5; seeded; early stopping on the unsupervised criterion stated in
@@ -54,6 +55,7 @@ from amlwatch.gan.config import GANConfig
 from amlwatch.gan.nets import Discriminator, EncoderGenerator, InputLayer, ScoringGraph
 from amlwatch.gan.prep import Preprocessor
 from amlwatch.gan.train import fit_networks
+from amlwatch.gan.weight import WeightChoice, average_precision, choose_weight
 from amlwatch.gan.whiten import whitener
 
 __all__ = ["GANDetector", "average_precision"]
@@ -114,6 +116,7 @@ class GANDetector(Detector):
         self.history_: list[dict[str, float]] = []
         self.best_epoch_ = 0
         self._train_components: tuple[np.ndarray, np.ndarray] | None = None
+        self.weight_choice_: WeightChoice | None = None
 
     # -- fitting ---------------------------------------------------------------
     def _fit(self, features: pl.DataFrame, labels: np.ndarray | None) -> None:
@@ -209,11 +212,13 @@ class GANDetector(Detector):
     def choose_weight(
         self, val_frame: pl.DataFrame, val_labels: np.ndarray, *, grid: int = 21
     ) -> float:
-        """Pick w in {0, 1/(grid-1), ..., 1} maximising validation PR-AUC. **Uses labels.**
+        """Pick w on a labelled validation frame by ``config.weight_rule``. **Uses labels.**
 
-        Ties go to the w closest to 0.5 (no evidence to prefer either term).
-        Returns the chosen w, which is also set; without any positive label
-        the weight is kept.
+        ``best``: the w in {0, 1/(grid-1), ..., 1} of highest validation PR-AUC
+        (ties: the w closest to 0.5); ``one_se``: the largest w within one
+        bootstrap standard error of that PR-AUC (see `amlwatch.gan.weight`).
+        Returns the chosen w, which is also set (details in `weight_choice_`);
+        without any positive label the weight is kept.
         """
         y = np.asarray(val_labels).astype(bool)
         if y.shape[0] != val_frame.height:
@@ -222,13 +227,18 @@ class GANDetector(Detector):
             return self.weight  # nothing to learn from: keep the current weight
         rec, feat = self.components(val_frame)
         g = self._graph()
-        rec, feat = rec / float(g.rec_scale), feat / float(g.feat_scale)
-        ws = np.linspace(0.0, 1.0, grid)
-        aps = np.array([average_precision(y, w * rec + (1 - w) * feat) for w in ws])
-        best = ws[np.flatnonzero(aps >= aps.max() - 1e-12)]
-        chosen = float(best[np.argmin(np.abs(best - 0.5))])
-        self.set_weight(chosen)
-        return chosen
+        choice = choose_weight(
+            rec / float(g.rec_scale),
+            feat / float(g.feat_scale),
+            y,
+            rule=self.config.weight_rule,
+            grid=grid,
+            n_boot=self.config.weight_boot,
+            seed=self.config.seed,
+        )
+        self.weight_choice_ = choice
+        self.set_weight(choice.weight)
+        return choice.weight
 
     def _graph(self) -> ScoringGraph:
         if self.graph_ is None:
@@ -337,20 +347,3 @@ def _components(graph: ScoringGraph, x: torch.Tensor) -> tuple[np.ndarray, np.nd
     if not recs:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(recs), np.concatenate(feats)
-
-
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """PR-AUC as average precision (scikit-learn's definition: tied scores form one threshold)."""
-    y = np.asarray(labels).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    if not y.any():
-        return float("nan")
-    # Within a tied score block, count all positives/negatives at once (step at the block end).
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    tp = np.cumsum(y)
-    ends = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
-    tp_e = tp[ends]
-    precision = tp_e / (ends + 1)
-    recall_step = np.diff(np.r_[0, tp_e]) / y.sum()
-    return float(np.sum(precision * recall_step))

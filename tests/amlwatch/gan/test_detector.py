@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import torch
 from amlwatch.detectors import Detector, NotFittedError
 from amlwatch.gan import GANConfig, GANDetector, average_precision
 from amlwatch.gan.train import CHECKPOINT
+from amlwatch.gan.weight import WeightRule
 
 from ._planted import CATEGORICAL, NUMERIC, planted
 
@@ -68,6 +71,14 @@ def test_choose_weight_maximises_validation_pr_auc(fitted: GANDetector) -> None:
     assert fitted.decision_scores_ is not None
     assert np.mean(fitted.decision_scores_ > fitted.threshold_) <= fitted.contamination + 1e-3
     assert fitted.choose_weight(val, np.zeros(val.height, dtype=bool)) == w  # kept
+    # The one-SE rule, on a copy: the largest w within one bootstrap SE of the best.
+    other_rule = copy.deepcopy(fitted)
+    other_rule.config = dataclasses.replace(fitted.config, weight_rule=WeightRule.ONE_SE)
+    w1 = other_rule.choose_weight(val, y)
+    choice = other_rule.weight_choice_
+    assert choice is not None and choice.best_weight == w and w1 == choice.weight >= w
+    assert choice.pr_auc >= choice.best_pr_auc - choice.se - 1e-12
+    assert average_precision(y, other_rule.decision_function(val)) == pytest.approx(choice.pr_auc)
 
 
 def test_save_and_load_score_identically(fitted: GANDetector, tmp_path: Path) -> None:
