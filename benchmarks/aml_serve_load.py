@@ -87,6 +87,20 @@ def warm_state(workdir: Path) -> Path:
     return state
 
 
+def served_commit() -> str:
+    """The commit of the amlwatch the server imports (PYTHONPATH may point at another tree)."""
+    import amlwatch
+
+    def git(*cmd: str) -> str:
+        where = str(Path(amlwatch.__file__).parent)
+        return subprocess.run(
+            ["git", "-C", where, *cmd], capture_output=True, text=True
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "../amlwatch", "../servekit")
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -256,7 +270,7 @@ async def load(
                 started = time.perf_counter()
                 async with gate:
                     status, content = await post(i)
-                if status != 200:
+                if status != 200 or not content.startswith(b'{"seq":'):  # an answer, whole
                     raise RuntimeError(f"{status}: {content[:200].decode(errors='replace')}")
                 answered = time.perf_counter()
                 latencies.append(answered - scheduled)
@@ -448,9 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         "host": platform.node(),
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in load_avg],
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": served_commit(),
         "world_transactions": args.transactions,
         "chain": args.chain,
         "fast_path": args.fast_path,

@@ -194,6 +194,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             on_error=lambda exc: (exc.status, render_json(_error_body(exc.status, exc.reasons))),
             api_key=settings.api_key,
             ready=lambda: app.state.service is not None,
+            counter=metrics.fast_path,
         )
     observed = RequestLog(inner, requests=metrics.requests, latency=metrics.latency, log=log)
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)

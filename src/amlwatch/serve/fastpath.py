@@ -87,6 +87,8 @@ def parse_transaction(body: bytes) -> tuple[TransactionBody, dt.datetime] | None
     "Plainly valid" is narrower than the schema: whatever this does not accept,
     FastAPI validates (and accepts or refuses) as it always did.
     """
+    if not body.startswith(b"{"):  # UTF-8 without a BOM, an object (json.loads also reads UTF-16)
+        return None
     try:
         data = json.loads(body)  # Starlette's `Request.json` parser: the same objects
     except (ValueError, RecursionError):
@@ -122,7 +124,8 @@ class TransactionFastPath:
     request log and metrics label both paths alike; `on_error` turns a
     `ServeError` into the service's error response (status, body); `api_key`
     is the key scoring requests must carry (None: none needed); `ready` says
-    whether the service has started (until then FastAPI answers, with its 503).
+    whether the service has started (until then FastAPI answers, with its 503);
+    `counter` (a Prometheus counter, optional) counts the requests this layer answers.
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class TransactionFastPath:
         on_error: OnError,
         api_key: str | None,
         ready: Callable[[], bool],
+        counter: Any = None,
     ) -> None:
         self.app = app
         self.answer = answer
@@ -141,6 +145,7 @@ class TransactionFastPath:
         self.on_error = on_error
         self.api_key = api_key
         self.ready = ready
+        self.counter = counter
         self.state = app.state
 
     def _plain_request(self, scope: Any) -> bool | None:
@@ -182,6 +187,8 @@ class TransactionFastPath:
             await self.app(scope, _replay(body, receive), send)
             return
         scope["route"] = self.route
+        if self.counter is not None:
+            self.counter.inc()
         try:
             status, content = 200, render_json(await self.answer(*parsed, features))
         except ServeError as exc:

@@ -50,6 +50,11 @@ class Metrics:
             buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
 
+        self.fast_path = Counter(
+            "amlwatch_fast_path_requests_total",
+            "Scoring requests answered by the fast path (plainly valid; the rest go to FastAPI).",
+            registry=self.registry,
+        )
         self.gc = Histogram(
             "amlwatch_gc_pause_seconds", "Seconds per garbage collection, by generation.",
             ("generation",), buckets=_BUCKETS, registry=self.registry,
