@@ -33,9 +33,9 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
     service = Service.start(settings)
     app = create_app(settings, service=service)
     # The loaded state (~300,000 objects for 35,000 transactions of history) lives as long as
-    # the process: frozen, a full collection no longer walks it (~130 ms -> ~15 ms after 5,000
-    # new transactions), so a collection stops the event loop for milliseconds, not a tenth of
-    # a second. Objects made later are collected as usual.
+    # the process. Frozen, a full collection no longer walks it, so it stops the event loop
+    # for what came after startup, not for the whole state (benchmarks/README.md has figures).
+    # Objects made later are collected as usual.
     gc.collect()
     gc.freeze()
     config = uvicorn.Config(
