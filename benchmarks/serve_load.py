@@ -150,7 +150,8 @@ async def load(
     first_order: int,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
-    latencies: dict[str, list[float]] = {"get": [], "get_after_post": [], "post": []}
+    latencies: dict[str, list[float]] = {"get": [], "get_after_post": [], "post": [], "warmup": []}
+    timeline: list[tuple[str, float, float]] = []  # (kind, sent at, latency), for --timeline
     errors: dict[str, int] = {k: 0 for k in latencies}
     examples: list[str] = []
     rss: list[tuple[float, float]] = []
@@ -175,6 +176,8 @@ async def load(
 
         async def timed(kind: str, call: Any, scheduled: float | None = None) -> Any:
             started = time.perf_counter() if scheduled is None else scheduled
+            if started < measured_from:  # the --warmup seconds: answered and checked, not timed
+                kind = "warmup"
             try:
                 async with gate:
                     result = await call
@@ -184,6 +187,7 @@ async def load(
                     examples.append(f"{kind}: {type(exc).__name__}: {exc}")
                 return None
             latencies[kind].append(time.perf_counter() - started)
+            timeline.append((kind, started, latencies[kind][-1]))
             return result
 
         def context() -> dict[str, Any]:
@@ -216,13 +220,15 @@ async def load(
         sampler = asyncio.create_task(sample_rss())
         follow_rate = args.post_rate * args.follow
         plain_rate = args.get_rate - follow_rate
+        span = args.warmup + args.duration
         events = sorted(
-            [(i / plain_rate, "get") for i in range(int(plain_rate * args.duration))]
-            + [(i / args.post_rate, "post") for i in range(int(args.post_rate * args.duration))]
+            [(i / plain_rate, "get") for i in range(int(plain_rate * span))]
+            + [(i / args.post_rate, "post") for i in range(int(args.post_rate * span))]
         )
         order = rng.permutation(pool.size)
         cursor = 0
         start = time.perf_counter()
+        measured_from = start + args.warmup
         lag = []
         for at, kind in events:
             delay = start + at - time.perf_counter()
@@ -241,6 +247,11 @@ async def load(
         sampler.cancel()
         elapsed = time.perf_counter() - start
     distinct_users = int(min(cursor, pool.size))
+    if args.timeline is not None:  # one line per answered request: when it was due, how long
+        with args.timeline.open("w") as fh:
+            fh.write("kind,sent_s,latency_ms\n")
+            for kind, sent, took in sorted(timeline, key=lambda t: t[1]):
+                fh.write(f"{kind},{sent - measured_from:.4f},{took * 1000:.2f}\n")
     return {
         "sent_seconds": round(sent_for, 2),
         "elapsed_seconds": round(elapsed, 2),
@@ -278,9 +289,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=64, help="requests in flight, at most")
     parser.add_argument("--clients", type=int, default=8, help="clients sharing --connections")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of the same load before the timed --duration (connections opened, "
+        "answered and checked for errors, not in the latencies)",
+    )
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument(
+        "--timeline", type=Path, default=None, help="CSV of every answered request's latency"
+    )
     args = parser.parse_args(argv)
-    if args.duration > 600 or args.get_rate * args.duration > 200_000:
+    span = args.warmup + args.duration
+    if args.warmup < 0 or span > 600 or args.get_rate * span > 200_000:
         parser.error("bounded: at most 600 s and 200,000 GETs")
 
     orders = pl.read_parquet(args.data / "orders.parquet", columns=["order_id", "user_id"])
@@ -324,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         "get_rate": args.get_rate,
         "post_rate": args.post_rate,
         "duration": args.duration,
+        "warmup": args.warmup,
         "follow": args.follow,
         "clients": args.clients,
         "connections": args.connections,

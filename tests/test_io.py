@@ -9,7 +9,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from basketcast.io import write_frame
+from basketcast.errors import WriteError
+from basketcast.io import parquet_appender, write_frame
 
 
 def _codec(path: Path) -> str:
@@ -24,3 +25,28 @@ def test_parquet_codec_round_trips(tmp_path: Path, options: dict[str, Any], code
     assert _codec(path).startswith(codec)  # lz4 is written as Parquet's LZ4_RAW
     assert pl.read_parquet(path).equals(frame)
     assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]  # no temporary left behind
+
+
+def test_parquet_appender_writes_parts_as_one_file_atomically(tmp_path: Path) -> None:
+    parts = [
+        pl.DataFrame({"order_id": [3, 1], "p": [0.5, None]}, schema={"order_id": pl.Int64, "p": pl.Float32}),
+        pl.DataFrame({"order_id": [7], "p": [0.125]}, schema={"order_id": pl.Int64, "p": pl.Float32}),
+    ]  # fmt: skip
+    path = tmp_path / "f.parquet"
+    with parquet_appender(path, compression="lz4") as append:
+        for part in parts:
+            append(part)
+            assert not path.exists()  # the file appears whole at the end, never in parts
+    assert pl.read_parquet(path).equals(pl.concat(parts))
+    assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
+
+
+@pytest.mark.parametrize("parts", [[], [{"a": [1]}, {"b": [1]}]], ids=["none", "two schemas"])
+def test_parquet_appender_refuses_bad_parts_and_leaves_nothing(
+    tmp_path: Path, parts: list[dict[str, list[int]]]
+) -> None:
+    path = tmp_path / "f.parquet"
+    with pytest.raises(WriteError, match=r"f\.parquet"), parquet_appender(path) as append:
+        for part in parts:
+            append(pl.DataFrame(part))
+    assert list(tmp_path.iterdir()) == []

@@ -22,9 +22,11 @@ from basketcast._meter import StageMeter
 from basketcast.config import RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.device import polars_engine
-from basketcast.features.build import FeatureFrames, build_features
+from basketcast.features.assemble import order_frame
+from basketcast.features.build import FeatureFrames, build_depths
+from basketcast.features.stats import FittedStats
 from basketcast.inference import STATS_DIR
-from basketcast.io import write_frame
+from basketcast.io import parquet_appender, write_frame
 from basketcast.model.cache import load_cv_result, model_files, save_cv_result
 from basketcast.model.train import CVResult, train_cv
 from basketcast.runfolder import RunFolder
@@ -66,16 +68,29 @@ def cached_features(
             )
     note("features", cache.note)
     engine = polars_engine(gpu=config.features.gpu_engine)
-    frames = build_features(dataset, config=config.features, engine=engine)
+    orders: list[pl.DataFrame] = []
+    stats0: FittedStats | None = None
     with cache.entry(key) as entry:
+        items_path = entry.path("items.parquet")
+        # Each depth goes to disk as soon as it is built and the stage reads them back at the
+        # end, so the peak holds one depth's build, not every earlier depth beside it.
         # A cache: lz4 writes in half the time of zstd, and reads faster too.
-        write_frame(frames.items, entry.path("items.parquet"), compression="lz4")
+        with parquet_appender(items_path, compression="lz4") as append:
+            for depth, part, stats in build_depths(dataset, config=config.features, engine=engine):
+                orders.append(order_frame(part, config.features))
+                append(part)
+                del part
+                if depth == 0:
+                    stats0 = stats
+        assert stats0 is not None
+        frames = FeatureFrames(
+            items=pl.read_parquet(items_path), orders=pl.concat(orders), stats=stats0
+        )
         write_frame(frames.orders, entry.path("orders.parquet"), compression="lz4")
-        assert frames.stats is not None
-        stats = replace(frames.stats, fingerprint=fingerprint, key=key).save(
+        stats_folder = replace(stats0, fingerprint=fingerprint, key=key).save(
             cache.folder / STATS_DIR
         )
-        for path in sorted(stats.iterdir()):
+        for path in sorted(stats_folder.iterdir()):
             entry.path(f"{STATS_DIR}/{path.name}")
     _publish_stats(folder, cache.folder)
     return frames, False

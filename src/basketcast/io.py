@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Literal, cast
 
@@ -32,6 +32,7 @@ __all__ = [
     "atomic_path",
     "check_can_write",
     "ensure_folder",
+    "parquet_appender",
     "sweep_temporary",
     "write_folder",
     "write_frame",
@@ -160,6 +161,45 @@ def write_frame(
         else:
             frame.write_csv(tmp)
     return path
+
+
+@contextlib.contextmanager
+def parquet_appender(
+    path: str | Path, *, compression: ParquetCompression = "zstd"
+) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """Write frames one after another into one Parquet file, atomically.
+
+    Yields `append(frame)`: each frame's rows are encoded and written at once,
+    so the caller can free a frame before it builds the next. The file
+    appears, whole, only when the block succeeds. Every frame must have the
+    first one's schema; at least one frame must be given.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        writer: pq.ParquetWriter | None = None
+
+        def append(frame: pl.DataFrame) -> None:
+            nonlocal writer
+            table = frame.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    tmp, table.schema, compression=compression, write_statistics=False
+                )
+            elif table.schema != writer.schema:
+                raise WriteError(
+                    f"cannot write {path}: a part's schema differs from the first part's"
+                )
+            writer.write_table(table)
+
+        try:
+            yield append
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise WriteError(f"cannot write {path}: no frame was given")
 
 
 def _alive(pid: int) -> bool:

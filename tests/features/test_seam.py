@@ -121,3 +121,21 @@ def test_transform_needs_stats_of_every_family_it_computes(synth):
     stats = fit_stats(synth, config=FeatureConfig(history_targets=0, exclude=("context",)))
     with pytest.raises(StatsError, match="'context' was not fitted"):
         transform_users(synth, stats, config=FeatureConfig(history_targets=0))
+
+
+def test_the_run_stage_writes_each_depth_away_and_reads_back_the_batch(synth, tmp_path: Path):
+    """`basketcast run` spills each depth to its cache as it is built: same frames as in memory."""
+    from basketcast.cached_stages import cached_features
+    from basketcast.config import load_config
+    from basketcast.runfolder import open_run_folder
+
+    config = load_config(**{"features.history_targets": 2})
+    want = build_features(synth, config=config.features)
+    with open_run_folder(tmp_path / "run") as folder:
+        got, cached = cached_features(synth, folder, "fp", config, lambda stage, text: None)
+        again, hit = cached_features(synth, folder, "fp", config, lambda stage, text: None)
+    assert (cached, hit) == (False, True)
+    assert sorted(got.items.get_column("depth").unique()) == [0, 1, 2]
+    for frames in (got, again):
+        assert frames.items.equals(want.items)
+        assert frames.orders.equals(want.orders)

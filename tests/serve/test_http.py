@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,3 +189,30 @@ def test_the_default_context_is_the_test_order_then_the_query(
         c["product_id"] for c in default["candidates"]
     }
     assert [c["p"] for c in given["candidates"]] != [c["p"] for c in default["candidates"]]
+
+
+def test_a_post_is_rebuilt_in_the_background_without_a_get(
+    server: Server, run: Run, ids: dict[str, Any]
+) -> None:
+    """A post wakes the background rebuild: the user's rows are fresh before anyone asks."""
+    user = run.test_users()[1]
+    with server.client() as client:
+        before = _rebuilt(client.metrics())
+        client.post_order(
+            user,
+            order_id=ids["new_order"] + 1,
+            product_ids=ids["known"],
+            order_dow=1,
+            order_hour_of_day=9,
+            days_since_prior_order=3.0,
+        )
+        deadline = time.monotonic() + 10
+        while client.health()["stale_users"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.health()["stale_users"] == 0
+        assert _rebuilt(client.metrics()) == before + 1  # by the background task: no GET came
+
+
+def _rebuilt(metrics: str) -> float:
+    line = next(x for x in metrics.splitlines() if x.startswith("basketcast_user_rebuilds_total"))
+    return float(line.split()[-1])

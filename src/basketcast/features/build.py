@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -16,6 +17,7 @@ from basketcast.frame import ID_COLUMNS, feature_names
 __all__ = [
     "ID_COLUMNS",
     "FeatureFrames",
+    "build_depths",
     "build_features",
     "feature_names",
     "fit_stats",
@@ -83,26 +85,44 @@ def transform_users(
     return FeatureFrames(items=items, orders=order_frame(items, config), stats=stats)
 
 
+def build_depths(
+    dataset: Dataset, *, config: FeatureConfig | None = None, engine: str = "auto"
+) -> Iterator[tuple[int, pl.DataFrame, FittedStats]]:
+    """Each depth ``0..config.history_targets`` in turn: (depth, its item rows, its statistics).
+
+    Depth k uses only each user's orders before their k-th-from-last prior
+    order, so no target ever sees its own lines or anything later; each
+    depth's shared statistics are fitted on that depth's visible history.
+    A caller that writes each depth away before taking the next holds one
+    depth in memory, not all of them (`basketcast run` does).
+    """
+    config = config or FeatureConfig()
+    for depth in range(config.history_targets + 1):
+        history = cut_history(dataset, depth)
+        stats = fit_history(history, plan(config, history).compute, engine=engine)
+        # Each depth comes sorted by order and product (a stable row order for reproducible
+        # models).
+        part = transform_history(dataset, history, stats, config).collect(engine=engine)  # type: ignore[call-overload]
+        yield depth, part, stats
+        # A suspended generator keeps its locals alive through the next depth's build: let the
+        # rows and this depth's history lines (~1.4 GiB at full scale) go first.
+        del part, history, stats
+
+
 def build_features(
     dataset: Dataset, *, config: FeatureConfig | None = None, engine: str = "auto"
 ) -> FeatureFrames:
     """Candidates and features for every train/test order and `config.history_targets` history targets.
 
-    Depth k uses only each user's orders before their k-th-from-last prior
-    order, so no target ever sees its own lines or anything later; each
-    depth's shared statistics are fitted on that depth's visible history.
+    The depths of `build_depths`, stacked without a copy; ``.stats`` holds
+    the depth-0 statistics.
     """
     config = config or FeatureConfig()
     parts = []
     stats0: FittedStats | None = None
-    for depth in range(config.history_targets + 1):
-        history = cut_history(dataset, depth)
-        stats = fit_history(history, plan(config, history).compute, engine=engine)
+    for depth, part, stats in build_depths(dataset, config=config, engine=engine):
+        parts.append(part)
         if depth == 0:
             stats0 = stats
-        # Each depth comes sorted by order and product (a stable row order for reproducible
-        # models), and the depths are stacked without a copy.
-        lazy = transform_history(dataset, history, stats, config)
-        parts.append(lazy.collect(engine=engine))  # type: ignore[call-overload]
     items = pl.concat(parts, how="vertical", rechunk=False)
     return FeatureFrames(items=items, orders=order_frame(items, config), stats=stats0)

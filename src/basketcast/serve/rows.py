@@ -33,6 +33,10 @@ class UserRows:
     def rows(self) -> int:
         return self._bulk.height
 
+    def first_user(self) -> int | None:
+        """A user with rows in the bulk frame (None when it is empty)."""
+        return int(self._users[0]) if self._users.size else None
+
     def get(self, user_id: int) -> pl.DataFrame:
         """The user's rows (empty for a user without candidates)."""
         with self._lock:

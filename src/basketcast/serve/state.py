@@ -87,6 +87,7 @@ class ServiceState:
             history.add(order)
             state.replayed += 1
         state._loaded = state._load()
+        state.warm_up()
         log.info(
             "loaded",
             extra={
@@ -104,6 +105,17 @@ class ServiceState:
         rows = UserRows(scorer.base_rows(self.history.tables().dataset))
         return Loaded(scorer=scorer, rows=rows, loaded_at=time.time())
 
+    def warm_up(self, loaded: Loaded | None = None) -> None:
+        """Score one user before serving: the first call of the scoring path costs ~0.3 s
+        (compiled code loaded on first use), which would otherwise fall on the first requests."""
+        loaded = loaded or self.loaded
+        user = loaded.rows.first_user()
+        if user is None:
+            return
+        context = self.history.default_context(user)
+        if context is not None:
+            loaded.scorer.score_many([(loaded.rows.get(user), context)])
+
     @property
     def loaded(self) -> Loaded:
         if self._loaded is None:
@@ -116,6 +128,7 @@ class ServiceState:
             self._posted_during_reload = set()
             try:
                 fresh = self._load()
+                self.warm_up(fresh)
             finally:
                 posted, self._posted_during_reload = self._posted_during_reload, None
             for user in posted:  # their orders may have missed the new rows
