@@ -1,6 +1,10 @@
-"""Prometheus metrics of one app: requests, latency, scored transactions, alerts, commit groups."""
+"""Prometheus metrics of one app: requests, latency, scored transactions, alerts, commit groups,
+and the garbage collector's pauses (a full collection stops the event loop)."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.exposition import generate_latest
@@ -45,6 +49,24 @@ class Metrics:
             "amlwatch_commit_seconds", "Seconds per SQLite commit (including its sync).",
             buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
+
+        self.fast_path = Counter(
+            "amlwatch_fast_path_requests_total",
+            "Scoring requests answered by the fast path (plainly valid; the rest go to FastAPI).",
+            registry=self.registry,
+        )
+        self.gc = Histogram(
+            "amlwatch_gc_pause_seconds", "Seconds per garbage collection, by generation.",
+            ("generation",), buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self._gc_started = 0.0
+
+    def gc_callback(self, phase: str, info: dict[str, Any]) -> None:
+        """For `gc.callbacks`: time each collection."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -227,9 +227,15 @@ class Service:
             **per_txn, **feats,
         }  # fmt: skip
 
-    def score(self, body: TransactionBody) -> tuple[Scored, concurrent.futures.Future[None]]:
-        """Features, score and rules for one transaction; its write joins the commit queue."""
-        when = parse_timestamp(body.timestamp)
+    def score(
+        self, body: TransactionBody, *, when: dt.datetime | None = None
+    ) -> tuple[Scored, concurrent.futures.Future[None]]:
+        """Features, score and rules for one transaction; its write joins the commit queue.
+
+        `when` is `body.timestamp` already parsed (the fast path has done it), else None.
+        """
+        if when is None:
+            when = parse_timestamp(body.timestamp)
         ts_us = (when - _EPOCH) // dt.timedelta(microseconds=1)
         tx = StreamTransaction(
             account_key(body.from_bank, body.from_account),

@@ -35,6 +35,10 @@ class ServeSettings:
         Required on scoring requests when set; mandatory when `host` is not loopback.
     max_body_bytes
         Larger request bodies get 413 before they are read in full.
+    fast_path
+        Answer plainly valid scoring POSTs without FastAPI's machinery
+        (`amlwatch.serve.fastpath`; the same bytes). Off: every request goes
+        through FastAPI (the parity test and the benchmark compare the two).
     """
 
     run_dir: Path
@@ -46,6 +50,7 @@ class ServeSettings:
     api_key: str | None = None
     max_body_bytes: int = 16 * 1024
     history: bool = True
+    fast_path: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
