@@ -7,6 +7,8 @@ import ipaddress
 import json
 from typing import Any
 
+from servekit.asgi import replay_body
+
 __all__ = ["API_KEY_HEADER", "BodyLimit", "api_key_problem", "is_loopback"]
 
 API_KEY_HEADER = "X-API-Key"
@@ -72,17 +74,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as ASGI says
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _reject(self, send: Any) -> None:
         body = json.dumps(

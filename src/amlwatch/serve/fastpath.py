@@ -27,6 +27,7 @@ from typing import Any
 
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.schemas import TransactionBody, parse_timestamp
+from servekit.asgi import replay_body, send_json
 from servekit.security import API_KEY_HEADER, api_key_problem
 
 __all__ = ["TransactionFastPath", "parse_features_query", "parse_transaction", "render_json"]
@@ -185,7 +186,7 @@ class TransactionFastPath:
         body = b"".join(chunks)
         parsed = parse_transaction(body)
         if parsed is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         scope["route"] = self.route
         if self.counter is not None:
@@ -197,23 +198,4 @@ class TransactionFastPath:
         except Exception:  # as FastAPI's handler of the unexpected: logged, one shape
             log.exception("unhandled error", extra={"event": "error", "path": scope["path"]})
             status, content = self.on_error(ServeError(["see the server log"], status=500))
-        headers = [
-            (b"content-length", str(len(content)).encode()),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """A `receive` that gives the body already read, then waits on the real one (disconnect)."""
-    replayed = False
-
-    async def replay() -> Any:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+        await send_json(send, status, content)

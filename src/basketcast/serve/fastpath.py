@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from basketcast.serve.domain import MAX_ID, Context, ServeError
+from servekit.asgi import send_json
 
 __all__ = ["NextBasketFastPath", "parse_next_basket", "render_json"]
 
@@ -108,9 +109,4 @@ class NextBasketFastPath:
         except Exception:  # as FastAPI's handler of the unexpected: logged, one shape
             log.exception("unhandled error", extra={"event": "error", "path": scope["path"]})
             status, body = self.on_error(ServeError(["see the server log"], status=500))
-        headers = [
-            (b"content-length", str(len(body)).encode()),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, body)
