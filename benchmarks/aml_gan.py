@@ -4,7 +4,8 @@
 
 Per seed: generate part 1's default world, build the streamable features
 (per-transaction, account windows, pair), split 60/20/20 by time, then fit
-rules, Isolation Forest, GAN, GAN OR rules and XGBoost + GAN score. The GAN
+rules, Isolation Forest, GAN, GAN OR rules, XGBoost and XGBoost + GAN score
+(the same XGBoost with the GAN's two score terms as extra columns). The GAN
 and the Isolation Forest read the same columns (the streamable features);
 the GAN trains on the training period with its labels ignored; its score
 weight and every threshold are chosen on the validation period (best F2);
@@ -46,6 +47,7 @@ DETECTORS = (
     ("iforest", "iforest"),
     ("GAN", "gan"),
     ("GAN OR rules", "gan_or_rules"),
+    ("XGBoost", "xgboost"),  # the same XGBoost without the GAN's two columns: what they add
     ("XGBoost + GAN score", "xgboost_gan"),
 )
 
