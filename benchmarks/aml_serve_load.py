@@ -348,6 +348,8 @@ async def load(
         # The server's own view (ASGI call to last byte sent; no socket queues), cumulative.
         "server_post_seconds_buckets": histogram(metrics, "amlwatch_request_seconds", **post_route),
         "commit_seconds_buckets": histogram(metrics, "amlwatch_commit_seconds"),
+        "commit_sync_seconds_buckets": histogram(metrics, "amlwatch_commit_sync_seconds"),
+        "checkpoint_seconds_buckets": histogram(metrics, "amlwatch_checkpoint_seconds"),
         "gc_pause_seconds_buckets": {
             g: histogram(metrics, "amlwatch_gc_pause_seconds", generation=g) for g in "012"
         },
@@ -360,6 +362,8 @@ async def load(
                     "amlwatch_commit_group_size_count",
                     "amlwatch_commit_seconds_sum",
                     "amlwatch_commit_seconds_count",
+                    "amlwatch_commit_sync_seconds_sum",
+                    "amlwatch_wal_frames",
                 )
             )
         ],
@@ -374,7 +378,8 @@ def in_process(run: Path, bodies: list[dict[str, Any]], db: Path) -> dict[str, A
 
     service = Service.start(ServeSettings(run, db=db))
     commits: list[float] = []
-    service.committer = GroupCommitter(service.store, on_commit=lambda n, s: commits.append(s))
+    service.store.background_checkpoints()  # as the server does
+    service.committer = GroupCommitter(service.store, on_commit=lambda n, s, _: commits.append(s))
     cpu: list[float] = []
     try:
         for b in bodies:
