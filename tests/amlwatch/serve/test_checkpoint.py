@@ -90,7 +90,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     path = tmp_path / "state.sqlite3"
     store = new_store(path)
     threads: list[str] = []
-    every, limit, n = 16, 600, 800
+    every, limit, n = 16, 600, 500
     store.background_checkpoints(
         every=every,
         limit=limit,
@@ -110,7 +110,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
     # here, commits back to back) on the commit thread, between groups.
     assert "amlwatch-checkpoint" in threads
     assert set(threads) <= {"amlwatch-checkpoint", "amlwatch-commit"}
-    # Every commit writes at least 5 pages (events, accounts, pairs, scored, meta): over 4,000
+    # Every commit writes at least 5 pages (events, accounts, pairs, scored, meta): over 2,500
     # frames in all. Commits back to back leave PASSIVE checkpoints no pause to catch up in,
     # so the limit bounds the WAL here (the commit thread restarts it once a round found it
     # passed): `limit` frames and what comes in during two rounds (commits of <= 20 pages).
