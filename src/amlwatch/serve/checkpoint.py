@@ -3,8 +3,8 @@
 By default SQLite checkpoints inside the commit that takes the WAL past 1000
 pages: that commit, and every answer waiting on it, also pays for copying the
 WAL's pages into the database file and for that file's fsync (measured on the
-development machine: about one commit in 80, 4.8 ms median against 0.9 ms;
-benchmarks/README.md). The store's writer turns that off
+development machine: about one commit in 80 to 125, with 3-4x the median commit
+time; benchmarks/README.md). The store's writer turns that off
 (``wal_autocheckpoint=0``) once a `Checkpointer` runs; the checkpointer runs a
 PASSIVE checkpoint after every `every` commits. PASSIVE takes no lock a writer
 needs, so commits go on while it copies.
