@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from basketcast.errors import WriteError
-from basketcast.io import parquet_appender, write_frame
+from basketcast.io import parquet_appender, read_parquet_in_slices, write_frame
 
 
 def _codec(path: Path) -> str:
@@ -39,6 +39,24 @@ def test_parquet_appender_writes_parts_as_one_file_atomically(tmp_path: Path) ->
             assert not path.exists()  # the file appears whole at the end, never in parts
     assert pl.read_parquet(path).equals(pl.concat(parts))
     assert [p.name for p in tmp_path.iterdir()] == ["f.parquet"]
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7, 10, 100])
+def test_reading_in_slices_gives_the_whole_file(tmp_path: Path, rows: int) -> None:
+    frame = pl.DataFrame(
+        {"order_id": range(10), "p": [0.5, None] * 5},
+        schema={"order_id": pl.Int64, "p": pl.Float32},
+    )
+    path = tmp_path / "f.parquet"
+    with parquet_appender(path) as append:  # several row groups
+        for start in range(0, 10, 4):
+            append(frame.slice(start, 4))
+    got = read_parquet_in_slices(path, rows=rows)
+    assert got.equals(frame)
+    assert got.n_chunks() >= -(-10 // rows)  # really read in slices, stacked without a copy
+    empty = tmp_path / "e.parquet"
+    write_frame(frame.clear(), empty)
+    assert read_parquet_in_slices(empty, rows=rows).equals(frame.clear())
 
 
 @pytest.mark.parametrize("parts", [[], [{"a": [1]}, {"b": [1]}]], ids=["none", "two schemas"])

@@ -26,7 +26,7 @@ from basketcast.features.assemble import order_frame
 from basketcast.features.build import FeatureFrames, build_depths
 from basketcast.features.stats import FittedStats
 from basketcast.inference import STATS_DIR
-from basketcast.io import parquet_appender, write_frame
+from basketcast.io import parquet_appender, read_parquet_in_slices, write_frame
 from basketcast.model.cache import load_cv_result, model_files, save_cv_result
 from basketcast.model.train import CVResult, train_cv
 from basketcast.runfolder import RunFolder
@@ -57,7 +57,7 @@ def cached_features(
     if files is not None:
         try:
             frames = FeatureFrames(
-                items=pl.read_parquet(files["items.parquet"]),
+                items=read_parquet_in_slices(files["items.parquet"]),
                 orders=pl.read_parquet(files["orders.parquet"]),
             )
             _publish_stats(folder, cache.folder)
@@ -72,8 +72,8 @@ def cached_features(
     stats0: FittedStats | None = None
     with cache.entry(key) as entry:
         items_path = entry.path("items.parquet")
-        # Each depth goes to disk as soon as it is built and the stage reads them back at the
-        # end, so the peak holds one depth's build, not every earlier depth beside it.
+        # Each part of a depth goes to disk as soon as it is built and the stage reads them
+        # back at the end, so the peak holds one part's build, not every earlier depth beside it.
         # A cache: lz4 writes in half the time of zstd, and reads faster too.
         with parquet_appender(items_path, compression="lz4") as append:
             for depth, part, stats in build_depths(dataset, config=config.features, engine=engine):
@@ -84,7 +84,7 @@ def cached_features(
                     stats0 = stats
         assert stats0 is not None
         frames = FeatureFrames(
-            items=pl.read_parquet(items_path), orders=pl.concat(orders), stats=stats0
+            items=read_parquet_in_slices(items_path), orders=pl.concat(orders), stats=stats0
         )
         write_frame(frames.orders, entry.path("orders.parquet"), compression="lz4")
         stats_folder = replace(stats0, fingerprint=fingerprint, key=key).save(

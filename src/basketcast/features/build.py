@@ -10,7 +10,7 @@ import polars as pl
 from basketcast.config import FeatureConfig
 from basketcast.data.dataset import Dataset
 from basketcast.features.assemble import fit_history, order_frame, plan, transform_history
-from basketcast.features.history import cut_history
+from basketcast.features.history import History, cut_history, for_targets
 from basketcast.features.stats import FittedStats
 from basketcast.frame import ID_COLUMNS, feature_names
 
@@ -85,28 +85,56 @@ def transform_users(
     return FeatureFrames(items=items, orders=order_frame(items, config), stats=stats)
 
 
+LINES_PER_PART = 8_000_000
+"""History lines behind one transformed part of a depth: 4 parts per depth at full scale (~32M lines)."""
+
+
 def build_depths(
-    dataset: Dataset, *, config: FeatureConfig | None = None, engine: str = "auto"
+    dataset: Dataset,
+    *,
+    config: FeatureConfig | None = None,
+    engine: str = "auto",
+    lines_per_part: int = LINES_PER_PART,
 ) -> Iterator[tuple[int, pl.DataFrame, FittedStats]]:
-    """Each depth ``0..config.history_targets`` in turn: (depth, its item rows, its statistics).
+    """The item rows of each depth ``0..config.history_targets``, in parts: (depth, part, its statistics).
 
     Depth k uses only each user's orders before their k-th-from-last prior
     order, so no target ever sees its own lines or anything later; each
     depth's shared statistics are fitted on that depth's visible history.
-    A caller that writes each depth away before taking the next holds one
-    depth in memory, not all of them (`basketcast run` does).
+    A depth is transformed in parts of about `lines_per_part` history lines
+    (contiguous ranges of target order ids, so the parts, stacked, are the
+    depth's rows sorted by order and product). A caller that writes each
+    part away before taking the next holds one part's build in memory, not
+    a whole depth (`basketcast run` does).
     """
     config = config or FeatureConfig()
     for depth in range(config.history_targets + 1):
         history = cut_history(dataset, depth)
         stats = fit_history(history, plan(config, history).compute, engine=engine)
-        # Each depth comes sorted by order and product (a stable row order for reproducible
-        # models).
-        part = transform_history(dataset, history, stats, config).collect(engine=engine)  # type: ignore[call-overload]
-        yield depth, part, stats
-        # A suspended generator keeps its locals alive through the next depth's build: let the
-        # rows and this depth's history lines (~1.4 GiB at full scale) go first.
-        del part, history, stats
+        for targets in _target_slices(history, lines_per_part):
+            part_history = for_targets(history, targets) if targets is not None else history
+            part = transform_history(dataset, part_history, stats, config).collect(engine=engine)  # type: ignore[call-overload]
+            yield depth, part, stats
+            # A suspended generator keeps its locals alive through the next part's build:
+            # let the rows and the part's history lines go first.
+            del part, part_history
+        del history, stats
+
+
+def _target_slices(history: History, lines_per_part: int) -> Iterator[pl.DataFrame | None]:
+    """Contiguous order-id ranges of the depth's targets, each with about `lines_per_part` lines.
+
+    One ``None`` (the whole history, no copy) when the depth fits in one part.
+    """
+    lines = history.lines.select(pl.len()).collect().item()
+    parts = -(-lines // lines_per_part)
+    if parts <= 1:
+        yield None
+        return
+    targets = history.targets.collect().sort("order_id")
+    step = -(-targets.height // parts)
+    for start in range(0, targets.height, step):
+        yield targets.slice(start, step)
 
 
 def build_features(

@@ -9,13 +9,13 @@ every user's history cut at that user's own target of the same depth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from basketcast.data.dataset import Dataset
 
-__all__ = ["History", "cut_history", "timeline"]
+__all__ = ["History", "cut_history", "for_targets", "timeline"]
 
 
 @dataclass(frozen=True)
@@ -108,4 +108,21 @@ def cut_history(dataset: Dataset, depth: int) -> History:
         lines=lines,
         targets=targets.drop("last_number", "eval_set"),
         products=products,
+    )
+
+
+def for_targets(history: History, targets: pl.DataFrame) -> History:
+    """The part of `history` that belongs to the users of `targets` (some of its targets).
+
+    A user's feature rows read only that user's history and the fitted
+    statistics, so they are the same from this part as from the whole.
+    """
+    users = targets.get_column("user_id").implode()
+    mine = pl.col("user_id").is_in(users)
+    return replace(
+        history,
+        orders=history.orders.filter(mine),
+        # Materialised like the whole history's lines: every family reads them.
+        lines=history.lines.filter(mine).collect().lazy(),
+        targets=targets.lazy(),
     )
