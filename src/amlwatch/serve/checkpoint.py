@@ -147,7 +147,7 @@ class Checkpointer:
                 self._pending = 0
             try:
                 self.checkpoint()
-            except sqlite3.Error as exc:  # the WAL keeps everything; the next round retries
+            except Exception as exc:  # the WAL keeps everything; the next round retries
                 log.warning(
                     "checkpoint failed", extra={"event": "checkpoint_failed", "error": str(exc)}
                 )
