@@ -70,12 +70,14 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
          "threshold": repr(service.model.threshold)}
     )  # fmt: skip
 
-    def committed(n: int, seconds: float) -> None:
+    def committed(n: int, seconds: float, synced: float) -> None:
         metrics.group.observe(n)
         metrics.commit.observe(seconds)
+        metrics.commit_sync.observe(synced)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.store.background_checkpoints(on_checkpoint=metrics.checkpointed)
         service.committer = GroupCommitter(service.store, on_commit=committed)
         gc.callbacks.append(metrics.gc_callback)
         app.state.service = service

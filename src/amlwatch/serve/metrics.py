@@ -1,12 +1,12 @@
 """Prometheus metrics of one app: requests, latency, scored transactions, alerts, commit groups,
-and the garbage collector's pauses (a full collection stops the event loop)."""
+WAL checkpoints, and the garbage collector's pauses (a full collection stops the event loop)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import generate_latest
 
 __all__ = ["Metrics"]
@@ -49,7 +49,31 @@ class Metrics:
             "amlwatch_commit_seconds", "Seconds per SQLite commit (including its sync).",
             buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
-
+        self.commit_sync = Histogram(
+            "amlwatch_commit_sync_seconds",
+            "Seconds of the COMMIT statement alone (the WAL write and its fsync); the rest of"
+            " amlwatch_commit_seconds is binding rows and waiting for the GIL.",
+            buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.checkpoint = Histogram(
+            "amlwatch_checkpoint_seconds",
+            "Seconds per WAL checkpoint (on its own thread, not in a commit).",
+            buckets=_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.checkpoint_forced = Counter(
+            "amlwatch_checkpoints_forced_total",
+            "Checkpoints that made the writer wait (the WAL passed its limit: commits back to back).",
+            registry=self.registry,
+        )
+        self.wal_frames = Gauge(
+            "amlwatch_wal_frames", "Frames in the WAL at the last checkpoint.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.wal_left = Gauge(
+            "amlwatch_wal_frames_not_checkpointed",
+            "Frames the last checkpoint left for the next (the writer appended during it).",
+            registry=self.registry,
+        )  # fmt: skip
         self.fast_path = Counter(
             "amlwatch_fast_path_requests_total",
             "Scoring requests answered by the fast path (plainly valid; the rest go to FastAPI).",
@@ -67,6 +91,14 @@ class Metrics:
             self._gc_started = time.perf_counter()
         else:
             self.gc.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
+
+    def checkpointed(self, seconds: float, frames: int, copied: int, forced: bool) -> None:
+        """For `Checkpointer`'s `on_checkpoint`."""
+        self.checkpoint.observe(seconds)
+        if forced:
+            self.checkpoint_forced.inc()
+        self.wal_frames.set(frames)
+        self.wal_left.set(max(frames - copied, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,6 +15,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -107,15 +108,20 @@ class GroupCommitter:
                 group, self._queue = self._queue, []
             started = time.perf_counter()
             try:
-                self.store.commit(w for w, _ in group)
+                synced = self.store.commit(w for w, _ in group)
             except BaseException as exc:  # every waiter learns; the service stops scoring
                 for _, future in group:
                     future.set_exception(exc)
                 continue
             if self.on_commit is not None:
-                self.on_commit(len(group), time.perf_counter() - started)
+                self.on_commit(len(group), time.perf_counter() - started, synced)
             for _, future in group:
                 future.set_result(None)
+            try:  # after answering: only the next group waits for it
+                self.store.restart_wal_if_overdue()
+            except sqlite3.Error as exc:  # the WAL keeps everything; the next round retries
+                log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
+                                                        "error": str(exc)})  # fmt: skip
 
     def stop(self) -> None:
         """Commit what is queued, then end the thread."""

@@ -11,6 +11,10 @@ scored transaction and its answer) and ``meta``.
 and returns only once it is on disk (FULL syncs the WAL on commit), so the
 service answers only for transactions that survive a kill or a power cut.
 Grouping concurrent requests into one commit pays one sync for all of them.
+Rows are updated in place (upserts, not ``INSERT OR REPLACE``, which deletes
+and re-inserts: a new rowid and an index change), so a commit writes fewer
+pages to the WAL. With `background_checkpoints`, the WAL is copied into the
+database file by another thread, not inside a commit (`amlwatch.serve.checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from amlwatch.serve.checkpoint import CHECKPOINT_EVERY, LIMIT_FRAMES, Checkpointer, OnCheckpoint
 from amlwatch.serve.stream import WIDTHS, AccountBook, AccountState, Event, Touched, log1p
 
 __all__ = ["Directory", "StateStore", "Write"]
@@ -49,6 +55,17 @@ CREATE TABLE IF NOT EXISTS scored (
     detector TEXT NOT NULL, score REAL NOT NULL, alert INTEGER NOT NULL, rules TEXT NOT NULL
 );
 """
+_UPSERT_ACCOUNT = (
+    "INSERT INTO accounts VALUES (?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
+    " last_us = excluded.last_us, left_seqs = excluded.left_seqs, sums = excluded.sums"
+)
+_UPSERT_PAIR = (
+    "INSERT INTO pairs VALUES (?, ?, ?) ON CONFLICT (src, dst) DO UPDATE SET n = excluded.n"
+)
+_UPSERT_META = (
+    "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024  # a WAL grown past this by a burst is cut back on restart
 Directory = dict[str, tuple[str | None, str | None]]
 """Account key -> (kind, country); accounts not in it have neither."""
 
@@ -91,7 +108,9 @@ class StateStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
         self._db.executescript(_SCHEMA)
+        self.checkpointer: Checkpointer | None = None
         found = self.meta("schema_version")
         if found is not None and int(found) != SCHEMA_VERSION:
             raise ValueError(
@@ -170,12 +189,30 @@ class StateStore:
         }
         return book, directory, int(self.meta("next_seq") or 0)
 
+    def background_checkpoints(
+        self,
+        *,
+        every: int = CHECKPOINT_EVERY,
+        limit: int = LIMIT_FRAMES,
+        on_checkpoint: OnCheckpoint | None = None,
+    ) -> Checkpointer:
+        """Checkpoint the WAL on another thread after every `every` commits, never in a commit."""
+        if self.checkpointer is None:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self.checkpointer = Checkpointer(
+                self.path, every=every, limit=limit, on_checkpoint=on_checkpoint
+            )
+        return self.checkpointer
+
     # -- the hot path ----------------------------------------------------------------------
-    def commit(self, writes: Iterable[Write]) -> None:
-        """Store a group of writes in one transaction; returns once it is durable."""
+    def commit(self, writes: Iterable[Write]) -> float:
+        """Store a group of writes in one transaction; returns once it is durable.
+
+        Returns the seconds of the COMMIT statement alone (the WAL write and its sync).
+        """
         writes = list(writes)
         if not writes:
-            return
+            return 0.0
         rows: dict[str, AccountRow] = {}
         pairs: dict[tuple[str, str], int] = {}
         events, gone, scored = [], [], []
@@ -194,26 +231,34 @@ class StateStore:
                 db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
                 db.executemany("DELETE FROM events WHERE account = ? AND seq = ?", gone)
                 db.executemany(
-                    "INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
+                    _UPSERT_ACCOUNT,
                     (
                         (r.account, r.last_us, json.dumps(r.left_seqs), r.sums)
                         for r in rows.values()
                     ),
                 )
-                db.executemany(
-                    "INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)",
-                    ((s, d, n) for (s, d), n in pairs.items()),
-                )
+                db.executemany(_UPSERT_PAIR, ((s, d, n) for (s, d), n in pairs.items()))
                 db.executemany("INSERT INTO scored VALUES (?, ?, ?, ?, ?, ?, ?)", scored)
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)",
-                    (str(writes[-1].seq + 1),),
-                )
+                db.execute(_UPSERT_META, ("next_seq", str(writes[-1].seq + 1)))
+                started = time.perf_counter()
                 db.execute("COMMIT")
+                synced = time.perf_counter() - started
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
+        return synced
+
+    def restart_wal_if_overdue(self) -> None:
+        """Between commits: when the checkpointer could not catch up, let the writer wait for it."""
+        if self.checkpointer is not None and self.checkpointer.overdue:
+            with self._lock:
+                self.checkpointer.restart(self._db)
 
     def close(self) -> None:
+        """Stop the checkpointer first: the last connection to close checkpoints the WAL."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         with self._lock:
             self._db.close()

@@ -145,4 +145,7 @@ def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> No
     text = client.get("/metrics").text
     assert 'amlwatch_requests_total{method="POST",route="/v1/transactions",status="422"}' in text
     assert "amlwatch_commit_group_size_count" in text
+    # Over 128 commits so far: the WAL was checkpointed on the checkpointer's thread.
+    rounds = [ln for ln in text.splitlines() if ln.startswith("amlwatch_checkpoint_seconds_count")]
+    assert rounds and float(rounds[0].split()[-1]) >= 1
     assert 'amlwatch_model_info{detector="gan"' in text

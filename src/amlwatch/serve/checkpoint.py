@@ -1,0 +1,161 @@
+"""WAL checkpoints off the request path: one thread with its own SQLite connection.
+
+By default SQLite checkpoints inside the commit that takes the WAL past 1000
+pages: that commit, and every answer waiting on it, also pays for copying the
+WAL's pages into the database file and for that file's fsync (measured on the
+development machine: about one commit in 80 to 125, with 3-4x the median commit
+time; benchmarks/README.md). The store's writer turns that off
+(``wal_autocheckpoint=0``) once a `Checkpointer` runs; the checkpointer runs a
+PASSIVE checkpoint after every `every` commits. PASSIVE takes no lock a writer
+needs, so commits go on while it copies.
+
+Durability is unchanged: a commit is durable once its WAL frames are synced
+(``synchronous=FULL``); a checkpoint copies only committed frames, syncs the
+database file before it marks them copied, and after a kill the next open
+replays whatever the WAL still holds. The WAL restarts from its beginning (the
+file is overwritten, not grown) once a checkpoint has copied all of it, so a
+checkpoint that ends behind the writer is repeated at once, a few times: what
+is left is then a commit or two, a short copy. Under commits back to back the
+writer may never be outside a transaction at the right moment; once a round
+finds more than `limit` frames in the WAL, the checkpointer is `overdue` and
+the commit thread, after answering its group, runs a RESTART checkpoint itself
+(`restart`; it copies what the last round did not, a few commits' pages): the
+next group waits for it, as a 1,000-page commit waits in SQLite's default, but
+once per `limit` frames (8,192: about every 1,000 commits) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["CHECKPOINT_EVERY", "LIMIT_FRAMES", "Checkpointer"]
+
+CHECKPOINT_EVERY = 128
+"""Commits between checkpoints (~8 WAL pages each: ~1,000 pages, SQLite's default)."""
+
+LIMIT_FRAMES = 8192
+"""WAL frames (4 KiB pages: 32 MiB) past which the writer restarts the WAL itself."""
+
+log = logging.getLogger("amlwatch.serve")
+
+_CATCH_UP = 3  # immediate retries when the writer appended during a checkpoint
+_RESTART_WAIT_MS = 200  # how long a forced RESTART waits for a reader
+_WRITER_WAIT_MS = 5000  # the writer's busy timeout otherwise (Python's sqlite3 default)
+
+OnCheckpoint = Callable[[float, int, int, bool], None]
+"""Called with (seconds, WAL frames, frames copied, whether the writer had to wait) after each."""
+
+
+class Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection after every `every` commits."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        every: int = CHECKPOINT_EVERY,
+        limit: int = LIMIT_FRAMES,
+        on_checkpoint: OnCheckpoint | None = None,
+    ) -> None:
+        if every < 1 or limit < 1:
+            raise ValueError(f"every and limit must be positive, got {every} and {limit}")
+        self.every = every
+        self.limit = limit
+        self.on_checkpoint = on_checkpoint
+        self.checkpoints = 0
+        self.forced = 0
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA synchronous=FULL")  # sync the database file before marking
+        self._pending = 0  # commits since the last round began
+        self._frames = 0  # WAL frames the last round found
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._round = threading.Lock()  # one checkpoint at a time: a round or a RESTART
+        self._thread = threading.Thread(target=self._run, name="amlwatch-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        """The writer made one more commit durable (cheap: called on the commit thread)."""
+        with self._cond:
+            self._pending += 1
+            if self._pending >= self.every:
+                self._cond.notify()
+
+    @property
+    def overdue(self) -> bool:
+        """The last round found over `limit` frames in the WAL: the writer should restart it."""
+        return self._frames > self.limit
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy the WAL into the database file; returns (WAL frames, frames copied).
+
+        A checkpoint copies the frames there were when it began; commits made
+        meanwhile are copied by the next call. Once one finds nothing new (a
+        no-op: no copy, no sync), the WAL is all copied and the writer's next
+        commit starts it again from its beginning.
+        """
+        started = time.perf_counter()
+        seen, frames, done = -1, 0, 0
+        with self._round:
+            for _ in range(2 + _CATCH_UP):
+                busy, frames, done = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if busy or (done >= frames and frames == seen):
+                    break
+                seen = frames
+            self._frames = frames
+        self.checkpoints += 1
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(time.perf_counter() - started, frames, done, False)
+        return frames, done
+
+    def restart(self, writer: sqlite3.Connection) -> None:
+        """On the writer's thread, between commits: copy the rest and restart the WAL.
+
+        Only when `overdue`, and not while a round runs (SQLite allows one checkpoint
+        at a time; the next group will try again). The writer holds no transaction,
+        so nothing waits for it. A reader holding an old snapshot makes it give up
+        (busy) after a short wait, until the next round.
+        """
+        if not self.overdue or not self._round.acquire(blocking=False):
+            return
+        try:
+            started = time.perf_counter()
+            writer.execute(f"PRAGMA busy_timeout={_RESTART_WAIT_MS}")
+            try:
+                _, frames, done = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                writer.execute(f"PRAGMA busy_timeout={_WRITER_WAIT_MS}")
+            self._frames = 0  # restarted, or (busy) left to the next round
+            self.forced += 1
+        finally:
+            self._round.release()
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(time.perf_counter() - started, frames, done, True)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending < self.every and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                self._pending = 0
+            try:
+                self.checkpoint()
+            except Exception as exc:  # the WAL keeps everything; the next round retries
+                log.warning(
+                    "checkpoint failed", extra={"event": "checkpoint_failed", "error": str(exc)}
+                )
+
+    def stop(self) -> None:
+        """End the thread (after a checkpoint in progress) and close the connection."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+        self._db.close()
