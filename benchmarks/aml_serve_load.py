@@ -25,6 +25,8 @@ send (without the --chain wait), and the server's own histogram (ASGI call to
 last byte). The server's RSS and CPU time are read from /proc, the client's CPU
 from its process time. Just before the load, 300 fdatasyncs of 32 KiB in the
 state file's folder measure this disk's sync alone (`disk_fdatasync_32k`).
+`--durability` starts the server with that setting (default: the server's
+default, `process`; `power` is ``synchronous=FULL``, an fsync per commit).
 Prints a JSON record and appends it to --results.
 
     nice -n 10 flock /work/helper-heavy.lock python benchmarks/aml_serve_load.py \\
@@ -136,21 +138,22 @@ _NO_FAST_PATH = (
     "import sys; from pathlib import Path; from amlwatch.serve.server import run_server; "
     "from amlwatch.serve.settings import ServeSettings; "
     "run_server(ServeSettings(Path(sys.argv[1]), port=int(sys.argv[2]), db=Path(sys.argv[3]), "
-    "fast_path=False), log_level='warning')"
+    "durability=sys.argv[4], fast_path=False), log_level='warning')"
 )
 
 
 def start_server(
-    run: Path, db: Path, log: Path, *, fast_path: bool = True
+    run: Path, db: Path, log: Path, *, durability: str, fast_path: bool = True
 ) -> tuple[subprocess.Popen[bytes], str, float]:
     import httpx
 
     port = _free_port()
     if fast_path:
         command = [sys.executable, "-c", "from amlwatch.cli import app; app(prog_name='amlwatch')",
-                   "serve", str(run), "--port", str(port), "--db", str(db), "--log-level", "warning"]  # fmt: skip
+                   "serve", str(run), "--port", str(port), "--db", str(db), "--log-level", "warning",
+                   "--durability", durability]  # fmt: skip
     else:
-        command = [sys.executable, "-c", _NO_FAST_PATH, str(run), str(port), str(db)]
+        command = [sys.executable, "-c", _NO_FAST_PATH, str(run), str(port), str(db), durability]
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env={**os.environ, **THREADS}, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -238,6 +241,19 @@ def histogram(metrics: str, name: str, **labels: str) -> dict[str, float]:
             le = line.split('le="', 1)[1].split('"', 1)[0]
             out[le] = float(line.rsplit(" ", 1)[1])
     return out
+
+
+def _over(buckets: dict[str, float], le: str) -> int | None:
+    """How many observations of a cumulative histogram were above the bucket `le`."""
+    return int(buckets["+Inf"] - buckets[le]) if buckets else None
+
+
+def _label(metrics: str, name: str, label: str) -> str | None:
+    """A label's value on an Info metric's line (None when the server does not report it)."""
+    for line in metrics.splitlines():
+        if line.startswith(name + "{") and f'{label}="' in line:
+            return line.split(f'{label}="', 1)[1].split('"', 1)[0]
+    return None
 
 
 async def load(
@@ -352,6 +368,8 @@ async def load(
         "commit_seconds_buckets": histogram(metrics, "amlwatch_commit_seconds"),
         "commit_sync_seconds_buckets": histogram(metrics, "amlwatch_commit_sync_seconds"),
         "checkpoint_seconds_buckets": histogram(metrics, "amlwatch_checkpoint_seconds"),
+        "commits_over_100ms": _over(histogram(metrics, "amlwatch_commit_seconds"), "0.1"),
+        "server_durability": _label(metrics, "amlwatch_state_info", "durability"),
         "gc_pause_seconds_buckets": {
             g: histogram(metrics, "amlwatch_gc_pause_seconds", generation=g) for g in "012"
         },
@@ -366,6 +384,7 @@ async def load(
                     "amlwatch_commit_seconds_count",
                     "amlwatch_commit_sync_seconds_sum",
                     "amlwatch_wal_frames",
+                    "amlwatch_checkpoints_forced_total",
                 )
             )
         ],
@@ -394,13 +413,15 @@ def disk_probe(directory: Path, n: int = 300) -> dict[str, float | None]:
     return percentiles(syncs)
 
 
-def in_process(run: Path, bodies: list[dict[str, Any]], db: Path) -> dict[str, Any]:
+def in_process(
+    run: Path, bodies: list[dict[str, Any]], db: Path, *, durability: str
+) -> dict[str, Any]:
     """Where a request's time goes without HTTP: scoring CPU, and commit (sync) wall time."""
     from amlwatch.serve.schemas import TransactionBody
     from amlwatch.serve.service import GroupCommitter, Service
-    from amlwatch.serve.settings import ServeSettings
+    from amlwatch.serve.settings import Durability, ServeSettings
 
-    service = Service.start(ServeSettings(run, db=db))
+    service = Service.start(ServeSettings(run, db=db, durability=Durability(durability)))
     commits: list[float] = []
     service.store.background_checkpoints()  # as the server does
     service.committer = GroupCommitter(service.store, on_commit=lambda n, s, _: commits.append(s))
@@ -450,6 +471,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_false",
         help="start the server with every request through FastAPI (for comparison)",
     )
+    parser.add_argument(
+        "--durability",
+        choices=("process", "power"),
+        default="process",
+        help="the server's --durability (power: synchronous=FULL, an fsync per commit)",
+    )
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument(
         "--prepare-only", action="store_true", help="build the world and run, then stop"
@@ -477,15 +504,19 @@ def main(argv: list[str] | None = None) -> None:
     bodies = stream.select("timestamp", *FIELDS).to_dicts()
     if args.in_process:
         with tempfile.TemporaryDirectory(prefix="aml-serve-inproc-") as tmp:
-            out = in_process(run, bodies[: args.in_process], Path(tmp) / "state.sqlite3")
+            out = in_process(
+                run, bodies[: args.in_process], Path(tmp) / "state.sqlite3",
+                durability=args.durability,
+            )  # fmt: skip
         print(json.dumps({"load_average": os.getloadavg(), **out}, indent=2))
         return
     with tempfile.TemporaryDirectory(prefix="aml-serve-load-") as tmp:
         log = Path(tmp) / "server.log"
         shutil.copy(args.workdir / "state.sqlite3", Path(tmp) / "state.sqlite3")
         process, url, startup = start_server(
-            run, Path(tmp) / "state.sqlite3", log, fast_path=args.fast_path
-        )
+            run, Path(tmp) / "state.sqlite3", log, durability=args.durability,
+            fast_path=args.fast_path,
+        )  # fmt: skip
         try:
             idle = _proc(process.pid)
             disk = disk_probe(Path(tmp))
@@ -503,6 +534,7 @@ def main(argv: list[str] | None = None) -> None:
         "world_transactions": args.transactions,
         "chain": args.chain,
         "fast_path": args.fast_path,
+        "durability": args.durability,
         "rate": args.rate,
         "duration": args.duration,
         "prepare_seconds": round(prepare_s, 1),

@@ -204,6 +204,14 @@ def serve_command(
     history: Annotated[
         bool, typer.Option(help="Warm a new state file from the history (--no-history: empty).")
     ] = True,
+    durability: Annotated[
+        str,
+        typer.Option(
+            "--durability",
+            help="What an answer survives: 'process' (a kill of the server; no fsync per "
+            "answer) or 'power' (a power cut too; each answer waits for the disk's fsync).",
+        ),
+    ] = "process",
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
 ) -> None:
     """Score transactions over HTTP: POST /v1/transactions (OpenAPI at /docs).
@@ -216,8 +224,9 @@ def serve_command(
     from amlwatch.serve.server import run_server
 
     settings = ServeSettings.from_env(
-        run_dir, data_dir=data, host=host, port=port, db=db, detector=detector, history=history
-    )
+        run_dir, data_dir=data, host=host, port=port, db=db, detector=detector, history=history,
+        durability=durability,
+    )  # fmt: skip
     run_server(settings, log_level=log_level)
 
 

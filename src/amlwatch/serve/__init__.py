@@ -2,7 +2,8 @@
 
 - `stream`: account-window and pair features one transaction at a time,
   bit-identical to the batch features (`amlwatch.features`) for the same stream;
-- `store`: that state in SQLite (WAL, ``synchronous=FULL``), group-committed;
+- `store`: that state in SQLite (WAL; ``synchronous`` NORMAL or FULL, by the
+  `Durability` setting), group-committed;
 - `model`: which of the run's detectors is served (the GAN's ONNX graph if
   the run has one) and its threshold;
 - `service`, `app`, `server`: the state, the FastAPI app, uvicorn.
@@ -14,6 +15,6 @@ uvicorn, prometheus-client) and, for a GAN, onnxruntime (the `gan` extra).
 
 from __future__ import annotations
 
-from amlwatch.serve.settings import API_KEY_ENV, ServeSettings
+from amlwatch.serve.settings import API_KEY_ENV, Durability, ServeSettings
 
-__all__ = ["API_KEY_ENV", "ServeSettings"]
+__all__ = ["API_KEY_ENV", "Durability", "ServeSettings"]

@@ -69,6 +69,8 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
         {"detector": service.model.detector, "kind": service.model.kind,
          "threshold": repr(service.model.threshold)}
     )  # fmt: skip
+    durability = service.store.durability
+    metrics.state.info({"durability": durability.value, "synchronous": durability.synchronous})
 
     def committed(n: int, seconds: float, synced: float) -> None:
         metrics.group.observe(n)
@@ -85,7 +87,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             "serving",
             extra={"event": "serving", "host": settings.host, "port": settings.port,
                    "detector": service.model.detector, "kind": service.model.kind,
-                   "db": str(settings.db_path)},
+                   "db": str(settings.db_path), "durability": durability.value},
         )  # fmt: skip
         try:
             yield
@@ -127,7 +129,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
         return _error(500, ["see the server log"])
 
     async def answer(body: TransactionBody, when: dt.datetime | None, features: bool) -> Any:
-        """Score one transaction and wait until its write is durable (both paths call this)."""
+        """Score one transaction and wait until its write is committed (both paths call this)."""
         scored, future = service.score(body, when=when)
         try:
             await asyncio.wrap_future(future)
@@ -157,7 +159,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
         features: Annotated[bool, Query(description="Include the streamable features.")] = False,
         x_api_key: ApiKey = None,
     ) -> Any:
-        """Score one transaction; answer once its accounts' new state is on disk.
+        """Score one transaction; answer once its accounts' new state is committed.
 
         Per account, transactions must arrive in time order (409 otherwise):
         that is the order the batch features assume.
@@ -181,6 +183,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             pairs=len(service.book.pairs),
             history_transactions=service.history,
             scored_transactions=service.next_seq - service.history,
+            durability=durability.value,
         )
 
     @app.get("/metrics", include_in_schema=False)

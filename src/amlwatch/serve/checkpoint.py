@@ -9,10 +9,12 @@ time; benchmarks/README.md). The store's writer turns that off
 PASSIVE checkpoint after every `every` commits. PASSIVE takes no lock a writer
 needs, so commits go on while it copies.
 
-Durability is unchanged: a commit is durable once its WAL frames are synced
-(``synchronous=FULL``); a checkpoint copies only committed frames, syncs the
-database file before it marks them copied, and after a kill the next open
-replays whatever the WAL still holds. The WAL restarts from its beginning (the
+Durability is unchanged: a commit survives a kill of the server once its WAL
+frames are written, and a power cut once they are synced (each commit syncs
+them with ``synchronous=FULL``; with ``NORMAL`` a checkpoint round does, first:
+`amlwatch.serve.settings.Durability`); a checkpoint copies only committed
+frames, syncs the database file before it marks them copied, and after a kill
+the next open replays whatever the WAL still holds. The WAL restarts from its beginning (the
 file is overwritten, not grown) once a checkpoint has copied all of it, so a
 checkpoint that ends behind the writer is repeated at once, a few times: what
 is left is then a commit or two, a short copy. Under commits back to back the
@@ -80,7 +82,7 @@ class Checkpointer:
         self._thread.start()
 
     def committed(self) -> None:
-        """The writer made one more commit durable (cheap: called on the commit thread)."""
+        """The writer made one more commit (cheap: called on the commit thread)."""
         with self._cond:
             self._pending += 1
             if self._pending >= self.every:

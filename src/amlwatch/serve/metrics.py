@@ -34,6 +34,12 @@ class Metrics:
             registry=self.registry,
         )
         self.model = Info("amlwatch_model", "The served detector.", registry=self.registry)
+        self.state = Info(
+            "amlwatch_state",
+            "The state file's durability (process: survives a kill of the server; power: a power"
+            " cut too) and the SQLite synchronous setting it runs with.",
+            registry=self.registry,
+        )
         self.scored = Counter(
             "amlwatch_transactions_scored_total", "Transactions scored and stored.",
             registry=self.registry,
@@ -42,7 +48,7 @@ class Metrics:
             "amlwatch_alerts_total", "Scored transactions that alerted.", registry=self.registry
         )
         self.group = Histogram(
-            "amlwatch_commit_group_size", "Transactions made durable by one SQLite commit.",
+            "amlwatch_commit_group_size", "Transactions stored by one SQLite commit.",
             buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry,
         )  # fmt: skip
         self.commit = Histogram(
@@ -51,8 +57,8 @@ class Metrics:
         )  # fmt: skip
         self.commit_sync = Histogram(
             "amlwatch_commit_sync_seconds",
-            "Seconds of the COMMIT statement alone (the WAL write and its fsync); the rest of"
-            " amlwatch_commit_seconds is binding rows and waiting for the GIL.",
+            "Seconds of the COMMIT statement alone (the WAL write, and its fsync with durability"
+            " power); the rest of amlwatch_commit_seconds is binding rows and waiting for the GIL.",
             buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
         self.checkpoint = Histogram(

@@ -64,7 +64,7 @@ class TransactionBody(BaseModel):
 
 
 class ScoreResponse(BaseModel):
-    """The answer, given once the transaction's state change is on disk."""
+    """The answer, given once the transaction's state change is committed to the state file."""
 
     seq: int = Field(description="The transaction's position in the service's stream.")
     detector: str
@@ -92,3 +92,7 @@ class HealthResponse(BaseModel):
     pairs: int
     history_transactions: int
     scored_transactions: int
+    durability: str = Field(
+        description="What an answered transaction survives: 'process' (a kill of the server)"
+        " or 'power' (a power cut too)."
+    )

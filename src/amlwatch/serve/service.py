@@ -3,8 +3,9 @@
 A request is scored under one lock, so the stream has one order: the
 account state in memory moves on, and the transaction's changes join the
 commit queue in that same order. The answer waits until its group is
-committed, so an answer is only ever given for a durable transaction, and
-every transaction it depended on (earlier in the queue) is durable too.
+committed, so an answer is only ever given for a committed transaction (one
+that survives a kill of the server; with `Durability.POWER`, a power cut too),
+and every transaction it depended on (earlier in the queue) is committed too.
 If a commit fails, memory is ahead of disk: the service stops scoring (503)
 until it is restarted from the file.
 """
@@ -49,7 +50,7 @@ STREAMABLE: tuple[str, ...] = tuple(feature_names(streamable_only=True))
 
 @dataclass(frozen=True)
 class Scored:
-    """A scored transaction's answer (sent once its write is durable)."""
+    """A scored transaction's answer (sent once its write is committed)."""
 
     seq: int
     score: float
@@ -164,7 +165,7 @@ class Service:
             raise FileNotFoundError(f"{run}: no config.json (not a folder of `amlwatch run`)")
         model = choose_model(run, detector=settings.detector)
         rules = RowRules(load_rules_engine(run))
-        store = StateStore(settings.db_path)
+        store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
             cls._initialise(store, settings)
         book, directory, next_seq = store.load()

@@ -1,4 +1,4 @@
-"""The durable account state: one SQLite file in WAL mode with ``synchronous=FULL``.
+"""The account state: one SQLite file in WAL mode, ``synchronous`` set by the durability.
 
 Tables: ``accounts`` (per account: last timestamp, each window's first event,
 the float running sums as raw float64 bytes, so a restart restores them bit
@@ -8,13 +8,17 @@ for bit), ``events`` (each account's events still inside its widest window),
 scored transaction and its answer) and ``meta``.
 
 `commit` writes a group of transactions' changes in one SQLite transaction
-and returns only once it is on disk (FULL syncs the WAL on commit), so the
-service answers only for transactions that survive a kill or a power cut.
-Grouping concurrent requests into one commit pays one sync for all of them.
-Rows are updated in place (upserts, not ``INSERT OR REPLACE``, which deletes
-and re-inserts: a new rowid and an index change), so a commit writes fewer
-pages to the WAL. With `background_checkpoints`, the WAL is copied into the
-database file by another thread, not inside a commit (`amlwatch.serve.checkpoint`).
+and returns once its COMMIT has: the WAL frames are written, so the service
+answers only for transactions that survive the server being killed. With
+`Durability.POWER` (``synchronous=FULL``) the COMMIT also waits for the WAL's
+fsync, so they survive a power cut too; with `Durability.PROCESS`
+(``synchronous=NORMAL``, the default) no fsync is on the answer path and the
+checkpoints sync the WAL (`amlwatch.serve.settings.Durability` says what each
+promises). Grouping concurrent requests into one commit pays one COMMIT for all
+of them. Rows are updated in place (upserts, not ``INSERT OR REPLACE``, which
+deletes and re-inserts: a new rowid and an index change), so a commit writes
+fewer pages to the WAL. With `background_checkpoints`, the WAL is copied into
+the database file by another thread, not inside a commit (`amlwatch.serve.checkpoint`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from amlwatch.serve.checkpoint import CHECKPOINT_EVERY, LIMIT_FRAMES, Checkpointer, OnCheckpoint
+from amlwatch.serve.settings import Durability
 from amlwatch.serve.stream import WIDTHS, AccountBook, AccountState, Event, Touched, log1p
 
 __all__ = ["Directory", "StateStore", "Write"]
@@ -101,13 +106,14 @@ def _event_row(account: str, e: Event) -> tuple[Any, ...]:
 class StateStore:
     """The SQLite file; one connection, used by one writer at a time (a lock guards it)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durability: Durability = Durability.PROCESS) -> None:
         self.path = Path(path)
+        self.durability = Durability(durability)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={self.durability.synchronous}")
         self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
         self._db.executescript(_SCHEMA)
         self.checkpointer: Checkpointer | None = None
@@ -206,9 +212,10 @@ class StateStore:
 
     # -- the hot path ----------------------------------------------------------------------
     def commit(self, writes: Iterable[Write]) -> float:
-        """Store a group of writes in one transaction; returns once it is durable.
+        """Store a group of writes in one transaction; returns once its COMMIT has.
 
-        Returns the seconds of the COMMIT statement alone (the WAL write and its sync).
+        Returns the seconds of the COMMIT statement alone (the WAL write, and with
+        `Durability.POWER` its fsync).
         """
         writes = list(writes)
         if not writes:
