@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from amlwatch.serve.service import GroupCommitter
+from amlwatch.serve.settings import Durability
 from amlwatch.serve.store import AccountRow, StateStore, Write
 from amlwatch.serve.stream import AccountBook, StreamTransaction
 
@@ -49,8 +51,8 @@ def last(n: int) -> tuple[Write, AccountBook]:
     return deque(writes(n), maxlen=1)[0]
 
 
-def new_store(path: Path) -> StateStore:
-    store = StateStore(path)
+def new_store(path: Path, durability: str = "process") -> StateStore:
+    store = StateStore(path, durability=Durability(durability))
     store.initialise(AccountBook(), {}, next_seq=0, meta={})
     return store
 
@@ -157,7 +159,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from tests.amlwatch.serve.test_checkpoint import new_store, writes
-store = new_store(Path(sys.argv[1]))
+store = new_store(Path(sys.argv[1]), sys.argv[2])
 store.background_checkpoints(every=4, limit=300)
 for write, _ in writes(100_000):
     store.commit([write])
@@ -165,11 +167,14 @@ for write, _ in writes(100_000):
 """
 
 
-def test_kill_9_while_checkpointing_loses_no_acknowledged_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", ["process", "power"])
+def test_kill_9_while_checkpointing_loses_no_acknowledged_write(
+    tmp_path: Path, durability: str
+) -> None:
     for kill_after in (150, 401):
         path = tmp_path / f"state-{kill_after}.sqlite3"
         with subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(path)],
+            [sys.executable, "-c", _CHILD, str(path), durability],
             cwd=_ROOT,
             env={**os.environ, "PYTHONPATH": str(_ROOT)},
             stdout=subprocess.PIPE,

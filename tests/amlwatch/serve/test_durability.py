@@ -1,4 +1,8 @@
-"""kill -9 right after an answer loses nothing; answered transactions racing a kill are all kept."""
+"""kill -9 right after an answer loses nothing; answered transactions racing a kill are all kept.
+
+Under both durability settings: `process` (``synchronous=NORMAL``, the default; what the
+promise rests on is that a COMMIT has written the WAL before the answer) and `power` (FULL).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 GOOD = {
     "timestamp": "2030/02/01 10:00", "from_bank": "77", "from_account": "DUR-A",
@@ -17,7 +22,7 @@ GOOD = {
 
 
 def test_kill_9_after_an_answer_then_restart_loses_nothing(server_factory: Any) -> None:
-    server = server_factory(extra=("--no-history",)).start()
+    server = server_factory(extra=("--no-history",)).start()  # the default durability
     first = httpx.post(f"{server.url}/v1/transactions", json=GOOD, timeout=30)
     assert first.status_code == 200
     server.kill()  # SIGKILL the moment the answer is in: no shutdown code runs
@@ -25,6 +30,7 @@ def test_kill_9_after_an_answer_then_restart_loses_nothing(server_factory: Any) 
     again = server_factory(db=server.db, extra=("--no-history",)).start()
     health = httpx.get(f"{again.url}/v1/health", timeout=10).json()
     assert health["scored_transactions"] == 1 and health["accounts"] == 2
+    assert health["durability"] == "process"
     second = {**GOOD, "timestamp": "2030/02/01 10:20", "amount_paid": 10.0}
     r = httpx.post(f"{again.url}/v1/transactions", params={"features": "true"}, json=second,
                    timeout=30)  # fmt: skip
@@ -40,8 +46,13 @@ def test_kill_9_after_an_answer_then_restart_loses_nothing(server_factory: Any) 
     assert '"event": "stopped"' in again.tail()
 
 
-def test_answered_transactions_racing_a_kill_are_all_stored(server_factory: Any) -> None:
-    server = server_factory(extra=("--no-history",)).start()
+@pytest.mark.parametrize("durability", ["process", "power"])
+def test_answered_transactions_racing_a_kill_are_all_stored(
+    server_factory: Any, durability: str
+) -> None:
+    server = server_factory(extra=("--no-history", "--durability", durability)).start()
+    health = httpx.get(f"{server.url}/v1/health", timeout=10).json()
+    assert health["durability"] == durability
     answered: dict[int, int] = {}  # request number -> seq
     lock = threading.Lock()
 

@@ -149,3 +149,5 @@ def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> No
     rounds = [ln for ln in text.splitlines() if ln.startswith("amlwatch_checkpoint_seconds_count")]
     assert rounds and float(rounds[0].split()[-1]) >= 1
     assert 'amlwatch_model_info{detector="gan"' in text
+    assert health["durability"] == "process"  # the default
+    assert 'amlwatch_state_info{durability="process",synchronous="NORMAL"} 1.0' in text

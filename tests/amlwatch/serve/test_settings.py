@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from amlwatch.cli import app
-from amlwatch.serve.settings import API_KEY_ENV, ServeSettings
+from amlwatch.serve.settings import API_KEY_ENV, Durability, ServeSettings
+from amlwatch.serve.store import StateStore
 
 
 def test_binding_beyond_loopback_needs_an_api_key(tmp_path: Path) -> None:
@@ -33,6 +35,26 @@ def test_the_cli_refuses_an_open_bind_and_a_non_run_with_exit_code_2(
     not_a_run = runner.invoke(app, ["serve", str(tmp_path), "--db", str(tmp_path / "s.db")])
     assert not_a_run.exit_code == 2 and "config.json" in not_a_run.output
     assert not (tmp_path / "s.db").exists()  # nothing written for a bad start
+
+
+def test_durability_is_process_by_default_and_sets_the_state_files_synchronous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ServeSettings(tmp_path).durability is Durability.PROCESS
+    assert ServeSettings(tmp_path, durability="power").durability is Durability.POWER  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"process, power, got 'fsync'"):
+        ServeSettings(tmp_path, durability="fsync")  # type: ignore[arg-type]
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    bad = CliRunner().invoke(app, ["serve", str(tmp_path), "--durability", "fsync"])
+    assert bad.exit_code == 2 and "durability must be one of process, power" in bad.output
+    # PRAGMA synchronous: 1 = NORMAL (the COMMIT writes the WAL, no fsync), 2 = FULL.
+    for durability, level in ((Durability.PROCESS, 1), (Durability.POWER, 2)):
+        store = StateStore(tmp_path / f"{durability}.sqlite3", durability=durability)
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        store.close()
+        with sqlite3.connect(tmp_path / f"{durability}.sqlite3") as db:  # WAL mode persists
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_amlwatch_serve_does_not_import_basketcast() -> None:
