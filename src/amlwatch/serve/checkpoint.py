@@ -21,7 +21,7 @@ is left is then a commit or two, a short copy. Under commits back to back the
 writer may never be outside a transaction at the right moment; once a round
 finds more than `limit` frames in the WAL, the checkpointer is `overdue` and
 the commit thread, after answering its group, runs a RESTART checkpoint itself
-(`restart`; it copies what the last round did not, a few commits' pages): the
+(`restart`, after any round in progress; it copies what the rounds did not): the
 next group waits for it, as a 1,000-page commit waits in SQLite's default, but
 once per `limit` frames (8,192: about every 1,000 commits) instead.
 """
@@ -118,15 +118,20 @@ class Checkpointer:
     def restart(self, writer: sqlite3.Connection) -> None:
         """On the writer's thread, between commits: copy the rest and restart the WAL.
 
-        Only when `overdue`, and not while a round runs (SQLite allows one checkpoint
-        at a time; the next group will try again). The writer holds no transaction,
-        so nothing waits for it. A reader holding an old snapshot makes it give up
-        (busy) after a short wait, until the next round.
+        Only when `overdue`. A round in progress ends first (SQLite runs one
+        checkpoint at a time) and the writer waits for it: skipping instead let
+        the WAL grow far past `limit` when commits outpace rounds (commits back to
+        back without an fsync each), since a new round then starts as soon as one
+        ends. If that round caught up, nothing more is done. The writer holds no
+        transaction, so nothing waits for it. A reader holding an old snapshot
+        makes it give up (busy) after a short wait, until the next round.
         """
-        if not self.overdue or not self._round.acquire(blocking=False):
+        if not self.overdue:
             return
-        try:
-            started = time.perf_counter()
+        started = time.perf_counter()  # the writer's wait for a round counts in its time
+        with self._round:
+            if not self.overdue:  # the round it waited for caught up
+                return
             writer.execute(f"PRAGMA busy_timeout={_RESTART_WAIT_MS}")
             try:
                 _, frames, done = writer.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
@@ -134,8 +139,6 @@ class Checkpointer:
                 writer.execute(f"PRAGMA busy_timeout={_WRITER_WAIT_MS}")
             self._frames = 0  # restarted, or (busy) left to the next round
             self.forced += 1
-        finally:
-            self._round.release()
         if self.on_checkpoint is not None:
             self.on_checkpoint(time.perf_counter() - started, frames, done, True)
 
