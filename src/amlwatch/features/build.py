@@ -8,6 +8,7 @@ import polars as pl
 
 from amlwatch.data.ledger import Ledger
 from amlwatch.features.flow import FlowConfig, flow_features
+from amlwatch.features.flow_fresh import fresh_features
 from amlwatch.features.graph import GraphConfig, GraphJob
 from amlwatch.features.registry import FAMILIES, feature_names
 from amlwatch.features.tabular import transaction_features
@@ -60,6 +61,7 @@ def build_features(
             parts.append(pair_features(tx))
         if "flow" in wanted:
             parts.append(flow_features(tx, flow))
+            parts.append(fresh_features(tx, flow))
         if job is not None:
             parts.append(job.features())
     finally:
