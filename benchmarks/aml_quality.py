@@ -43,6 +43,12 @@ ABLATION = (
     DetectorSpec(
         "xgboost_flow", "xgboost", {"families": ["transaction", "account", "pair", "flow"]}
     ),
+    # The first-contact family (not in the default rows: it did not help on validation).
+    DetectorSpec(
+        "xgboost_graph_fresh",
+        "xgboost",
+        {"families": ["transaction", "account", "pair", "graph", "flow", "fresh"]},
+    ),
 )
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57}
 
@@ -97,28 +103,30 @@ def main() -> None:
             for d in table.get_column("detector").unique(maintain_order=True)
         ]
         print(f"| {m} | " + " | ".join(cells) + " |")
-    lift = []
-    for seed in args.seeds:
-        part = table.filter(pl.col("seed") == seed)
-        f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
-        lift.append(f1["xgboost_graph"] - f1["xgboost_tabular"])
-    print(
-        f"F1 lift of graph features (xgboost_graph - xgboost_tabular): {interval(lift)}; per seed {lift}"
-    )
-    if args.ablation and not args.detectors:
-        lift = []
+    names = set(table.get_column("detector"))
+
+    def lift(row: str, base: str, metric: str = "f1") -> list[float]:
+        """Per seed, `row` minus `base` on `metric`."""
+        out = []
         for seed in args.seeds:
             part = table.filter(pl.col("seed") == seed)
-            f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
-            lift.append(f1["xgboost_history_graph"] - f1["xgboost_history"])
-        print(f"F1 lift without the transaction family (history_graph - history): {interval(lift)}")
-        for name in ("xgboost_static_graph", "xgboost_flow"):
-            lift = []
-            for seed in args.seeds:
-                part = table.filter(pl.col("seed") == seed)
-                f1 = dict(zip(part.get_column("detector"), part.get_column("f1"), strict=True))
-                lift.append(f1[name] - f1["xgboost_tabular"])
-            print(f"F1 lift of {name} over xgboost_tabular: {interval(lift)}; per seed {lift}")
+            value = dict(zip(part.get_column("detector"), part.get_column(metric), strict=True))
+            out.append(value[row] - value[base])
+        return out
+
+    for metric in ("f1", "pr_auc"):
+        diff = lift("xgboost_graph", "xgboost_tabular", metric)
+        print(
+            f"{metric} lift of graph features (xgboost_graph - xgboost_tabular): "
+            f"{interval(diff)}; per seed {diff}"
+        )
+    if {"xgboost_history_graph", "xgboost_history"} <= names:
+        diff = lift("xgboost_history_graph", "xgboost_history")
+        print(f"F1 lift without the transaction family (history_graph - history): {interval(diff)}")
+    for name in ("xgboost_static_graph", "xgboost_flow", "xgboost_graph_fresh"):
+        if name in names:
+            diff = lift(name, "xgboost_tabular")
+            print(f"F1 lift of {name} over xgboost_tabular: {interval(diff)}; per seed {diff}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""First contacts around a payment (flow family, batch only): fresh bipartites and fresh forwards.
+"""First contacts around a payment (family `fresh`, batch only): fresh bipartites and forwards.
 
 A bipartite ring (2-4 payers each paying each of 2-4 payees within days) is
 made of *source* legs: amounts drawn from a lawful cover, nothing forwarded,
@@ -21,15 +21,15 @@ pair has one first contact, the rows of W are distinct pairs:
 - for u' in Q, F(u') = the receivers of u''s latest `max_scan` first contacts
   in W (its fresh payees).
 
-- ``flow_bip_copayers``: |{u' in Q : F(u') meets P}| — v's fresh payers that
+- ``fresh_copayers``: |{u' in Q : F(u') meets P}| — v's fresh payers that
   also paid one of u's fresh payees.
-- ``flow_bip_copayees``: |P ∩ ⋃ F(u')| — u's fresh payees that one of v's
+- ``fresh_copayees``: |P ∩ ⋃ F(u')| — u's fresh payees that one of v's
   fresh payers also paid.
-- ``flow_bip_butterflies``: Σ_{u' in Q} |F(u') ∩ P| — the butterflies.
-- ``flow_bip_density``: the butterflies / (|P| |Q|) (0 without one): near
+- ``fresh_butterflies``: Σ_{u' in Q} |F(u') ∩ P| — the butterflies.
+- ``fresh_density``: the butterflies / (|P| |Q|) (0 without one): near
   1 when the fresh payers and payees are all connected, as in a ring; a
   popular shop's many card payers keep it small.
-- ``flow_bip_payer_fanout``: max over u' in Q of u''s first contacts in W as
+- ``fresh_payer_fanout``: max over u' in Q of u''s first contacts in W as
   a payer, uncapped (0 when Q is empty) — the busiest fresh fan-out among
   v's fresh payers.
 
@@ -40,7 +40,7 @@ Laundering legs also join accounts that never dealt with each other, while a
 lawful forward-like payment (a 90-100 % match of a recent receipt) usually
 passes on money from a regular payer (an employer, a customer). So:
 
-- ``flow_fresh_fwd_n``: u's receipts j < i in the window (t - Δ < t_j, not
+- ``fresh_fwd_n``: u's receipts j < i in the window (t - Δ < t_j, not
   self-transfers, by Amount Received) that i forwards (``low <= paid_i /
   received_j <= high``, as in ``flow_src_match_n``) and that were first
   contacts.
@@ -58,15 +58,15 @@ from amlwatch.features.registry import register
 __all__ = ["FRESH", "first_contacts", "fresh_features"]
 
 FRESH: dict[str, str] = {
-    "flow_bip_copayers": "receiver's fresh payers in Δ that also paid one of the sender's fresh payees",
-    "flow_bip_copayees": "sender's fresh payees in Δ that one of the receiver's fresh payers also paid",
-    "flow_bip_butterflies": "4-cycles of first contacts in Δ through this payment's sender and receiver",
-    "flow_bip_density": "the butterflies over |sender's fresh payees| x |receiver's fresh payers|",
-    "flow_bip_payer_fanout": "most first contacts in Δ made by one of the receiver's fresh payers",
-    "flow_fresh_fwd_n": "sender's receipts in Δ from first contacts that this payment forwards",
+    "fresh_copayers": "receiver's fresh payers in Δ that also paid one of the sender's fresh payees",
+    "fresh_copayees": "sender's fresh payees in Δ that one of the receiver's fresh payers also paid",
+    "fresh_butterflies": "4-cycles of first contacts in Δ through this payment's sender and receiver",
+    "fresh_density": "the butterflies over |sender's fresh payees| x |receiver's fresh payers|",
+    "fresh_payer_fanout": "most first contacts in Δ made by one of the receiver's fresh payers",
+    "fresh_fwd_n": "sender's receipts in Δ from first contacts that this payment forwards",
 }
 for _name, _text in FRESH.items():
-    register(_name, "flow", _text)
+    register(_name, "fresh", _text)
 
 
 def first_contacts(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -205,5 +205,5 @@ def fresh_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Dat
     fwd = _fresh_forwards(
         minute, paid, received, src, first, rin_ptr, rin_idx, delta, cfg.low, cfg.high
     )
-    cols["flow_fresh_fwd_n"] = fwd.astype(np.float32)
+    cols["fresh_fwd_n"] = fwd.astype(np.float32)
     return pl.DataFrame(cols)
