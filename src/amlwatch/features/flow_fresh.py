@@ -155,7 +155,6 @@ def _fresh_forwards(
     paid: np.ndarray,
     received: np.ndarray,
     src: np.ndarray,
-    first: np.ndarray,
     in_ptr: np.ndarray,
     in_idx: np.ndarray,
     delta: int,
@@ -169,7 +168,7 @@ def _fresh_forwards(
         count = 0
         for p in range(lo, hi):
             j = in_idx[p]
-            if first[j] and received[j] > 0.0 and low <= paid[i] / received[j] <= high:
+            if received[j] > 0.0 and low <= paid[i] / received[j] <= high:
                 count += 1
         out[i] = count
     return out
@@ -196,14 +195,8 @@ def fresh_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Dat
     out_ptr, out_idx = _csr(src[rows], rows, n)
     values = _kernel(src, dst, minute, in_ptr, in_idx, out_ptr, out_idx, n, delta, cfg.max_scan)
     cols = {name: values[k].astype(np.float32) for k, name in enumerate(list(FRESH)[:5])}
-    first = np.zeros(len(src), dtype=np.bool_)
-    first[rows] = True
-    moving = np.flatnonzero(src != dst)
-    rin_ptr, rin_idx = _csr(dst[moving], moving, n)
     paid = tx.get_column("amount_paid").to_numpy().astype(np.float64)
     received = tx.get_column("amount_received").to_numpy().astype(np.float64)
-    fwd = _fresh_forwards(
-        minute, paid, received, src, first, rin_ptr, rin_idx, delta, cfg.low, cfg.high
-    )
+    fwd = _fresh_forwards(minute, paid, received, src, in_ptr, in_idx, delta, cfg.low, cfg.high)
     cols["fresh_fwd_n"] = fwd.astype(np.float32)
     return pl.DataFrame(cols)
