@@ -9,7 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from basketcast.cli import app
-from basketcast.config import Device, RunConfig, load_config
+from basketcast.config import (
+    AUTO_HISTORY_MAX_USERS,
+    AUTO_HISTORY_TARGETS,
+    Device,
+    RunConfig,
+    load_config,
+)
 
 
 def test_toml_round_trip_keeps_every_knob(tmp_path):
@@ -45,6 +51,9 @@ def test_toml_round_trip_keeps_every_knob(tmp_path):
         ({"model.train_folds": [5]}, "train_folds"),
         ({"model.eta": 0.0}, "eta"),
         ({"features.history_targets": -1}, "history_targets"),
+        ({"features.history_targets": 11}, r"history_targets must be in 0\.\.10 or \"auto\""),
+        ({"features.history_targets": "many"}, r'history_targets must be a whole number or "auto"'),
+        ({"features.history_targets": True}, r'history_targets must be a whole number or "auto"'),
         ({"model.colour": "red"}, "colour"),
         ({"colour": "red"}, "colour"),
         ({"model.device": "tpu"}, "tpu"),
@@ -59,6 +68,24 @@ def test_toml_round_trip_keeps_every_knob(tmp_path):
 def test_bad_values_are_refused_with_their_name(overrides, message):
     with pytest.raises(ValueError, match=message):
         load_config(**overrides)
+
+
+def test_auto_history_targets_follow_the_number_of_users(tmp_path):
+    config = RunConfig()
+    assert config.features.history_targets == "auto"
+    with pytest.raises(TypeError, match="resolved against the data"):
+        _ = config.features.targets
+    small = config.resolved(users=AUTO_HISTORY_MAX_USERS)
+    large = config.resolved(users=AUTO_HISTORY_MAX_USERS + 1)
+    assert (small.features.targets, large.features.targets) == (AUTO_HISTORY_TARGETS, 2)
+    assert small.model == config.model and small.basket == config.basket
+    assert small.stage_hash("features") != large.stage_hash("features")
+    # A number is kept whatever the data's size, and a resolved file reads back as itself.
+    fixed = load_config(**{"features.history_targets": 1})
+    assert fixed.resolved(users=10).features.targets == 1
+    path = tmp_path / "config.toml"
+    path.write_text(small.to_toml())
+    assert load_config(path) == small
 
 
 def test_stage_hash_changes_only_with_its_section():

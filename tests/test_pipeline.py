@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from basketcast import pipeline
-from basketcast.config import PNone, load_config
+from basketcast.config import AUTO_HISTORY_TARGETS, PNone, load_config
 from basketcast.data.dataset import DataError
 from basketcast.data.sources.synthetic import synthetic, write_synthetic
 from basketcast.data.sources.transactions import from_transactions, write_converted
@@ -34,6 +34,22 @@ def synth_dir(tmp_path_factory):
 def first_run(synth_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     return pipeline.run(synth_dir, out, config=load_config(**FAST))
+
+
+def test_auto_history_targets_are_resolved_against_the_data_and_recorded(tmp_path):
+    data = tmp_path / "data"
+    write_synthetic(synthetic(60, seed=5), data, format="parquet")
+    fast = FAST | {"features.history_targets": "auto", "model.num_boost_round": 5}
+    events: list[tuple[str, str]] = []
+    result = pipeline.run(
+        data, tmp_path / "run", config=load_config(**fast), progress=lambda *e: events.append(e)
+    )
+    assert result.metrics["history_targets"] == {
+        "requested": "auto", "used": AUTO_HISTORY_TARGETS, "users": 60,
+    }  # fmt: skip
+    written = load_config(tmp_path / "run" / "config.toml")
+    assert written.features.history_targets == AUTO_HISTORY_TARGETS
+    assert ("validate", f"history targets: auto -> {AUTO_HISTORY_TARGETS} for 60 users") in events
 
 
 def test_run_writes_every_output(first_run, synth_dir):
@@ -62,6 +78,7 @@ def test_run_writes_every_output(first_run, synth_dir):
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["folds_covered"] == [0, 1, 2]
+    assert metrics["history_targets"] == {"requested": 1, "used": 1, "users": 400}
     assert {s["name"] for s in metrics["stages"]} >= {
         "validate",
         "features",

@@ -44,6 +44,12 @@ class Device(enum.StrEnum):
     CUDA = "cuda"
 
 
+AUTO_HISTORY_TARGETS = 4
+"""``history_targets = "auto"`` on data of at most `AUTO_HISTORY_MAX_USERS` users."""
+AUTO_HISTORY_MAX_USERS = 50_000
+"""Above this many users ``auto`` keeps 2 history targets (the item table's memory)."""
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Candidates and features.
@@ -54,8 +60,10 @@ class FeatureConfig:
     warning. Write ``exclude`` instead: the old key will be removed.
     """
 
-    history_targets: int = 2
-    """Extra training targets per user taken from the history (its last k prior orders)."""
+    history_targets: int | str = "auto"
+    """Extra training targets per user taken from the history (its last k prior orders), or
+    ``"auto"``: `AUTO_HISTORY_TARGETS` up to `AUTO_HISTORY_MAX_USERS` users, 2 above.
+    A run resolves ``auto`` against its data before anything else (`resolved`)."""
     exclude: tuple[str, ...] = ()
     """Feature families switched off by name (see `basketcast.features.REGISTRY`), e.g.
     ["context"] when the target order's own day/hour/gap is not known before it is placed."""
@@ -66,10 +74,10 @@ class FeatureConfig:
     """Build features with Polars' GPU engine (cuDF, the `gpu` extra); falls back to the CPU engine."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.history_targets <= 10:
-            raise ConfigError(
-                f"features.history_targets must be in 0..10, got {self.history_targets}"
-            )
+        targets = self.history_targets
+        if targets != "auto" and not (isinstance(targets, int) and 0 <= targets <= 10):
+            shown = json.dumps(targets) if isinstance(targets, str) else targets
+            raise ConfigError(f'features.history_targets must be in 0..10 or "auto", got {shown}')
         for key in ("exclude", "include"):
             names = getattr(self, key)
             if isinstance(names, str) or not all(isinstance(n, str) for n in names):
@@ -79,6 +87,26 @@ class FeatureConfig:
                 )
             # Sorted and unique: the same families switched give the same stage fingerprint.
             object.__setattr__(self, key, tuple(sorted(set(names))))
+
+    @property
+    def targets(self) -> int:
+        """The number of history targets; ``auto`` must have been resolved (`resolved`)."""
+        if not isinstance(self.history_targets, int):
+            raise TypeError('features.history_targets = "auto" is resolved against the data first')
+        return self.history_targets
+
+    def resolved(self, *, users: int) -> FeatureConfig:
+        """This configuration with ``history_targets = "auto"`` replaced by its number for `users`.
+
+        More history targets add training rows per user, which helps small data (The
+        Complete Journey and the Instacart sample both gain from 4 over 1-3:
+        benchmarks/README.md, "Accuracy ablation") but multiplies the item table, which
+        does not fit at full scale: 206k Instacart users with 2 targets peak at 10.65 GiB.
+        """
+        if self.history_targets != "auto":
+            return self
+        targets = AUTO_HISTORY_TARGETS if users <= AUTO_HISTORY_MAX_USERS else 2
+        return dataclasses.replace(self, history_targets=targets)
 
     @staticmethod
     def upgrade(values: dict[str, Any]) -> dict[str, Any]:
@@ -262,6 +290,10 @@ class RunConfig:
         if self.model.seed != self.seed:  # one seed: the model stage takes the run's
             object.__setattr__(self, "model", dataclasses.replace(self.model, seed=self.seed))
 
+    def resolved(self, *, users: int) -> RunConfig:
+        """This configuration with every ``auto`` that depends on the data's size decided."""
+        return dataclasses.replace(self, features=self.features.resolved(users=users))
+
     def to_dict(self) -> dict[str, Any]:
         data = _plain(dataclasses.asdict(self))
         data["model"].pop("seed", None)  # derived from the top-level seed, not a key
@@ -388,6 +420,10 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ConfigError(f"{where} must be a whole number, got {shown} ({_type_name(value)})")
+    if kind == "int | str":  # a number or the word "auto"; the dataclass checks the range
+        if (isinstance(value, int) and not isinstance(value, bool)) or value == "auto":
+            return value
+        raise ConfigError(f'{where} must be a whole number or "auto", got {shown}')
     if kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)

@@ -126,6 +126,16 @@ def run(
         fingerprint = data_fingerprint(data)
         check_run_inputs(dataset, data, config)
         note("validate", thread_note(config.threads))
+        requested_targets = config.features.history_targets
+        config = config.resolved(users=dataset.n_users)  # config.toml records the numbers used
+        history_targets = {
+            "requested": requested_targets,
+            "used": config.features.targets,
+            "users": dataset.n_users,
+        }
+        if progress is not None and requested_targets == "auto":
+            progress("validate", f"history targets: auto -> {config.features.targets} "
+                     f"for {dataset.n_users:,} users")  # fmt: skip
     # Bad input is found before the run folder is made or locked: it is never touched.
     with open_run_folder(out) as folder:
         fault_point("stage:validate")
@@ -198,6 +208,7 @@ def run(
             "device": device,
             "folds": config.model.folds,
             "folds_covered": list(config.model.folds_to_train),
+            "history_targets": history_targets,
             "item_model": _model_metrics(items),
             "none_model": _model_metrics(none_result) if none_result else None,
             "p_none": p_none_info,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from basketcast.config import FeatureConfig
+from basketcast.config import AUTO_HISTORY_TARGETS, FeatureConfig
+from basketcast.data.sources.synthetic import synthetic
+from basketcast.data.validate import validate
 from basketcast.features import registry
 from basketcast.features.build import ID_COLUMNS, build_features, feature_names
 from tests.features.conftest import LINES, ORDERS, PRODUCTS, A, B, C, D, make_dataset
@@ -35,6 +37,16 @@ def test_candidates_and_labels_per_depth(tiny):
         # depth 2: target 102 (history 101); user 2 has no order left before a depth-2 target.
         (2, 1, A): 1, (2, 1, B): 0,
     }  # fmt: skip
+
+
+def test_auto_history_targets_build_the_depths_of_their_number():
+    # 60 synthetic users with long histories are "small data": auto builds AUTO_HISTORY_TARGETS.
+    tables = synthetic(60, seed=3, threads=1).tables
+    data = validate({name: frame.lazy() for name, frame in tables.items()})
+    auto = build_features(data, config=FeatureConfig()).items
+    assert sorted(auto.get_column("depth").unique()) == list(range(AUTO_HISTORY_TARGETS + 1))
+    four = build_features(data, config=FeatureConfig(history_targets=AUTO_HISTORY_TARGETS)).items
+    assert auto.equals(four)
 
 
 def test_hand_computed_values(tiny):

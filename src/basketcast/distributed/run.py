@@ -82,13 +82,15 @@ def run_on_cluster(
     # published is not a failure of the run.
     with open_run_folder(out) as folder, connect(config.cluster) as (client, info), failures:
         report("cluster", info.summary())
-        write_text(folder.output("config.toml"), config.to_toml())
         client.get_task_stream(start=time.time())  # registers the scheduler's task-stream plugin
         with stage("shard") as meter:
             manifest, shards_dir, meter.cached = stages.shards(
                 data, folder, config, info, data_fingerprint
             )
         fault_point("stage:shard")
+        # Resolved as one process resolves it (the data's users), so both build the same rows.
+        config = config.resolved(users=sum(manifest.users))
+        write_text(folder.output("config.toml"), config.to_toml())
         fingerprint = manifest.fingerprint
         folders = [str(f) for f in manifest.folders(shards_dir)]
         features_key = stages.key(fingerprint, config.stage_hash("features"), str(manifest.shards))

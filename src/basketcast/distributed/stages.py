@@ -129,7 +129,7 @@ def statistics(
     meter: StageMeter,
 ) -> tuple[list[FittedStats], bool]:
     """Validate every shard and map-reduce the families' shared statistics (one reduce per depth)."""
-    depths = config.features.history_targets + 1
+    depths = config.features.targets + 1
     if (features_dir / "stats" / _DONE).exists():
         return [FittedStats.load(_stats_dir(features_dir, d)) for d in range(depths)], True
     futures = [
@@ -180,7 +180,7 @@ def features(
     # data: scattered data dies with the last worker holding it, and then every task that
     # needs it is cancelled instead of retried.
     del stats
-    depths = [str(_stats_dir(features_dir, d)) for d in range(config.features.history_targets + 1)]
+    depths = [str(_stats_dir(features_dir, d)) for d in range(config.features.targets + 1)]
     todo = [k for k in range(len(folders)) if not (items[k].exists() and orders[k].exists())]
     if len(todo) < len(folders):
         meter.message(f"resuming: {len(folders) - len(todo)} shard(s) already written")

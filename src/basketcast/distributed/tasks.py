@@ -59,7 +59,7 @@ def unship(exc: BaseException) -> BaseException:
 
 
 def _histories(dataset: Dataset, config: FeatureConfig) -> list[History]:
-    return [cut_history(dataset, depth) for depth in range(config.history_targets + 1)]
+    return [cut_history(dataset, depth) for depth in range(config.targets + 1)]
 
 
 @shipped

@@ -107,8 +107,8 @@ def build_depths(
     part away before taking the next holds one part's build in memory, not
     a whole depth (`basketcast run` does).
     """
-    config = config or FeatureConfig()
-    for depth in range(config.history_targets + 1):
+    config = (config or FeatureConfig()).resolved(users=dataset.n_users)
+    for depth in range(config.targets + 1):
         history = cut_history(dataset, depth)
         stats = fit_history(history, plan(config, history).compute, engine=engine)
         for targets in _target_slices(history, lines_per_part):
@@ -145,7 +145,7 @@ def build_features(
     The depths of `build_depths`, stacked without a copy; ``.stats`` holds
     the depth-0 statistics.
     """
-    config = config or FeatureConfig()
+    config = (config or FeatureConfig()).resolved(users=dataset.n_users)
     parts = []
     stats0: FittedStats | None = None
     for depth, part, stats in build_depths(dataset, config=config, engine=engine):

@@ -97,7 +97,7 @@ class Objective:
         started = time.perf_counter()
         values = self.space.suggest(trial)
         config = apply(self.base, values)
-        frame = self.features.frame(config.features.history_targets)
+        frame = self.features.frame(config.features.targets)
         first, *rest = config.model.folds_to_train
         trial.set_user_attr("folds_ran", [first])  # until the other folds have run too
         pruning = XGBoostPruningCallback(trial, "valid-logloss")

@@ -137,7 +137,7 @@ class SearchSpace:
         try:
             p = self["history_targets"]
         except KeyError:
-            return config.features.history_targets
+            return config.features.targets
         if p.kind == "fixed":
             return int(p.fixed)
         if p.kind == "categorical":

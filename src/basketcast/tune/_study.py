@@ -127,7 +127,8 @@ def tune(
     report: Progress = progress or (lambda message: None)
     base = config or RunConfig()
     data, out = Path(data), Path(out)
-    load_dataset(data)  # bad input fails here, with the validator's message, before any study
+    # Bad input fails here, with the validator's message, before any study.
+    base = base.resolved(users=load_dataset(data).n_users)
     fingerprint = data_fingerprint(data)
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
