@@ -8,7 +8,7 @@ they all deal with each other within days. Those are butterflies (4-cycles
 u -> v', u' -> v', u' -> v, plus the payment u -> v itself) of *first
 contacts* in the past window.
 
-Definitions (exact; the tests hold a brute-force twin). A *first contact* is
+Columns carry the batch families' prefix ``flow_``. Definitions (exact; the tests hold a brute-force twin). A *first contact* is
 the first row of its (sender, receiver) pair in the ledger's total order
 (timestamp, then file order), not a self-transfer. For row i, u -> v at
 minute t, the window W is the first contacts j < i with t - Δ < t_j. Since a
@@ -21,15 +21,15 @@ pair has one first contact, the rows of W are distinct pairs:
 - for u' in Q, F(u') = the receivers of u''s latest `max_scan` first contacts
   in W (its fresh payees).
 
-- ``fresh_copayers``: |{u' in Q : F(u') meets P}| — v's fresh payers that
+- ``flow_fresh_copayers``: |{u' in Q : F(u') meets P}| — v's fresh payers that
   also paid one of u's fresh payees.
-- ``fresh_copayees``: |P ∩ ⋃ F(u')| — u's fresh payees that one of v's
+- ``flow_fresh_copayees``: |P ∩ ⋃ F(u')| — u's fresh payees that one of v's
   fresh payers also paid.
-- ``fresh_butterflies``: Σ_{u' in Q} |F(u') ∩ P| — the butterflies.
-- ``fresh_density``: the butterflies / (|P| |Q|) (0 without one): near
+- ``flow_fresh_butterflies``: Σ_{u' in Q} |F(u') ∩ P| — the butterflies.
+- ``flow_fresh_density``: the butterflies / (|P| |Q|) (0 without one): near
   1 when the fresh payers and payees are all connected, as in a ring; a
   popular shop's many card payers keep it small.
-- ``fresh_payer_fanout``: max over u' in Q of u''s first contacts in W as
+- ``flow_fresh_payer_fanout``: max over u' in Q of u''s first contacts in W as
   a payer, uncapped (0 when Q is empty) — the busiest fresh fan-out among
   v's fresh payers.
 
@@ -40,7 +40,7 @@ Laundering legs also join accounts that never dealt with each other, while a
 lawful forward-like payment (a 90-100 % match of a recent receipt) usually
 passes on money from a regular payer (an employer, a customer). So:
 
-- ``fresh_fwd_n``: u's receipts j < i in the window (t - Δ < t_j, not
+- ``flow_fresh_fwd_n``: u's receipts j < i in the window (t - Δ < t_j, not
   self-transfers, by Amount Received) that i forwards (``low <= paid_i /
   received_j <= high``, as in ``flow_src_match_n``) and that were first
   contacts.
@@ -58,12 +58,12 @@ from amlwatch.features.registry import register
 __all__ = ["FRESH", "first_contacts", "fresh_features"]
 
 FRESH: dict[str, str] = {
-    "fresh_copayers": "receiver's fresh payers in Δ that also paid one of the sender's fresh payees",
-    "fresh_copayees": "sender's fresh payees in Δ that one of the receiver's fresh payers also paid",
-    "fresh_butterflies": "4-cycles of first contacts in Δ through this payment's sender and receiver",
-    "fresh_density": "the butterflies over |sender's fresh payees| x |receiver's fresh payers|",
-    "fresh_payer_fanout": "most first contacts in Δ made by one of the receiver's fresh payers",
-    "fresh_fwd_n": "sender's receipts in Δ from first contacts that this payment forwards",
+    "flow_fresh_copayers": "receiver's fresh payers in Δ that also paid one of the sender's fresh payees",
+    "flow_fresh_copayees": "sender's fresh payees in Δ that one of the receiver's fresh payers also paid",
+    "flow_fresh_butterflies": "4-cycles of first contacts in Δ through this payment's sender and receiver",
+    "flow_fresh_density": "the butterflies over |sender's fresh payees| x |receiver's fresh payers|",
+    "flow_fresh_payer_fanout": "most first contacts in Δ made by one of the receiver's fresh payers",
+    "flow_fresh_fwd_n": "sender's receipts in Δ from first contacts that this payment forwards",
 }
 for _name, _text in FRESH.items():
     register(_name, "fresh", _text)
@@ -198,5 +198,5 @@ def fresh_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Dat
     paid = tx.get_column("amount_paid").to_numpy().astype(np.float64)
     received = tx.get_column("amount_received").to_numpy().astype(np.float64)
     fwd = _fresh_forwards(minute, paid, received, src, in_ptr, in_idx, delta, cfg.low, cfg.high)
-    cols["fresh_fwd_n"] = fwd.astype(np.float32)
+    cols["flow_fresh_fwd_n"] = fwd.astype(np.float32)
     return pl.DataFrame(cols)

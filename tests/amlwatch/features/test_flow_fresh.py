@@ -12,7 +12,7 @@ from amlwatch.features.flow_fresh import FRESH, fresh_features
 from tests.amlwatch._ledgers import dense, make_ledger
 
 DAY = 1440
-BIPARTITE = [name for name in FRESH if name != "fresh_fwd_n"]
+BIPARTITE = [name for name in FRESH if name != "flow_fresh_fwd_n"]
 
 
 def brute_force(src, dst, minutes, paid, received, *, delta, max_scan, low=0.9, high=1.0):
@@ -37,14 +37,14 @@ def brute_force(src, dst, minutes, paid, received, *, delta, max_scan, low=0.9, 
         butterflies = sum(len(s) for s in shared.values())
         rows.append(
             {
-                "fresh_copayers": sum(1 for s in shared.values() if s),
-                "fresh_copayees": len(set().union(*shared.values())) if q else 0,
-                "fresh_butterflies": butterflies,
-                "fresh_density": butterflies / (len(p) * len(q)) if butterflies else 0.0,
-                "fresh_payer_fanout": max(
+                "flow_fresh_copayers": sum(1 for s in shared.values() if s),
+                "flow_fresh_copayees": len(set().union(*shared.values())) if q else 0,
+                "flow_fresh_butterflies": butterflies,
+                "flow_fresh_density": butterflies / (len(p) * len(q)) if butterflies else 0.0,
+                "flow_fresh_payer_fanout": max(
                     (sum(1 for j in window if src[j] == w) for w in q), default=0
                 ),
-                "fresh_fwd_n": sum(
+                "flow_fresh_fwd_n": sum(
                     1 for j in window if dst[j] == u and low <= paid[i] / received[j] <= high
                 ),
             }
@@ -95,18 +95,18 @@ def test_a_planted_two_by_three_bipartite_ring_is_seen_by_its_later_legs() -> No
     f = _columns(src, dst, [60 * h for h in range(7)])
     # Row 4 (1 -> 3): 3's fresh payers {0} paid 2 and 4; 1's fresh payees {2}: one butterfly.
     assert f.row(4, named=True) == {
-        "fresh_copayers": 1.0,
-        "fresh_copayees": 1.0,
-        "fresh_butterflies": 1.0,
-        "fresh_density": 1.0,
-        "fresh_payer_fanout": 3.0,
+        "flow_fresh_copayers": 1.0,
+        "flow_fresh_copayees": 1.0,
+        "flow_fresh_butterflies": 1.0,
+        "flow_fresh_density": 1.0,
+        "flow_fresh_payer_fanout": 3.0,
     }
     # Row 6 (1 -> 4): P = {2, 3}, Q = {0}; 0 paid both: two butterflies, density 1.
     last = f.row(6, named=True)
-    assert last["fresh_butterflies"] == 2 and last["fresh_copayees"] == 2
-    assert last["fresh_density"] == 1.0
+    assert last["flow_fresh_butterflies"] == 2 and last["flow_fresh_copayees"] == 2
+    assert last["flow_fresh_density"] == 1.0
     # The first legs of the ring see nothing.
-    assert f.get_column("fresh_butterflies").to_list()[:4] == [0, 0, 0, 0]
+    assert f.get_column("flow_fresh_butterflies").to_list()[:4] == [0, 0, 0, 0]
 
 
 def test_repeat_payments_and_old_contacts_are_not_fresh() -> None:
@@ -115,10 +115,10 @@ def test_repeat_payments_and_old_contacts_are_not_fresh() -> None:
     src = [1, 0, 0, 1, 1]
     dst = [2, 2, 3, 2, 3]
     minutes = [0, 20 * DAY, 20 * DAY + 60, 20 * DAY + 120, 20 * DAY + 180]
-    assert _columns(src, dst, minutes).get_column("fresh_butterflies").to_list() == [0] * 5
+    assert _columns(src, dst, minutes).get_column("flow_fresh_butterflies").to_list() == [0] * 5
     # With the first contact inside the window it does.
     close = [0, 60, 120, 180, 240]
-    assert _columns(src, dst, close).get_column("fresh_butterflies").to_list()[-1] == 1
+    assert _columns(src, dst, close).get_column("flow_fresh_butterflies").to_list()[-1] == 1
 
 
 def test_the_scan_cap_keeps_only_the_latest_fresh_payers() -> None:
@@ -126,9 +126,9 @@ def test_the_scan_cap_keeps_only_the_latest_fresh_payers() -> None:
     src = [0, 1, 1, 2, 3, 4, 0]
     dst = [9, 9, 8, 8, 8, 8, 8]
     f = _columns(src, dst, list(range(7)), max_scan=2)
-    assert f.row(6, named=True)["fresh_butterflies"] == 0
+    assert f.row(6, named=True)["flow_fresh_butterflies"] == 0
     wide = _columns(src, dst, list(range(7)), max_scan=100)
-    assert wide.row(6, named=True)["fresh_butterflies"] == 1
+    assert wide.row(6, named=True)["flow_fresh_butterflies"] == 1
 
 
 def test_only_forwards_of_first_contacts_count_as_fresh_forwards() -> None:
@@ -137,7 +137,7 @@ def test_only_forwards_of_first_contacts_count_as_fresh_forwards() -> None:
     src, dst = [0, 0, 2, 1], [1, 1, 1, 3]
     paid = [1000.0, 1000.0, 1000.0, 960.0]
     ledger = make_ledger(src, dst, [0, 60, 120, 180], paid)
-    got = fresh_features(ledger.transactions).get_column("fresh_fwd_n").to_list()
+    got = fresh_features(ledger.transactions).get_column("flow_fresh_fwd_n").to_list()
     assert got == [0, 0, 0, 2]  # the first 0 -> 1 and 2 -> 1, not the repeat
 
 
