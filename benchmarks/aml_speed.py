@@ -2,6 +2,7 @@
 
     flock /work/heavy.lock python benchmarks/aml_speed.py synth --transactions 5000000 --out /tmp/aml5m
     flock /work/heavy.lock python benchmarks/aml_speed.py features --out /tmp/aml5m [--no-graph] [--no-flow]
+    python benchmarks/aml_speed.py flow --out /tmp/aml1m   # the flow family's two parts, timed apart
 
 Each stage runs in its own process so its peak RSS is its own; prints wall and CPU
 seconds and peak RSS (GiB). With the graph family at this size the PageRank/Leiden
@@ -40,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("stage", choices=["synth", "features"])
+    parser.add_argument("stage", choices=["synth", "features", "flow"])
     parser.add_argument("--transactions", type=int, default=5_000_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--out", type=Path, default=Path("/tmp/aml5m"))
@@ -70,6 +71,9 @@ def main() -> None:
     )
     ledger = build_ledger(tx, accounts)
     del tx
+    if args.stage == "flow":
+        _flow_parts(ledger.transactions)
+        return
     families = ["transaction", "account", "pair"] + ([] if args.no_graph else ["graph"])
     families += [] if args.no_flow else ["flow"]
     t0, c0 = time.perf_counter(), _cpu()
@@ -80,6 +84,22 @@ def main() -> None:
         f"{seconds:.1f} s wall, {cpu:.1f} s CPU (both processes), peak RSS {_rss():.2f} GiB "
         f"(snapshot worker: {_rss(resource.RUSAGE_CHILDREN):.2f} GiB, shares pages with it)"
     )
+
+
+def _flow_parts(tx: pl.DataFrame) -> None:
+    """The flow family's kernels one after the other: forwards and cycles, then first contacts."""
+    from amlwatch.features.flow import flow_features
+    from amlwatch.features.flow_fresh import fresh_features
+
+    for name, part in (("flow_features", flow_features), ("fresh_features", fresh_features)):
+        part(tx.head(1000))  # compile (or load Numba's cache) outside the timing
+        t0, c0 = time.perf_counter(), _cpu()
+        frame = part(tx)
+        seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+        print(
+            f"{name}: {frame.height:,} rows x {frame.width} columns in {seconds:.1f} s wall, "
+            f"{cpu:.1f} s CPU, peak RSS so far {_rss():.2f} GiB"
+        )
 
 
 if __name__ == "__main__":

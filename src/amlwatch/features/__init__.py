@@ -29,6 +29,11 @@ streamable ones):
   scatter-gathers of forwards and cycles whose hops are in time order
   (`amlwatch.features.flow`). "Graph features" in the detectors and
   benchmarks are the graph and flow families together.
+- ``fresh`` (batch only): first contacts (a pair's first transaction) in the
+  flow window: butterflies of them through the payment's sender and receiver
+  (a bipartite ring's source legs) and forwards of receipts from them
+  (`amlwatch.features.flow_fresh`). Not read by the default detectors: on the
+  validation period it did not help XGBoost (benchmarks/README.md).
 """
 
 from __future__ import annotations

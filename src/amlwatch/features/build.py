@@ -8,6 +8,7 @@ import polars as pl
 
 from amlwatch.data.ledger import Ledger
 from amlwatch.features.flow import FlowConfig, flow_features
+from amlwatch.features.flow_fresh import fresh_features
 from amlwatch.features.graph import GraphConfig, GraphJob
 from amlwatch.features.registry import FAMILIES, feature_names
 from amlwatch.features.tabular import transaction_features
@@ -43,7 +44,8 @@ def build_features(
     """One row per transaction (ledger order): `META_COLUMNS`, then the families' features.
 
     `families` defaults to all of `FAMILIES`; leaving out "graph" skips the
-    slowest family, leaving out "flow" the time-respecting flow family.
+    slowest family, leaving out "flow" the time-respecting flow family ("fresh", the
+    first-contact family, reads `flow`'s window, band and scan cap).
     """
     wanted = list(families) if families is not None else list(FAMILIES)
     tx = ledger.transactions
@@ -60,6 +62,8 @@ def build_features(
             parts.append(pair_features(tx))
         if "flow" in wanted:
             parts.append(flow_features(tx, flow))
+        if "fresh" in wanted:  # first contacts: the flow window, band and scan cap
+            parts.append(fresh_features(tx, flow))
         if job is not None:
             parts.append(job.features())
     finally:

@@ -23,6 +23,7 @@ FAMILIES: dict[str, bool] = {
     "pair": True,
     "graph": False,
     "flow": False,
+    "fresh": False,
 }
 """Family -> streamable (can be updated one transaction at a time with per-account state)."""
 
