@@ -51,6 +51,7 @@ import numba
 import numpy as np
 import polars as pl
 
+from amlwatch.features.account_index import account_rows, rows_since
 from amlwatch.features.flow_cycles import cycle_lengths
 from amlwatch.features.registry import register
 
@@ -98,31 +99,6 @@ class FlowConfig:
             raise ValueError(f"max_scan must be >= 1, got {self.max_scan}")
 
 
-def _csr(key: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows grouped by account `key`, ascending within each account (a stable sort)."""
-    order = np.argsort(key, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key, minlength=n), out=ptr[1:])
-    return ptr, rows[order].astype(np.int64)
-
-
-@numba.njit(cache=True, inline="always")
-def _span(
-    ptr: np.ndarray, idx: np.ndarray, minute: np.ndarray, a: int, i: int, since: int
-) -> tuple[int, int]:  # pragma: no cover - compiled
-    """[lo, hi) of account a's events with row < i and minute > since (rows ascending)."""
-    lo, hi = ptr[a], ptr[a + 1]
-    hi = lo + np.searchsorted(idx[lo:hi], i)
-    left, right = lo, hi
-    while left < right:  # minutes ascend with rows: first event after `since`
-        mid = (left + right) // 2
-        if minute[idx[mid]] > since:
-            right = mid
-        else:
-            left = mid + 1
-    return left, hi
-
-
 @numba.njit(cache=True)
 def _flow_kernel(
     src: np.ndarray,
@@ -155,8 +131,8 @@ def _flow_kernel(
         since = t - delta
         a = paid[i]
         # The sender's receipts and payments in the window.
-        rlo, rhi = _span(in_ptr, in_idx, minute, u, i, since)
-        plo, phi = _span(out_ptr, out_idx, minute, u, i, since)
+        rlo, rhi = rows_since(in_ptr, in_idx, minute, u, i, since)
+        plo, phi = rows_since(out_ptr, out_idx, minute, u, i, since)
         first_pay = out_idx[plo] if plo < phi else i
         n_match, last_match, best, best_ratio, biggest, sum_in, payers = (
             0,
@@ -204,7 +180,7 @@ def _flow_kernel(
         match_src[i] = s
         # The receiver's receipts in the window (rows j < i, so their own values are final).
         b = received[i]
-        vlo, vhi = _span(in_ptr, in_idx, minute, v, i, since)
+        vlo, vhi = rows_since(in_ptr, in_idx, minute, v, i, since)
         similar, siblings = 0, 0
         for p in range(max(vlo, vhi - max_scan), vhi):
             r = received[in_idx[p]]
@@ -238,8 +214,8 @@ def flow_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Data
     received = tx.get_column("amount_received").to_numpy().astype(np.float64)
     n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
     rows = np.flatnonzero(src != dst)  # self-transfers move no money between accounts
-    in_ptr, in_idx = _csr(dst[rows], rows, n)
-    out_ptr, out_idx = _csr(src[rows], rows, n)
+    in_ptr, in_idx = account_rows(dst[rows], rows, n)
+    out_ptr, out_idx = account_rows(src[rows], rows, n)
     delta = round(cfg.delta_days * DAY_MINUTES)
     values = _flow_kernel(
         src,

@@ -52,6 +52,7 @@ import numba
 import numpy as np
 import polars as pl
 
+from amlwatch.features.account_index import account_rows, rows_since
 from amlwatch.features.flow import DAY_MINUTES, FlowConfig
 from amlwatch.features.registry import register
 
@@ -76,23 +77,6 @@ def first_contacts(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first & (src != dst))
 
 
-@numba.njit(cache=True, inline="always")
-def _span(
-    ptr: np.ndarray, idx: np.ndarray, minute: np.ndarray, a: int, i: int, since: int
-) -> tuple[int, int]:  # pragma: no cover - compiled
-    """[lo, hi) of account a's rows with row < i and minute > since (rows ascending)."""
-    lo, hi = ptr[a], ptr[a + 1]
-    hi = lo + np.searchsorted(idx[lo:hi], i)
-    left, right = lo, hi
-    while left < right:
-        mid = (left + right) // 2
-        if minute[idx[mid]] > since:
-            right = mid
-        else:
-            left = mid + 1
-    return left, hi
-
-
 @numba.njit(cache=True)
 def _kernel(
     src: np.ndarray,
@@ -113,21 +97,21 @@ def _kernel(
     for i in range(m):
         u, v = src[i], dst[i]
         since = minute[i] - delta
-        plo, phi = _span(out_ptr, out_idx, minute, u, i, since)
+        plo, phi = rows_since(out_ptr, out_idx, minute, u, i, since)
         n_p = 0
         for p in range(max(plo, phi - max_scan), phi):
             x = dst[out_idx[p]]
             if x != v:
                 in_p[x] = i
                 n_p += 1
-        qlo, qhi = _span(in_ptr, in_idx, minute, v, i, since)
+        qlo, qhi = rows_since(in_ptr, in_idx, minute, v, i, since)
         copayers, copayees, butterflies, fanout, n_q = 0, 0, 0, 0, 0
         for q in range(max(qlo, qhi - max_scan), qhi):
             w = src[in_idx[q]]
             if w == u:
                 continue
             n_q += 1
-            flo, fhi = _span(out_ptr, out_idx, minute, w, i, since)
+            flo, fhi = rows_since(out_ptr, out_idx, minute, w, i, since)
             fanout = max(fanout, fhi - flo)
             if n_p == 0:
                 continue
@@ -164,7 +148,7 @@ def _fresh_forwards(
     m = len(minute)
     out = np.zeros(m, dtype=np.float64)
     for i in range(m):
-        lo, hi = _span(in_ptr, in_idx, minute, src[i], i, minute[i] - delta)
+        lo, hi = rows_since(in_ptr, in_idx, minute, src[i], i, minute[i] - delta)
         count = 0
         for p in range(lo, hi):
             j = in_idx[p]
@@ -172,14 +156,6 @@ def _fresh_forwards(
                 count += 1
         out[i] = count
     return out
-
-
-def _csr(key: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows grouped by account `key`, ascending within each account (a stable sort)."""
-    order = np.argsort(key, kind="stable")
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key, minlength=n), out=ptr[1:])
-    return ptr, rows[order].astype(np.int64)
 
 
 def fresh_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.DataFrame:
@@ -191,8 +167,8 @@ def fresh_features(tx: pl.DataFrame, config: FlowConfig | None = None) -> pl.Dat
     dst = tx.get_column("dst").to_numpy().astype(np.int64)
     n = int(max(src.max(initial=0), dst.max(initial=0))) + 1
     rows = first_contacts(src, dst)
-    in_ptr, in_idx = _csr(dst[rows], rows, n)
-    out_ptr, out_idx = _csr(src[rows], rows, n)
+    in_ptr, in_idx = account_rows(dst[rows], rows, n)
+    out_ptr, out_idx = account_rows(src[rows], rows, n)
     values = _kernel(src, dst, minute, in_ptr, in_idx, out_ptr, out_idx, n, delta, cfg.max_scan)
     cols = {name: values[k].astype(np.float32) for k, name in enumerate(list(FRESH)[:5])}
     paid = tx.get_column("amount_paid").to_numpy().astype(np.float64)
