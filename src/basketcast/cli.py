@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from basketcast.config import early_thread_budget
-from basketcast.device import set_thread_budget
+from basketcast.device import early_thread_budget, set_thread_budget
 
 # Before Polars is imported anywhere: its thread pool is sized once, at import, so the
 # configuration's `threads` is read from the --config file here, first thing.

@@ -27,7 +27,6 @@ __all__ = [
     "ModelConfig",
     "PNone",
     "RunConfig",
-    "early_thread_budget",
     "load_config",
 ]
 
@@ -366,41 +365,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
             node = node.setdefault(p, {})
         node[key] = value
     return RunConfig.from_dict(data, source=source)
-
-
-def early_thread_budget(argv: list[str]) -> int:
-    """The `threads` of the ``--config`` file in `argv`, read before Polars starts; 0 when unknown.
-
-    A positive value is put into the thread variables of Polars, OpenMP
-    (XGBoost) and Numba, overriding the environment: the file is the more
-    explicit choice. Any problem with the file is left to `load_config`,
-    which reports it properly.
-    """
-    import os
-
-    path = None
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            path = argv[i + 1]
-        elif arg.startswith("--config="):
-            path = arg.split("=", 1)[1]
-    if path is None:
-        return 0
-    try:
-        with open(path, "rb") as fh:
-            threads = tomllib.load(fh).get("threads", 0)
-    except (OSError, ValueError):
-        return 0
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0:
-        return 0
-    for var in (
-        "POLARS_MAX_THREADS",
-        "OMP_NUM_THREADS",
-        "NUMBA_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-    ):
-        os.environ[var] = str(threads)
-    return threads
 
 
 def _type_name(value: Any) -> str:

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tomllib
 import warnings
 from typing import Any
 
@@ -19,6 +20,7 @@ from basketcast.config import Device
 __all__ = [
     "FallbackPolicy",
     "device_arrays",
+    "early_thread_budget",
     "fits_on_device",
     "has_cuda",
     "polars_engine",
@@ -136,3 +138,36 @@ def set_thread_budget(threads: int = 0) -> int:
     ):
         os.environ.setdefault(var, str(n))
     return n
+
+
+def early_thread_budget(argv: list[str]) -> int:
+    """The `threads` of the ``--config`` file in `argv`, read before Polars starts; 0 when unknown.
+
+    A positive value is put into the thread variables of Polars, OpenMP
+    (XGBoost) and Numba, overriding the environment: the file is the more
+    explicit choice. Any problem with the file is left to `load_config`,
+    which reports it properly.
+    """
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    if path is None:
+        return 0
+    try:
+        with open(path, "rb") as fh:
+            threads = tomllib.load(fh).get("threads", 0)
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0:
+        return 0
+    for var in (
+        "POLARS_MAX_THREADS",
+        "OMP_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+    ):
+        os.environ[var] = str(threads)
+    return threads
