@@ -10,7 +10,11 @@ per 10k, and recall per typology; the rows are also saved as JSON.
 `--validation` is for design decisions: it trains each XGBoost row on the
 training period and prints its PR-AUC and best F1 on the validation period
 only (the test period is never scored). `--xgb-params JSON` applies the same
-extra XGBoost parameters to every XGBoost row, in both modes.
+extra XGBoost parameters to every XGBoost row, in both modes. `--cache DIR`
+keeps each seed's feature frame as Parquet (validation mode only: the full
+run builds its own), so repeated validation tries skip generation and features.
+`--prop-params JSON` overrides the `xgboost_propagated*` rows' own parameters
+(window, quantile, hops) for validation tries.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from amlwatch.config import DEFAULT_DETECTORS, DetectorSpec, RunConfig  # noqa: E402
-from amlwatch.data.ledger import Ledger  # noqa: E402
 from amlwatch.detectors import make_detector  # noqa: E402
 from amlwatch.evaluate import temporal_split  # noqa: E402
 from amlwatch.evaluate.metrics import average_precision  # noqa: E402
@@ -42,6 +45,8 @@ from amlwatch.synth import SynthConfig, generate, to_ledger  # noqa: E402
 # Graph features are the static snapshots (graph) plus the time-respecting flows (flow); two
 # more rows split them: the snapshots alone (the xgboost_graph of before the flow family) and
 # the flows alone.
+TABULAR = ["transaction", "account", "pair"]
+GRAPH = ["transaction", "account", "pair", "graph", "flow"]
 ABLATION = (
     DetectorSpec("xgboost_history", "xgboost", {"families": ["account", "pair"]}),
     DetectorSpec(
@@ -59,7 +64,20 @@ ABLATION = (
         "xgboost",
         {"families": ["transaction", "account", "pair", "graph", "flow", "fresh"]},
     ),
+    # Neighbour suspicion (branch aml16d): the graph row's stage-1 scores, out of fold on the
+    # training period, aggregated over each payment's accounts' earlier legs; stage 2 reads them.
+    DetectorSpec("xgboost_propagated", "xgboost_propagated", {"families": GRAPH}),
+    DetectorSpec(
+        "xgboost_propagated_2hop",
+        "xgboost_propagated",
+        {"families": GRAPH, "hops": 2, "own_score": True},
+    ),
+    # Seed-bagging (5 boosters, derived seeds) of the bar's two rows: column sampling makes
+    # one booster noisy.
+    DetectorSpec("xgboost_tabular_bagged", "xgboost_bagged", {"families": TABULAR}),
+    DetectorSpec("xgboost_graph_bagged", "xgboost_bagged", {"families": GRAPH}),
 )
+SUPERVISED = {"xgboost", "xgboost_bagged", "xgboost_propagated"}
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57}
 
 
@@ -73,28 +91,50 @@ def interval(values: list[float]) -> str:
     return f"{v.mean():.3f} ± {half:.3f}"
 
 
-def with_xgb_params(specs: tuple[DetectorSpec, ...], extra: dict) -> tuple[DetectorSpec, ...]:
-    """The same rows, every XGBoost row with `extra` parameters on top of its own."""
-    if not extra:
-        return specs
-    return tuple(
-        DetectorSpec(
-            d.name, d.kind, {**d.params, "params": {**d.params.get("params", {}), **extra}}
-        )
-        if d.kind == "xgboost"
-        else d
-        for d in specs
-    )
+def with_xgb_params(
+    specs: tuple[DetectorSpec, ...], extra: dict, prop: dict | None = None
+) -> tuple[DetectorSpec, ...]:
+    """The same rows, every XGBoost row with `extra` parameters on top of its own (and every
+    propagated row with `prop` on top of its detector parameters)."""
+    out = []
+    for d in specs:
+        params = dict(d.params)
+        if d.kind in SUPERVISED and extra:
+            params["params"] = {**params.get("params", {}), **extra}
+        if d.kind == "xgboost_propagated" and prop:
+            params |= prop
+        out.append(DetectorSpec(d.name, d.kind, params))
+    return tuple(out)
 
 
-def validation_rows(ledger: Ledger, cfg: RunConfig) -> list[dict[str, float | str]]:
-    """Per XGBoost row: PR-AUC and the best F1 over thresholds, both on the validation period."""
-    frame = build_features(ledger, families=cfg.families(), graph=cfg.graph, flow=cfg.flow)
+def features_for(seed: int, transactions: int, cfg: RunConfig, cache: Path | None) -> pl.DataFrame:
+    """The seed's feature frame (families every row needs), from `cache` when it is there."""
+    from amlwatch.features.registry import FAMILIES
+
+    # At least the graph row's families, so one cached frame serves every row but `fresh`'s.
+    families = [f for f in FAMILIES if f in set(cfg.families()) | set(GRAPH)]
+    path = None
+    if cache is not None:
+        path = cache / f"seed{seed}_n{transactions}_{'-'.join(families)}.parquet"
+        if path.exists():
+            return pl.read_parquet(path)
+    ledger = to_ledger(generate(SynthConfig(n_transactions=transactions, seed=seed)))
+    frame = build_features(ledger, families=families, graph=cfg.graph, flow=cfg.flow)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.write_parquet(tmp)
+        tmp.replace(path)
+    return frame
+
+
+def validation_rows(frame: pl.DataFrame, cfg: RunConfig) -> list[dict[str, float | str]]:
+    """Per supervised row: PR-AUC and the best F1 over thresholds, both on the validation period."""
     split = temporal_split(frame.height, fractions=cfg.fractions)
     y = frame.get_column("is_laundering").fill_null(0).to_numpy().astype(bool)
     rows: list[dict[str, float | str]] = []
     for spec in cfg.detectors:
-        if spec.kind != "xgboost":
+        if spec.kind not in SUPERVISED:
             continue
         det = make_detector(spec.kind, spec.params, seed=cfg.seed)
         det.fit(frame[split.train], y[split.train].astype(np.int8))
@@ -127,19 +167,25 @@ def main() -> None:
     )
     parser.add_argument("--validation", action="store_true", help="validation period only")
     parser.add_argument("--xgb-params", type=json.loads, default={}, help="JSON, every XGBoost row")
+    parser.add_argument(
+        "--prop-params", type=json.loads, default={}, help="JSON, every propagated row"
+    )
+    parser.add_argument("--cache", type=Path, help="feature frames per seed (validation only)")
     args = parser.parse_args()
     rows = []
     for seed in args.seeds:
         t0 = time.perf_counter()
-        ledger = to_ledger(generate(SynthConfig(n_transactions=args.transactions, seed=seed)))
         specs = DEFAULT_DETECTORS + (ABLATION if args.ablation else ())
         if args.detectors:
             specs = tuple(d for d in DEFAULT_DETECTORS + ABLATION if d.name in args.detectors)
-        cfg = RunConfig(seed=seed, detectors=with_xgb_params(specs, args.xgb_params))
+        specs = with_xgb_params(specs, args.xgb_params, args.prop_params)
+        cfg = RunConfig(seed=seed, detectors=specs)
         if args.validation:
-            for row in validation_rows(ledger, cfg):
-                print(f"seed {seed} {args.xgb_params}: {row}", flush=True)
+            frame = features_for(seed, args.transactions, cfg, args.cache)
+            for row in validation_rows(frame, cfg):
+                print(f"seed {seed} {args.xgb_params} {args.prop_params}: {row}", flush=True)
             continue
+        ledger = to_ledger(generate(SynthConfig(n_transactions=args.transactions, seed=seed)))
         result = run(ledger, args.out / f"seed{seed}", cfg)
         assert result.table is not None
         for row in result.table.to_dicts():
@@ -180,7 +226,17 @@ def main() -> None:
     if {"xgboost_history_graph", "xgboost_history"} <= names:
         diff = lift("xgboost_history_graph", "xgboost_history")
         print(f"F1 lift without the transaction family (history_graph - history): {interval(diff)}")
-    for name in ("xgboost_static_graph", "xgboost_flow", "xgboost_graph_fresh"):
+    if {"xgboost_graph_bagged", "xgboost_tabular_bagged"} <= names:
+        diff = lift("xgboost_graph_bagged", "xgboost_tabular_bagged")
+        print(f"F1 lift of graph features, both rows bagged: {interval(diff)}; per seed {diff}")
+    for name in (
+        "xgboost_static_graph",
+        "xgboost_flow",
+        "xgboost_graph_fresh",
+        "xgboost_propagated",
+        "xgboost_propagated_2hop",
+        "xgboost_graph_bagged",
+    ):
         if name in names:
             diff = lift(name, "xgboost_tabular")
             print(f"F1 lift of {name} over xgboost_tabular: {interval(diff)}; per seed {diff}")

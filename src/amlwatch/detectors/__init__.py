@@ -56,6 +56,41 @@ def _xgboost(params: dict[str, Any], seed: int) -> Detector:
     )
 
 
+# The graph row's families: what stage 1 of the propagated detector reads by default.
+GRAPH_FAMILIES = ["transaction", "account", "pair", "graph", "flow"]
+
+
+def _bagged(params: dict[str, Any], seed: int) -> Detector:
+    from amlwatch.detectors.bagged import BaggedXGBoostDetector
+
+    return BaggedXGBoostDetector(
+        columns=_columns(params),
+        rounds=int(params.get("rounds", 200)),
+        params=params.get("params"),
+        seed=seed,
+        bags=int(params.get("bags", 5)),
+    )
+
+
+def _propagated(params: dict[str, Any], seed: int) -> Detector:
+    from amlwatch.detectors.propagate import PropagatedXGBoostDetector
+
+    given = {"columns", "families"} & set(params)
+    columns = _columns(params) if given else feature_names(families=GRAPH_FAMILIES)
+    extra = {
+        k: params[k]
+        for k in ("folds", "window_days", "high_quantile", "hops", "own_score")
+        if k in params
+    }
+    return PropagatedXGBoostDetector(
+        columns=columns,
+        rounds=int(params.get("rounds", 200)),
+        params=params.get("params"),
+        seed=seed,
+        **extra,
+    )
+
+
 def _gan_kind(kind: str) -> Factory:
     # Part 2's GAN kinds, imported only when asked for (PyTorch is the `gan` extra).
     def factory(params: dict[str, Any], seed: int) -> Detector:
@@ -69,6 +104,8 @@ def _gan_kind(kind: str) -> Factory:
 register_detector("rules", _rules)
 register_detector("iforest", _iforest)
 register_detector("xgboost", _xgboost)
+register_detector("xgboost_bagged", _bagged)
+register_detector("xgboost_propagated", _propagated)
 for _kind in ("gan", "gan_or_rules", "xgboost_gan"):
     register_detector(_kind, _gan_kind(_kind))
 
