@@ -33,12 +33,14 @@ so a popular shop's thousands of receipts cost nothing extra.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["GROUPS", "neighbour_columns", "neighbour_scores"]
 
 GROUPS = ("src_out", "src_in", "dst_out", "dst_in")
 _AGGREGATES = ("max", "sum", "high")
 _TWO_HOP = ("nb_src_in_2hop", "nb_dst_out_2hop")
+_FIXED = float(2**32)  # sums in units of 2^-32 (scores are probabilities)
 
 
 def neighbour_columns(*, hops: int = 1) -> list[str]:
@@ -90,10 +92,10 @@ def _windows(
 
 
 def neighbour_scores(
-    src: np.ndarray,
-    dst: np.ndarray,
-    minute: np.ndarray,
-    score: np.ndarray,
+    src: npt.ArrayLike,
+    dst: npt.ArrayLike,
+    minute: npt.ArrayLike,
+    score: npt.ArrayLike,
     *,
     delta_minutes: int,
     high: float,
@@ -105,7 +107,7 @@ def neighbour_scores(
     ----------
     src, dst : account codes (int) of each row's sender and receiver.
     minute : each row's minute (non-decreasing: rows are in ledger order).
-    score : each row's stage-1 score (>= 0).
+    score : each row's stage-1 score, in [0, 1] (sums are exact to 2^-32 per row).
     delta_minutes : the window Δ in minutes.
     high : the score at or above which a row counts in the ``*_high`` columns.
     hops : 1, or 2 for the two 2-hop columns as well (see the module docstring).
@@ -117,6 +119,8 @@ def neighbour_scores(
         raise ValueError("src, dst, minute and score must have one value per row")
     if len(minute) > 1 and np.any(np.diff(minute) < 0):
         raise ValueError("rows must be in ledger order (minutes non-decreasing)")
+    if len(score) and not (score.min() >= 0.0 and score.max() <= 1.0):
+        raise ValueError("scores must lie in [0, 1]")
     if delta_minutes < 1:
         raise ValueError(f"delta_minutes must be >= 1, got {delta_minutes}")
     names = neighbour_columns(hops=hops)
@@ -125,10 +129,13 @@ def neighbour_scores(
     for g, (key, query) in enumerate(((src, src), (dst, src), (src, dst), (dst, dst))):
         order, lo, hi = _windows(key, query, minute, delta_minutes)
         vals = score[order]
-        cum = np.concatenate([[0.0], np.cumsum(vals)])
+        # Sums as differences of integer prefix sums in fixed point: exact, so a row's sum does
+        # not change in its last bits with rows that come later (a float cumsum over the
+        # account-sorted rows would carry other accounts' later rows' rounding).
+        cum = np.concatenate([[0], np.cumsum(np.round(vals * _FIXED).astype(np.int64))])
         cum_high = np.concatenate([[0], np.cumsum(vals >= high)])
         out[:, 3 * g] = _range_max(vals, lo, hi)
-        out[:, 3 * g + 1] = cum[hi] - cum[lo]
+        out[:, 3 * g + 1] = (cum[hi] - cum[lo]) / _FIXED
         out[:, 3 * g + 2] = cum_high[hi] - cum_high[lo]
         windows[GROUPS[g]] = (order, lo, hi)
     if hops == 2:
