@@ -417,23 +417,30 @@ def in_process(
     run: Path, bodies: list[dict[str, Any]], db: Path, *, durability: str
 ) -> dict[str, Any]:
     """Where a request's time goes without HTTP: scoring CPU, and commit (sync) wall time."""
+    from amlwatch.serve.commit import make_committer
     from amlwatch.serve.schemas import TransactionBody
-    from amlwatch.serve.service import GroupCommitter, Service
+    from amlwatch.serve.service import Service
     from amlwatch.serve.settings import Durability, ServeSettings
 
     service = Service.start(ServeSettings(run, db=db, durability=Durability(durability)))
     commits: list[float] = []
     service.store.background_checkpoints()  # as the server does
-    service.committer = GroupCommitter(service.store, on_commit=lambda n, s, _: commits.append(s))
     cpu: list[float] = []
-    try:
-        for b in bodies:
-            c0 = time.process_time()
-            _, future = service.score(TransactionBody(**b))
-            cpu.append(time.process_time() - c0)
-            future.result()  # one at a time: every commit holds one transaction
-    finally:
-        service.close()
+
+    async def one_at_a_time() -> None:  # every commit holds one transaction
+        service.committer = make_committer(
+            service.store, on_commit=lambda n, s, _: commits.append(s)
+        )
+        try:
+            for b in bodies:
+                c0 = time.process_time()
+                _, future = service.score(TransactionBody(**b))
+                cpu.append(time.process_time() - c0)
+                await asyncio.wrap_future(future)
+        finally:
+            service.close()
+
+    asyncio.run(one_at_a_time())
     return {
         "transactions": len(cpu),
         "score_cpu": percentiles(cpu),

@@ -22,12 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from amlwatch.serve.commit import make_committer
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.fastpath import PATH, TransactionFastPath, render_json
 from amlwatch.serve.metrics import Metrics
 from amlwatch.serve.schemas import ErrorResponse, HealthResponse, ScoreResponse, TransactionBody
 from amlwatch.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
-from amlwatch.serve.service import GroupCommitter, Service
+from amlwatch.serve.service import Service
 from amlwatch.serve.settings import ServeSettings
 from servekit.observe import RequestLog
 
@@ -80,7 +81,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.store.background_checkpoints(on_checkpoint=metrics.checkpointed)
-        service.committer = GroupCommitter(service.store, on_commit=committed)
+        service.committer = make_committer(service.store, on_commit=committed)
         gc.callbacks.append(metrics.gc_callback)
         app.state.service = service
         log.info(

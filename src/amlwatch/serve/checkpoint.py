@@ -20,7 +20,8 @@ checkpoint that ends behind the writer is repeated at once, a few times: what
 is left is then a commit or two, a short copy. Under commits back to back the
 writer may never be outside a transaction at the right moment; once a round
 finds more than `limit` frames in the WAL, the checkpointer is `overdue` and
-the commit thread, after answering its group, runs a RESTART checkpoint itself
+the writer (the event loop or the commit thread, `amlwatch.serve.commit`), after
+answering its group, runs a RESTART checkpoint itself
 (`restart`, after any round in progress; it copies what the rounds did not): the
 next group waits for it, as a 1,000-page commit waits in SQLite's default, but
 once per `limit` frames (8,192: about every 1,000 commits) instead.
@@ -82,7 +83,7 @@ class Checkpointer:
         self._thread.start()
 
     def committed(self) -> None:
-        """The writer made one more commit (cheap: called on the commit thread)."""
+        """The writer made one more commit (cheap: called by the writer after each COMMIT)."""
         with self._cond:
             self._pending += 1
             if self._pending >= self.every:

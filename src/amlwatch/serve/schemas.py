@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,8 +23,19 @@ Text = Annotated[str, Field(min_length=1, max_length=128)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
 
+# AMLworld's own form, zero-padded: read without strptime (~0.1 ms of a request's ~2.6 ms of CPU).
+_AMLWORLD = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2})")
+
+
 def parse_timestamp(value: str) -> dt.datetime:
     """A naive datetime from one of the loader's formats, else ValueError."""
+    plain = _AMLWORLD.fullmatch(value)
+    if plain is not None:
+        try:  # datetime() checks the ranges as strptime does; anything odd goes to strptime
+            year, month, day, hour, minute = map(int, plain.groups())
+            return dt.datetime(year, month, day, hour, minute)
+        except ValueError:
+            pass
     for fmt in TIMESTAMP_FORMATS:
         try:
             return dt.datetime.strptime(value, fmt)

@@ -12,11 +12,11 @@ until it is restarted from the file.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import datetime as dt
 import json
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from amlwatch.features.registry import feature_names
+from amlwatch.serve.commit import Committer
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.model import ServedModel, choose_model, load_rules_engine
 from amlwatch.serve.row import transaction_values
@@ -39,7 +40,7 @@ from amlwatch.serve.stream import (
     account_key,
 )
 
-__all__ = ["GroupCommitter", "Scored", "Service", "replay_history"]
+__all__ = ["Scored", "Service", "replay_history"]
 
 log = logging.getLogger("amlwatch.serve")
 
@@ -78,60 +79,6 @@ def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
     return book, directory, tx.height
 
 
-class GroupCommitter:
-    """One writer thread: takes every write queued so far and commits them together."""
-
-    def __init__(self, store: StateStore, *, on_commit: Any = None) -> None:
-        self.store = store
-        self.on_commit = on_commit
-        self._queue: list[tuple[Write, concurrent.futures.Future[None]]] = []
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="amlwatch-commit", daemon=True)
-        self._thread.start()
-
-    def submit(self, write: Write) -> concurrent.futures.Future[None]:
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        with self._cond:
-            if self._stopping:
-                raise ServeError(["the service is shutting down"], status=503)
-            self._queue.append((write, future))
-            self._cond.notify()
-        return future
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue and self._stopping:
-                    return
-                group, self._queue = self._queue, []
-            started = time.perf_counter()
-            try:
-                synced = self.store.commit(w for w, _ in group)
-            except BaseException as exc:  # every waiter learns; the service stops scoring
-                for _, future in group:
-                    future.set_exception(exc)
-                continue
-            if self.on_commit is not None:
-                self.on_commit(len(group), time.perf_counter() - started, synced)
-            for _, future in group:
-                future.set_result(None)
-            try:  # after answering: only the next group waits for it
-                self.store.restart_wal_if_overdue()
-            except sqlite3.Error as exc:  # the WAL keeps everything; the next round retries
-                log.warning("checkpoint failed", extra={"event": "checkpoint_failed",
-                                                        "error": str(exc)})  # fmt: skip
-
-    def stop(self) -> None:
-        """Commit what is queued, then end the thread."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(timeout=30)
-
-
 class Service:
     """The loaded run, the account state and the writer; `start` builds it."""
 
@@ -155,7 +102,7 @@ class Service:
         self.history = int(store.meta("history_transactions") or 0)
         self.broken: str | None = None
         self._lock = threading.Lock()
-        self.committer: GroupCommitter | None = None
+        self.committer: Committer | None = None
 
     @classmethod
     def start(cls, settings: ServeSettings) -> Service:
@@ -236,7 +183,7 @@ class Service:
 
     def score(
         self, body: TransactionBody, *, when: dt.datetime | None = None
-    ) -> tuple[Scored, concurrent.futures.Future[None]]:
+    ) -> tuple[Scored, asyncio.Future[None] | concurrent.futures.Future[None]]:
         """Features, score and rules for one transaction; its write joins the commit queue.
 
         `when` is `body.timestamp` already parsed (the fast path has done it), else None.

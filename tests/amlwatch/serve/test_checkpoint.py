@@ -6,6 +6,7 @@ while its checkpointer runs, then reopens the file as the next start would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amlwatch.serve.service import GroupCommitter
+from amlwatch.serve.commit import GroupCommitter, LoopCommitter
 from amlwatch.serve.settings import Durability
 from amlwatch.serve.store import AccountRow, StateStore, Write
 from amlwatch.serve.stream import AccountBook, StreamTransaction
@@ -88,7 +89,13 @@ def test_commits_never_checkpoint_the_checkpointer_does(tmp_path: Path) -> None:
     store.close()
 
 
-def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("committer_kind", "writer"), [
+    (LoopCommitter, "MainThread"),  # the default's (`process`): commits on the event loop
+    (GroupCommitter, "amlwatch-commit"),  # `power`'s: a writer thread
+])  # fmt: skip
+def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(
+    tmp_path: Path, committer_kind: type[LoopCommitter | GroupCommitter], writer: str
+) -> None:
     path = tmp_path / "state.sqlite3"
     store = new_store(path)
     threads: list[str] = []
@@ -98,20 +105,25 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(tmp_path: 
         limit=limit,
         on_checkpoint=lambda *_: threads.append(threading.current_thread().name),
     )
-    committer = GroupCommitter(store)  # the service's commit thread
     wal = Path(f"{path}-wal")
     largest = 0
-    for write, _ in writes(n):
-        committer.submit(write).result()
-        largest = max(largest, wal.stat().st_size)
+
+    async def commit_all() -> None:
+        nonlocal largest
+        committer = committer_kind(store)
+        for write, _ in writes(n):
+            await asyncio.wrap_future(committer.submit(write))
+            largest = max(largest, wal.stat().st_size)
+        committer.stop()
+
+    asyncio.run(commit_all())
     book = last(n)[1]
-    committer.stop()
     store.close()
     assert len(threads) >= n // every // 2
     # PASSIVE rounds on the checkpointer's thread; RESTARTs (when it cannot catch up: likely
-    # here, commits back to back) on the commit thread, between groups.
+    # here, commits back to back) on the writer's thread, between groups.
     assert "amlwatch-checkpoint" in threads
-    assert set(threads) <= {"amlwatch-checkpoint", "amlwatch-commit"}
+    assert set(threads) <= {"amlwatch-checkpoint", writer}
     # Every commit writes at least 5 pages (events, accounts, pairs, scored, meta): over 2,500
     # frames in all. Commits back to back leave PASSIVE checkpoints no pause to catch up in,
     # so the limit bounds the WAL here (the commit thread restarts it once a round found it

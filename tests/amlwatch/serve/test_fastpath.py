@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +87,37 @@ def test_plain_bodies_parse_to_pydantics_values(data: dict[str, Any]) -> None:
     assert model.model_dump() == expected.model_dump()
     assert model.model_dump_json() == expected.model_dump_json()  # what the service stores
     assert when == parse_timestamp(data["timestamp"])
+
+
+def _strptime_only(value: str) -> dt.datetime | None:
+    for fmt in TIMESTAMP_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+_digit_runs = st.text(alphabet="0123456789", min_size=1, max_size=5)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.datetimes(min_value=dt.datetime(1, 1, 1)).map(lambda d: d.strftime("%Y/%m/%d %H:%M")),
+        st.tuples(*[_digit_runs] * 5).map(lambda p: "{}/{}/{} {}:{}".format(*p)),
+        st.text(alphabet="0123456789/: -T٣", max_size=20),
+    )
+)
+def test_timestamps_read_as_strptime_reads_them(value: str) -> None:
+    # The quick reading of AMLworld's zero-padded form must agree with strptime everywhere:
+    # impossible dates (2022/02/30, hour 24), unpadded fields and other digits included.
+    expected = _strptime_only(value)
+    if expected is None:
+        with pytest.raises(ValueError):
+            parse_timestamp(value)
+    else:
+        assert parse_timestamp(value) == expected
 
 
 _anything = st.recursive(
