@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+from hypothesis import strategies as st
 
 from amlwatch.data.ledger import Ledger
 from amlwatch.data.load import build_ledger
@@ -65,3 +66,33 @@ def dense(values: list[int]) -> list[int]:
     """Relabel to 0..k-1 in sorted order (so codes equal labels)."""
     order = {v: i for i, v in enumerate(sorted(set(values)))}
     return [order[v] for v in values]
+
+
+# Amounts whose ratios fall inside, on and outside the forward band [0.9, 1.0].
+FORWARD_AMOUNTS = (100.0, 97.0, 95.0, 90.0, 89.0, 111.0)
+
+
+@st.composite
+def forward_ledgers(
+    draw: st.DrawFn,
+    *,
+    max_rows: int,
+    max_account: int,
+    days: int,
+    amounts: tuple[float, ...] = FORWARD_AMOUNTS,
+) -> tuple[list[int], list[int], list[int], list[float], list[float]]:
+    """(src, dst, minutes, paid, received) of a random small ledger for the flow families.
+
+    Few distinct minutes (same-minute ties) spread over `days`, more than one window;
+    account codes dense from 0 (`dense`).
+    """
+    n = draw(st.integers(1, max_rows))
+    n_acc = draw(st.integers(1, max_account))
+    src = draw(st.lists(st.integers(0, n_acc), min_size=n, max_size=n))
+    dst = draw(st.lists(st.integers(0, n_acc), min_size=n, max_size=n))
+    slots = draw(st.lists(st.integers(0, days * 1440), min_size=1, max_size=10))
+    minutes = sorted(draw(st.lists(st.sampled_from(slots), min_size=n, max_size=n)))
+    paid = draw(st.lists(st.sampled_from(amounts), min_size=n, max_size=n))
+    received = draw(st.lists(st.sampled_from(amounts), min_size=n, max_size=n))
+    codes = dense(src + dst)
+    return codes[:n], codes[n:], minutes, paid, received

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from amlwatch.features.flow import FlowConfig
 from amlwatch.features.flow_fresh import FRESH, fresh_features
-from tests.amlwatch._ledgers import dense, make_ledger
+from tests.amlwatch._ledgers import forward_ledgers, make_ledger
 
 DAY = 1440
 BIPARTITE = [name for name in FRESH if name != "flow_fresh_fwd_n"]
@@ -52,24 +52,11 @@ def brute_force(src, dst, minutes, paid, received, *, delta, max_scan, low=0.9, 
     return rows
 
 
-@st.composite
-def ledgers(draw):
-    n = draw(st.integers(1, 45))
-    n_acc = draw(st.integers(1, 7))
-    src = draw(st.lists(st.integers(0, n_acc), min_size=n, max_size=n))
-    dst = draw(st.lists(st.integers(0, n_acc), min_size=n, max_size=n))
-    slots = draw(st.lists(st.integers(0, 6 * DAY), min_size=1, max_size=10))
-    minutes = sorted(draw(st.lists(st.sampled_from(slots), min_size=n, max_size=n)))
-    # Amounts whose ratios fall inside, on and outside the forward band [0.9, 1.0].
-    pool = [100.0, 97.0, 95.0, 90.0, 89.0, 111.0]
-    paid = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
-    received = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
-    codes = dense(src + dst)
-    return codes[:n], codes[n:], minutes, paid, received
+ledgers = forward_ledgers(max_rows=45, max_account=7, days=6)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ledgers(), st.sampled_from([1.0, 3.0]), st.integers(1, 4))
+@given(ledgers, st.sampled_from([1.0, 3.0]), st.integers(1, 4))
 def test_fresh_columns_equal_brute_force(case, delta_days, scan) -> None:
     src, dst, minutes, paid, received = case
     cfg = FlowConfig(delta_days=delta_days, max_scan=scan)
