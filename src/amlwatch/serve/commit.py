@@ -29,6 +29,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.settings import Durability
@@ -78,21 +79,8 @@ class LoopCommitter:
 
     def _flush(self) -> None:
         group, self._group = self._group, []
-        if not group:
+        if not group or not _commit_group(self.store, group, self.on_commit):
             return
-        started = time.perf_counter()
-        try:
-            synced = self.store.commit(w for w, _ in group)
-        except BaseException as exc:  # every waiter learns; the service stops scoring
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        if self.on_commit is not None:
-            self.on_commit(len(group), time.perf_counter() - started, synced)
-        for _, future in group:
-            if not future.done():  # a waiter that went away cancelled its future; the write stands
-                future.set_result(None)
         if self.store.checkpointer is not None and self.store.checkpointer.overdue:
             # After the answers' callbacks (queued first): only later requests wait for it.
             self.loop.call_soon(_restart_wal, self.store)
@@ -132,18 +120,8 @@ class GroupCommitter:
                 if not self._queue and self._stopping:
                     return
                 group, self._queue = self._queue, []
-            started = time.perf_counter()
-            try:
-                synced = self.store.commit(w for w, _ in group)
-            except BaseException as exc:  # every waiter learns; the service stops scoring
-                for _, future in group:
-                    _settle(future, exc)
-                continue
-            if self.on_commit is not None:
-                self.on_commit(len(group), time.perf_counter() - started, synced)
-            for _, future in group:
-                _settle(future, None)
-            _restart_wal(self.store)  # after answering: only the next group waits for it
+            if _commit_group(self.store, group, self.on_commit):
+                _restart_wal(self.store)  # after answering: only the next group waits for it
 
     def stop(self) -> None:
         """Commit what is queued, then end the thread."""
@@ -153,16 +131,43 @@ class GroupCommitter:
         self._thread.join(timeout=30)
 
 
-def _settle(future: concurrent.futures.Future[None], exc: BaseException | None) -> None:
+AnyFuture = asyncio.Future[None] | concurrent.futures.Future[None]
+
+
+def _commit_group(
+    store: StateStore, group: list[tuple[Write, Any]], on_commit: OnCommit | None
+) -> bool:
+    """Commit a group's writes in one transaction, then settle every waiter's future.
+
+    A failed commit reaches every waiter (the service then stops scoring); returns
+    whether the commit succeeded.
+    """
+    started = time.perf_counter()
+    try:
+        synced = store.commit(w for w, _ in group)
+    except BaseException as exc:
+        for _, future in group:
+            _settle(future, exc)
+        return False
+    if on_commit is not None:
+        on_commit(len(group), time.perf_counter() - started, synced)
+    for _, future in group:
+        _settle(future, None)
+    return True
+
+
+def _settle(future: AnyFuture, exc: BaseException | None) -> None:
     # A waiter that went away may have cancelled its future; the write stands either way,
-    # and the writer thread must not die of InvalidStateError.
+    # and a writer must not die of InvalidStateError.
+    if future.done():
+        return
     try:
         if exc is None:
             future.set_result(None)
         else:
             future.set_exception(exc)
-    except concurrent.futures.InvalidStateError:
-        pass
+    except (concurrent.futures.InvalidStateError, asyncio.InvalidStateError):
+        pass  # cancelled between the check and the call (the thread's futures)
 
 
 Committer = LoopCommitter | GroupCommitter
