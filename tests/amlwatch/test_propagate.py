@@ -99,12 +99,15 @@ def test_neighbour_scores_reject_unordered_rows() -> None:
 START = dt.datetime(2022, 9, 1)
 
 
-def planted(seed: int, *, rings: int, lawful: int, days: int, marked: bool = True):
+def planted(
+    seed: int, *, rings: int, lawful: int, days: int, marked: bool = True, chain: bool = False
+):
     """Lawful noise plus 3-leg rings x -> y -> z -> x of fresh accounts within a few hours.
 
     Only a ring's first leg carries the planted signal (c = 4); its later legs look like
     lawful rows, but they share the first leg's accounts. Every ring leg is laundering.
-    With `marked=False` the first leg looks lawful too.
+    With `marked=False` the first leg looks lawful too. With `chain=True` each ring is a
+    chain w -> x -> y -> z instead: its last leg shares no account with the marked leg.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -112,9 +115,9 @@ def planted(seed: int, *, rings: int, lawful: int, days: int, marked: bool = Tru
         rows.append((rng.uniform(0, days * DAY), *rng.integers(0, 500, 2), rng.normal(), 0))
     for r in range(rings):
         t = rng.uniform(0, days * DAY - 600)
-        x, y, z = 10_000 + 3 * r + np.arange(3) + 3000 * seed
+        x, y, z, w = 10_000 + 4 * r + np.arange(4) + 4000 * seed
         first = 4.0 if marked else rng.normal()
-        legs = ((x, y, first), (y, z, rng.normal()), (z, x, rng.normal()))
+        legs = ((x, y, first), (y, z, rng.normal()), (z, w if chain else x, rng.normal()))
         for k, (a, b, mark) in enumerate(legs):
             rows.append((t + 60 * (k + 1), a, b, mark, 1))
     rows.sort(key=lambda r: r[0])
@@ -133,9 +136,11 @@ def planted(seed: int, *, rings: int, lawful: int, days: int, marked: bool = Tru
     return frame, label.astype(np.int8)
 
 
-def later_legs(frame: pl.DataFrame, labels: np.ndarray) -> np.ndarray:
-    """Ring legs that are not a ring's first leg (their payer was paid within the ring)."""
-    return (labels == 1) & (frame.get_column("src").to_numpy() % 3 != 1)
+def later_legs(frame: pl.DataFrame, labels: np.ndarray, leg: int | None = None) -> np.ndarray:
+    """Ring legs that are not a ring's first leg (their payer was paid within the ring), or
+    only its `leg`-th leg (0-based)."""
+    offset = frame.get_column("src").to_numpy() % 4
+    return (labels == 1) & ((offset != 0) if leg is None else (offset == leg))
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +173,24 @@ def test_later_ring_legs_inherit_the_marked_legs_suspicion(planted_case) -> None
     assert sum(bool(r) and r[0].startswith("nb_") for r in top) > 0.8 * later.sum()
 
 
+def test_a_second_level_carries_suspicion_two_legs() -> None:
+    # Chains w -> x -> y -> z marked on their first leg only: the last leg shares no account
+    # with it, so one round of propagation cannot reach it and two can.
+    train, y_train = planted(0, rings=80, lawful=6000, days=60, chain=True)
+    test, y_test = planted(1, rings=20, lawful=2000, days=20, chain=True)
+    test = test.with_columns(pl.col("timestamp") + dt.timedelta(days=61))
+    last, lawful = later_legs(test, y_test, leg=2), y_test == 0
+    kw: dict[str, Any] = {"columns": ["a", "c"], "rounds": 40, "folds": 4, "window_days": 1.0}
+
+    def found(levels: int) -> float:
+        det = PropagatedXGBoostDetector(**kw, levels=levels).fit(train, y_train)
+        scores = det.decision_function(test)
+        return float(np.mean(scores[last] > np.quantile(scores[lawful], 0.99)))
+
+    assert found(1) < 0.3
+    assert found(2) > 0.8
+
+
 def test_scores_ignore_later_rows_and_stream_in_any_chunks(planted_case) -> None:
     train, y_train, test, _, _ = planted_case
     kw: dict[str, Any] = {
@@ -197,10 +220,32 @@ def test_scores_ignore_later_rows_and_stream_in_any_chunks(planted_case) -> None
     np.testing.assert_array_equal(det.decision_function(altered[:cut]), whole[:cut])
 
 
+@pytest.mark.parametrize("purge_days", [0.0, 5.0])
+def test_purged_blocks_ignore_labels_next_to_the_block(planted_case, purge_days) -> None:
+    train, y_train, *_ = planted_case
+    kw: dict[str, Any] = {"columns": ["a", "c"], "rounds": 20, "folds": 3}
+    minute = (train["timestamp"] - START).dt.total_minutes().to_numpy()
+    first_end = minute[: train.height // 3].max()  # the first block's last row
+    # Lawful rows in the 5 days after the first block, relabelled as laundering.
+    near = (minute > first_end) & (minute <= first_end + 5 * DAY) & (y_train == 0)
+    flipped = np.where(near, 1, y_train).astype(np.int8)
+    det = PropagatedXGBoostDetector(**kw, purge_days=purge_days)
+    before = det.fit(train, y_train).oof_scores_
+    after = PropagatedXGBoostDetector(**kw, purge_days=purge_days).fit(train, flipped).oof_scores_
+    assert before is not None and after is not None
+    block = slice(0, train.height // 3)
+    if purge_days:  # the first block's model never saw those rows
+        np.testing.assert_array_equal(after[block], before[block])
+    else:  # plain blocks: it trained on them, and its scores move
+        assert np.abs(after[block] - before[block]).max() > 1e-3
+
+
 def test_propagated_detector_checks_its_inputs(planted_case) -> None:
     train, y_train, *_ = planted_case
     with pytest.raises(ValueError, match="folds"):
         PropagatedXGBoostDetector(columns=["a"], folds=1)
+    with pytest.raises(ValueError, match="purge_days"):
+        PropagatedXGBoostDetector(columns=["a"], purge_days=-1)
     with pytest.raises(ValueError, match="key column"):
         PropagatedXGBoostDetector(columns=["a"], rounds=2).fit(train.drop("src"), y_train)
     det = make_detector("xgboost_propagated", {"columns": ["a", "c"], "rounds": 2, "hops": 2})
