@@ -75,11 +75,12 @@ class RunConfig:
 
     def families(self) -> list[str]:
         """Feature families any detector needs (graph only when asked for)."""
+        from amlwatch.detectors import default_families
         from amlwatch.features.registry import FAMILIES
 
         wanted = {"transaction", "account", "pair"}
         for d in self.detectors:
-            wanted |= set(d.params.get("families", []))
+            wanted |= set(d.params.get("families", default_families(d.kind)))
         return [f for f in FAMILIES if f in wanted]
 
 
@@ -101,6 +102,13 @@ def load_config(path: str | Path | None) -> RunConfig:
         detectors = tuple(
             DetectorSpec(str(d["name"]), str(d["kind"]), dict(d.get("params", {})))
             for d in data["detector"]
+        )
+    from amlwatch.detectors import detector_problems
+
+    problems = detector_problems(detectors)
+    if problems:
+        raise ValueError(
+            f"{path}: {len(problems)} problem(s) in [[detector]]: " + "; ".join(problems)
         )
     try:
         return RunConfig(graph=graph, flow=flow, detectors=detectors, **run)

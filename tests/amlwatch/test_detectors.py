@@ -111,3 +111,36 @@ def test_bad_rules_file_is_a_clear_error(tmp_path, text: str) -> None:
 def test_unknown_detector_kind() -> None:
     with pytest.raises(ValueError, match="unknown detector kind"):
         make_detector("nope")
+
+
+def test_unknown_detector_parameter_is_an_error_not_a_default() -> None:
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['window'\]"):
+        make_detector("xgboost_propagated", {"window": 3.0})
+    assert make_detector("xgboost_propagated", {"window_days": 3.0}).window_days == 3.0
+
+
+def test_config_lists_every_detector_problem(tmp_path) -> None:
+    from amlwatch.config import load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text(
+        '[[detector]]\nname = "a"\nkind = "xgboost"\nparams = {round = 5}\n'
+        '[[detector]]\nname = "b"\nkind = "xgbost"\n'
+        '[[detector]]\nname = "c"\nkind = "rules"\nparams = {path = "r.toml"}\n'
+    )
+    with pytest.raises(ValueError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "run.toml: 2 problem(s)" in message
+    assert "'a'" in message and "['round']" in message
+    assert "'b'" in message and "unknown detector kind 'xgbost'" in message
+    assert "'c'" not in message
+
+
+def test_a_run_builds_the_families_a_default_propagated_row_reads() -> None:
+    from amlwatch.config import DetectorSpec, RunConfig
+
+    cfg = RunConfig(detectors=(DetectorSpec("p", "xgboost_propagated"),))
+    assert {"graph", "flow"} <= set(cfg.families())
+    narrow = DetectorSpec("p", "xgboost_propagated", {"families": ["transaction", "account"]})
+    assert "graph" not in RunConfig(detectors=(narrow,)).families()

@@ -3,25 +3,63 @@
 `DETECTORS` maps a kind (the `kind` of a `[[detector]]` table in a run's
 config) to a factory `(params, seed) -> Detector`. Part 2 registers "gan"
 with `register_detector`; `amlwatch run` then accepts it in its config.
+A kind registered with the parameters it `accepts` rejects any other (a
+misspelt parameter would otherwise fall back to its default in silence);
+`detector_problems` lists every such problem of a config at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from amlwatch.detectors.base import Detector, NotFittedError
 from amlwatch.features.registry import feature_names
 
-__all__ = ["DETECTORS", "Detector", "NotFittedError", "make_detector", "register_detector"]
+if TYPE_CHECKING:
+    from amlwatch.config import DetectorSpec
+
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "NotFittedError",
+    "default_families",
+    "detector_problems",
+    "make_detector",
+    "register_detector",
+]
 
 Factory = Callable[[dict[str, Any], int], Detector]
 DETECTORS: dict[str, Factory] = {}
+ACCEPTS: dict[str, frozenset[str]] = {}  # kind -> the parameters it reads (absent: unchecked)
 
 
-def register_detector(kind: str, factory: Factory) -> None:
-    """Make a detector kind available to run configs."""
+def register_detector(kind: str, factory: Factory, *, accepts: Iterable[str] | None = None) -> None:
+    """Make a detector kind available to run configs (`accepts`: its parameters' names)."""
     DETECTORS[kind] = factory
+    if accepts is None:
+        ACCEPTS.pop(kind, None)
+    else:
+        ACCEPTS[kind] = frozenset(accepts)
+
+
+def detector_problems(specs: Iterable[DetectorSpec]) -> list[str]:
+    """Every unknown kind and unknown parameter among `specs`, one message each."""
+    problems = []
+    for spec in specs:
+        if spec.kind not in DETECTORS:
+            problems.append(
+                f"detector {spec.name!r}: unknown detector kind {spec.kind!r}; "
+                f"known: {sorted(DETECTORS)}"
+            )
+            continue
+        unknown = sorted(set(spec.params) - ACCEPTS.get(spec.kind, set(spec.params)))
+        if unknown:
+            problems.append(
+                f"detector {spec.name!r} (kind {spec.kind!r}): {len(unknown)} unknown "
+                f"parameter(s) {unknown}; it accepts {sorted(ACCEPTS[spec.kind])}"
+            )
+    return problems
 
 
 def _columns(params: dict[str, Any]) -> list[str]:
@@ -60,6 +98,12 @@ def _xgboost(params: dict[str, Any], seed: int) -> Detector:
 GRAPH_FAMILIES = ["transaction", "account", "pair", "graph", "flow"]
 
 
+def default_families(kind: str) -> list[str]:
+    """The feature families a kind reads when its params name none (beyond the streamable
+    ones every run builds)."""
+    return GRAPH_FAMILIES if kind == "xgboost_propagated" else []
+
+
 def _bagged(params: dict[str, Any], seed: int) -> Detector:
     from amlwatch.detectors.bagged import BaggedXGBoostDetector
 
@@ -72,16 +116,24 @@ def _bagged(params: dict[str, Any], seed: int) -> Detector:
     )
 
 
+_XGBOOST = ("columns", "families", "rounds", "params")
+_PROPAGATION = (
+    "folds",
+    "window_days",
+    "high_quantile",
+    "hops",
+    "own_score",
+    "purge_days",
+    "levels",
+)
+
+
 def _propagated(params: dict[str, Any], seed: int) -> Detector:
     from amlwatch.detectors.propagate import PropagatedXGBoostDetector
 
     given = {"columns", "families"} & set(params)
     columns = _columns(params) if given else feature_names(families=GRAPH_FAMILIES)
-    extra = {
-        k: params[k]
-        for k in ("folds", "window_days", "high_quantile", "hops", "own_score")
-        if k in params
-    }
+    extra = {k: params[k] for k in _PROPAGATION if k in params}
     return PropagatedXGBoostDetector(
         columns=columns,
         rounds=int(params.get("rounds", 200)),
@@ -101,17 +153,26 @@ def _gan_kind(kind: str) -> Factory:
     return factory
 
 
-register_detector("rules", _rules)
-register_detector("iforest", _iforest)
-register_detector("xgboost", _xgboost)
-register_detector("xgboost_bagged", _bagged)
-register_detector("xgboost_propagated", _propagated)
-for _kind in ("gan", "gan_or_rules", "xgboost_gan"):
-    register_detector(_kind, _gan_kind(_kind))
+register_detector("rules", _rules, accepts=["path"])
+register_detector(
+    "iforest", _iforest, accepts=["columns", "families", "n_estimators", "max_samples"]
+)
+register_detector("xgboost", _xgboost, accepts=_XGBOOST)
+register_detector("xgboost_bagged", _bagged, accepts=[*_XGBOOST, "bags"])
+register_detector("xgboost_propagated", _propagated, accepts=[*_XGBOOST, *_PROPAGATION])
+_GAN = ("gan", "columns", "categorical")
+register_detector("gan", _gan_kind("gan"), accepts=_GAN)
+register_detector("gan_or_rules", _gan_kind("gan_or_rules"), accepts=[*_GAN, "rules"])
+register_detector(
+    "xgboost_gan", _gan_kind("xgboost_gan"), accepts=[*_GAN, "xgb_columns", "rounds", "params"]
+)
 
 
 def make_detector(kind: str, params: dict[str, Any] | None = None, *, seed: int = 0) -> Detector:
     """Build a registered detector kind."""
-    if kind not in DETECTORS:
-        raise ValueError(f"unknown detector kind {kind!r}; known: {sorted(DETECTORS)}")
+    from amlwatch.config import DetectorSpec
+
+    problems = detector_problems([DetectorSpec(kind, kind, dict(params or {}))])
+    if problems:
+        raise ValueError(problems[0])
     return DETECTORS[kind](dict(params or {}), seed)
