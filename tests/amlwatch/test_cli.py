@@ -83,6 +83,16 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert runner.invoke(app, ["validate", str(tmp_path / "missing")]).exit_code == 2
 
 
+def test_bad_detector_config_exits_2_before_reading_data(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(FAST_CONFIG.replace("n_estimators", "n_estimator"))
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", str(tmp_path), "--out", str(out), "--config", str(config)])
+    assert res.exit_code == 2
+    assert "run.toml" in res.output and "['n_estimator']" in res.output
+    assert not out.exists()
+
+
 def test_run_without_labels_alerts_but_does_not_evaluate(small_world, tmp_path: Path) -> None:
     from amlwatch.config import DetectorSpec, RunConfig
     from amlwatch.pipeline import run
