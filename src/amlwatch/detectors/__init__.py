@@ -53,11 +53,12 @@ def detector_problems(specs: Iterable[DetectorSpec]) -> list[str]:
                 f"known: {sorted(DETECTORS)}"
             )
             continue
-        unknown = sorted(set(spec.params) - ACCEPTS.get(spec.kind, set(spec.params)))
+        accepted = ACCEPTS.get(spec.kind)
+        unknown = [] if accepted is None else sorted(set(spec.params) - accepted)
         if unknown:
             problems.append(
                 f"detector {spec.name!r} (kind {spec.kind!r}): {len(unknown)} unknown "
-                f"parameter(s) {unknown}; it accepts {sorted(ACCEPTS[spec.kind])}"
+                f"parameter(s) {unknown}; it accepts {sorted(accepted or ())}"
             )
     return problems
 
