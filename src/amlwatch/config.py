@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -84,33 +84,86 @@ class RunConfig:
         return [f for f in FAMILIES if f in wanted]
 
 
+_SECTIONS = ("run", "graph", "flow", "detector")
+_DETECTOR_KEYS = ("name", "kind", "params")
+
+
+def _table_problems(data: dict[str, Any]) -> list[str]:
+    """Unknown sections, unknown keys and malformed tables of a config, one message each."""
+    problems = []
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        problems.append(f"{len(unknown)} unknown section(s) {unknown}; known: {list(_SECTIONS)}")
+    allowed = {
+        "run": {f.name for f in fields(RunConfig)} - {"graph", "flow", "detectors"},
+        "graph": {f.name for f in fields(GraphConfig)},
+        "flow": {f.name for f in fields(FlowConfig)},
+    }
+    for section, keys in allowed.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            problems.append(f"[{section}] must be a table")
+        elif bad := sorted(set(table) - keys):
+            problems.append(f"[{section}]: {len(bad)} unknown key(s) {bad}; known: {sorted(keys)}")
+    tables = data.get("detector", [])
+    if not isinstance(tables, list):
+        return [*problems, "[[detector]] must be an array of tables"]
+    for i, d in enumerate(tables, 1):
+        if not isinstance(d, dict):
+            problems.append(f"[[detector]] #{i} must be a table")
+            continue
+        missing = [k for k in ("name", "kind") if not isinstance(d.get(k), str)]
+        if missing:
+            problems.append(f"[[detector]] #{i} needs a string {' and '.join(missing)}")
+        if bad := sorted(set(d) - set(_DETECTOR_KEYS)):
+            problems.append(
+                f"[[detector]] #{i}: unknown key(s) {bad}; known: {list(_DETECTOR_KEYS)}"
+            )
+        if not isinstance(d.get("params", {}), dict):
+            problems.append(f"[[detector]] #{i}: params must be a table")
+    return problems
+
+
 def load_config(path: str | Path | None) -> RunConfig:
-    """Read a TOML config (`[run]`, `[graph]`, `[flow]`, `[[detector]]`); None gives the defaults."""
+    """Read a TOML config (`[run]`, `[graph]`, `[flow]`, `[[detector]]`); None gives the defaults.
+
+    Every unknown section, key, detector kind and detector parameter is reported in one
+    ValueError (a misspelt key would otherwise be ignored or fall back to a default)."""
     if path is None:
         return RunConfig()
-    data = tomllib.loads(Path(path).read_text())
-    run = dict(data.get("run", {}))
-    for key in ("budgets", "fractions"):
-        if key in run:
-            run[key] = tuple(float(x) for x in run[key])
-    if "threshold" in run:
-        run["threshold"] = ThresholdRule(run["threshold"])
-    graph = GraphConfig(**data.get("graph", {}))
-    flow = FlowConfig(**data.get("flow", {}))
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    problems = _table_problems(data)
     detectors = DEFAULT_DETECTORS
     if "detector" in data:
-        detectors = tuple(
-            DetectorSpec(str(d["name"]), str(d["kind"]), dict(d.get("params", {})))
-            for d in data["detector"]
-        )
-    from amlwatch.detectors import detector_problems
+        from amlwatch.detectors import detector_problems
 
-    problems = detector_problems(detectors)
-    if problems:
-        raise ValueError(
-            f"{path}: {len(problems)} problem(s) in [[detector]]: " + "; ".join(problems)
+        tables = data["detector"] if isinstance(data["detector"], list) else []
+        well_formed = [  # the malformed ones are already among the problems
+            d
+            for d in tables
+            if isinstance(d, dict)
+            and isinstance(d.get("name"), str)
+            and isinstance(d.get("kind"), str)
+            and isinstance(d.get("params", {}), dict)
+        ]
+        detectors = tuple(
+            DetectorSpec(d["name"], d["kind"], dict(d.get("params", {}))) for d in well_formed
         )
+        problems += detector_problems(detectors)
+    if problems:
+        raise ValueError(f"{path}: {len(problems)} problem(s): " + "; ".join(problems))
     try:
+        run = dict(data.get("run", {}))
+        for key in ("budgets", "fractions"):
+            if key in run:
+                run[key] = tuple(float(x) for x in run[key])
+        if "threshold" in run:
+            run["threshold"] = ThresholdRule(run["threshold"])
+        graph = GraphConfig(**data.get("graph", {}))
+        flow = FlowConfig(**data.get("flow", {}))
         return RunConfig(graph=graph, flow=flow, detectors=detectors, **run)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from None
