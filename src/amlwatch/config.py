@@ -88,8 +88,9 @@ _SECTIONS = ("run", "graph", "flow", "detector")
 _DETECTOR_KEYS = ("name", "kind", "params")
 
 
-def _table_problems(data: dict[str, Any]) -> list[str]:
-    """Unknown sections, unknown keys and malformed tables of a config, one message each."""
+def _check_tables(data: dict[str, Any]) -> tuple[list[str], list[DetectorSpec] | None]:
+    """Unknown sections, unknown keys and malformed tables of a config (one message each),
+    and the well-formed `[[detector]]` tables as specs (None: the config names none)."""
     problems = []
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
@@ -105,9 +106,12 @@ def _table_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"[{section}] must be a table")
         elif bad := sorted(set(table) - keys):
             problems.append(f"[{section}]: {len(bad)} unknown key(s) {bad}; known: {sorted(keys)}")
-    tables = data.get("detector", [])
+    if "detector" not in data:
+        return problems, None
+    tables = data["detector"]
+    specs: list[DetectorSpec] = []
     if not isinstance(tables, list):
-        return [*problems, "[[detector]] must be an array of tables"]
+        return [*problems, "[[detector]] must be an array of tables"], specs
     for i, d in enumerate(tables, 1):
         if not isinstance(d, dict):
             problems.append(f"[[detector]] #{i} must be a table")
@@ -119,9 +123,12 @@ def _table_problems(data: dict[str, Any]) -> list[str]:
             problems.append(
                 f"[[detector]] #{i}: unknown key(s) {bad}; known: {list(_DETECTOR_KEYS)}"
             )
-        if not isinstance(d.get("params", {}), dict):
+        params = d.get("params", {})
+        if not isinstance(params, dict):
             problems.append(f"[[detector]] #{i}: params must be a table")
-    return problems
+        elif not missing:
+            specs.append(DetectorSpec(d["name"], d["kind"], dict(params)))
+    return problems, specs
 
 
 def load_config(path: str | Path | None) -> RunConfig:
@@ -135,24 +142,11 @@ def load_config(path: str | Path | None) -> RunConfig:
         data = tomllib.loads(Path(path).read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    problems = _table_problems(data)
-    detectors = DEFAULT_DETECTORS
-    if "detector" in data:
-        from amlwatch.detectors import detector_problems
+    from amlwatch.detectors import detector_problems
 
-        tables = data["detector"] if isinstance(data["detector"], list) else []
-        well_formed = [  # the malformed ones are already among the problems
-            d
-            for d in tables
-            if isinstance(d, dict)
-            and isinstance(d.get("name"), str)
-            and isinstance(d.get("kind"), str)
-            and isinstance(d.get("params", {}), dict)
-        ]
-        detectors = tuple(
-            DetectorSpec(d["name"], d["kind"], dict(d.get("params", {}))) for d in well_formed
-        )
-        problems += detector_problems(detectors)
+    problems, specs = _check_tables(data)
+    detectors = DEFAULT_DETECTORS if specs is None else tuple(specs)
+    problems += detector_problems(detectors)
     if problems:
         raise ValueError(f"{path}: {len(problems)} problem(s): " + "; ".join(problems))
     try:
