@@ -32,15 +32,30 @@ __all__ = [
 Factory = Callable[[dict[str, Any], int], Detector]
 DETECTORS: dict[str, Factory] = {}
 ACCEPTS: dict[str, frozenset[str]] = {}  # kind -> the parameters it reads (absent: unchecked)
+FAMILIES_READ: dict[str, tuple[str, ...]] = {}  # kind -> families it reads when params name none
 
 
-def register_detector(kind: str, factory: Factory, *, accepts: Iterable[str] | None = None) -> None:
-    """Make a detector kind available to run configs (`accepts`: its parameters' names)."""
+def register_detector(
+    kind: str,
+    factory: Factory,
+    *,
+    accepts: Iterable[str] | None = None,
+    families: Iterable[str] = (),
+) -> None:
+    """Make a detector kind available to run configs (`accepts`: its parameters' names;
+    `families`: the feature families it reads when its params name none, beyond the
+    streamable ones every run builds)."""
     DETECTORS[kind] = factory
+    FAMILIES_READ[kind] = tuple(families)
     if accepts is None:
         ACCEPTS.pop(kind, None)
     else:
         ACCEPTS[kind] = frozenset(accepts)
+
+
+def default_families(kind: str) -> list[str]:
+    """The feature families a kind reads when its params name none."""
+    return list(FAMILIES_READ.get(kind, ()))
 
 
 def detector_problems(specs: Iterable[DetectorSpec]) -> list[str]:
@@ -99,12 +114,6 @@ def _xgboost(params: dict[str, Any], seed: int) -> Detector:
 GRAPH_FAMILIES = ["transaction", "account", "pair", "graph", "flow"]
 
 
-def default_families(kind: str) -> list[str]:
-    """The feature families a kind reads when its params name none (beyond the streamable
-    ones every run builds)."""
-    return GRAPH_FAMILIES if kind == "xgboost_propagated" else []
-
-
 def _bagged(params: dict[str, Any], seed: int) -> Detector:
     from amlwatch.detectors.bagged import BaggedXGBoostDetector
 
@@ -160,7 +169,12 @@ register_detector(
 )
 register_detector("xgboost", _xgboost, accepts=_XGBOOST)
 register_detector("xgboost_bagged", _bagged, accepts=[*_XGBOOST, "bags"])
-register_detector("xgboost_propagated", _propagated, accepts=[*_XGBOOST, *_PROPAGATION])
+register_detector(
+    "xgboost_propagated",
+    _propagated,
+    accepts=[*_XGBOOST, *_PROPAGATION],
+    families=GRAPH_FAMILIES,
+)
 _GAN = ("gan", "columns", "categorical")
 register_detector("gan", _gan_kind("gan"), accepts=_GAN)
 register_detector("gan_or_rules", _gan_kind("gan_or_rules"), accepts=[*_GAN, "rules"])
