@@ -246,6 +246,8 @@ def test_propagated_detector_checks_its_inputs(planted_case) -> None:
         PropagatedXGBoostDetector(columns=["a"], folds=1)
     with pytest.raises(ValueError, match="purge_days"):
         PropagatedXGBoostDetector(columns=["a"], purge_days=-1)
+    with pytest.raises(ValueError, match="levels"):
+        PropagatedXGBoostDetector(columns=["a"], levels=0)
     with pytest.raises(ValueError, match="key column"):
         PropagatedXGBoostDetector(columns=["a"], rounds=2).fit(train.drop("src"), y_train)
     det = make_detector("xgboost_propagated", {"columns": ["a", "c"], "rounds": 2, "hops": 2})
