@@ -33,6 +33,7 @@ def test_contract(kind: str, small_features: pl.DataFrame) -> None:
     np.testing.assert_array_equal(detector.predict(test), scores > np.median(scores))
     reasons = detector.reasons(test.head(5), top=2)
     assert len(reasons) == 5 and all(len(r) <= 2 for r in reasons)
+    assert detector.reasons(test.head(0)) == []  # a period without alerts has no reasons
     # Same seed, same data -> same scores.
     again = make_detector(kind, FAST.get(kind, {}), seed=1)
     np.testing.assert_array_equal(again.fit(train, y).decision_function(test), scores)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
-__all__ = ["matrix", "top_reasons"]
+__all__ = ["matrix", "shap_values", "top_reasons"]
 
 
 def matrix(features: pl.DataFrame, columns: list[str], *, name: str) -> np.ndarray:
@@ -16,6 +18,16 @@ def matrix(features: pl.DataFrame, columns: list[str], *, name: str) -> np.ndarr
             f"{name}: feature frame lacks {len(missing)} column(s), e.g. {missing[:3]}"
         )
     return features.select(columns).cast(pl.Float32).to_numpy().astype(np.float32, order="C")
+
+
+def shap_values(booster: Any, data: Any, rows: int, columns: int) -> np.ndarray:
+    """A booster's SHAP contributions per row and column (the bias column dropped).
+
+    XGBoost returns a flat array for zero rows, so the shape is set here: a period
+    with no alerts has no reasons, not an IndexError.
+    """
+    contribs = np.asarray(booster.predict(data, pred_contribs=True))
+    return contribs.reshape(rows, columns + 1)[:, :-1]
 
 
 def top_reasons(weights: np.ndarray, columns: list[str], top: int) -> list[list[str]]:

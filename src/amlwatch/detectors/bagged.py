@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from amlwatch.detectors._frame import top_reasons
+from amlwatch.detectors._frame import shap_values, top_reasons
 from amlwatch.detectors.base import Detector
 from amlwatch.detectors.xgb import XGBoostDetector
 
@@ -66,8 +66,6 @@ class BaggedXGBoostDetector(Detector):
         data = xgb.DMatrix(
             matrix(features, self.columns, name=self.name), feature_names=self.columns
         )
-        contribs = np.mean(
-            [np.asarray(m.booster.predict(data, pred_contribs=True))[:, :-1] for m in self.members],
-            axis=0,
-        )
+        rows, cols = features.height, len(self.columns)
+        contribs = np.mean([shap_values(m.booster, data, rows, cols) for m in self.members], axis=0)
         return top_reasons(contribs, self.columns, top)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from amlwatch.detectors._frame import matrix, top_reasons
+from amlwatch.detectors._frame import matrix, shap_values, top_reasons
 from amlwatch.detectors.base import Detector
 
 __all__ = ["DEFAULT_PARAMS", "XGBoostDetector"]
@@ -72,7 +72,7 @@ class XGBoostDetector(Detector):
         data = xgb.DMatrix(
             matrix(features, self.columns, name=self.name), feature_names=self.columns
         )
-        contribs = np.asarray(self.booster.predict(data, pred_contribs=True))[:, :-1]
+        contribs = shap_values(self.booster, data, features.height, len(self.columns))
         return top_reasons(contribs, self.columns, top)
 
     def save(self, path: str) -> None:
