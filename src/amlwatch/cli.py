@@ -18,7 +18,7 @@ for _var in (
     os.environ.setdefault(_var, "1")
 
 import functools  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Any, TypeVar  # noqa: E402
 
@@ -81,8 +81,7 @@ def validate_command(data: DataArg) -> None:
         f"{first!s} .. {last!s}{labels}",
         highlight=False,
     )
-    for warning in ledger.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    _print_warnings(ledger.warnings)
 
 
 @app.command("synth")
@@ -115,6 +114,7 @@ def _print_table(result: Any) -> None:
 
     if result.table is None:
         console.print("no labels: alerts written, no evaluation")
+        _print_warnings(result.warnings)
         return
     table = Table(title="test period (thresholds chosen on validation)")
     cols = [
@@ -134,6 +134,12 @@ def _print_table(result: Any) -> None:
             *[f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in cols]
         )
     console.print(table)
+    _print_warnings(result.warnings)
+
+
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 @app.command("run")

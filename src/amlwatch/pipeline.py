@@ -18,6 +18,7 @@ from amlwatch.data.load import load_ledger
 from amlwatch.detectors import Detector, make_detector
 from amlwatch.detectors.rules import RulesDetector
 from amlwatch.evaluate import Period, evaluate_scores, evaluation_table, temporal_split
+from amlwatch.evaluate.health import period_warnings, threshold_warnings
 from amlwatch.features import build_features
 from amlwatch.io import write_frame, write_text
 
@@ -70,6 +71,8 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
     test_scores: dict[str, np.ndarray] = {}
     rule_hits: dict[str, int] = {}
     warnings = list(ledger.warnings)
+    if labels:
+        warnings += period_warnings(y[split.valid], y[split.test])
     for spec in cfg.detectors:
         det: Detector = make_detector(spec.kind, spec.params, seed=cfg.seed)
         if det.supervised and not labels:
@@ -93,6 +96,8 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
             )
             det.set_threshold(row["threshold"])
             rows.append(row)
+            if cfg.threshold is not ThresholdRule.BUDGET:
+                warnings += threshold_warnings(spec.name, s_valid, row["threshold"], beta=cfg.beta)
         seconds[f"detector:{spec.name}"] = time.perf_counter() - t0
         test_scores[spec.name] = s_test
         hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)

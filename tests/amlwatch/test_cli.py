@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from amlwatch.cli import app
@@ -57,6 +58,10 @@ def test_synth_validate_run(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["detector"] for r in metrics["evaluation"]] == ["rules", "iforest", "xgboost_graph"]
+    # Every warning of the run (a 6,000-transaction world has few laundering rows) is printed.
+    assert metrics["warnings"]
+    printed = " ".join(res.output.split())
+    assert all(" ".join(w.split()) in printed for w in metrics["warnings"])
     assert set(metrics["rule_hits_test"]) == {"many_transfers_large_amount", "listed_country"}
     html = (out / "report.html").read_text()
     for section in (
@@ -120,3 +125,35 @@ def test_run_without_labels_alerts_but_does_not_evaluate(small_world, tmp_path: 
     assert share < 0.02
     assert {"txn_id", "score", "reasons"} <= set(result.alerts.columns)
     assert (tmp_path / "run" / "report.html").exists()
+
+
+def test_run_warns_when_the_validation_period_holds_no_laundering(small_ledger, tmp_path) -> None:
+    """Thresholds cannot be chosen without laundering in validation: the run says so, loudly."""
+    import dataclasses
+
+    import polars as pl
+
+    from amlwatch.config import DetectorSpec, RunConfig
+    from amlwatch.evaluate import temporal_split
+    from amlwatch.pipeline import run
+
+    tx = small_ledger.transactions
+    valid = temporal_split(tx.height).valid
+    in_valid = pl.Series(
+        (np.arange(tx.height) >= valid.start) & (np.arange(tx.height) < valid.stop)
+    )
+    assert int(tx.filter(in_valid).get_column("is_laundering").sum()) > 0
+    unlabelled_valid = dataclasses.replace(
+        small_ledger,
+        transactions=tx.with_columns(
+            pl.when(in_valid).then(0).otherwise(pl.col("is_laundering")).alias("is_laundering")
+        ),
+    )
+    cfg = RunConfig(detectors=(DetectorSpec("xgboost", "xgboost", {"rounds": 5}),))
+    result = run(unlabelled_valid, tmp_path / "run", cfg)
+    assert any("validation period" in w and "holds no laundering" in w for w in result.warnings)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["warnings"] == result.warnings
+    assert "holds no laundering" in (tmp_path / "run" / "report.html").read_text()
+    # With nothing to catch, the F-beta threshold alerts on nothing.
+    assert result.table is not None and result.table.get_column("alerts_per_10k").to_list() == [0.0]

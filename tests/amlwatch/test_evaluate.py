@@ -103,3 +103,38 @@ def test_alert_budget_threshold_comes_from_validation() -> None:
     row = evaluate_scores("d", valid=valid, test=test, budget=10.0)
     assert int((valid.scores > row["threshold"]).sum()) == 20  # 10 per 10k of validation
     assert 5 <= row["alerts_per_10k"] <= 20  # about the same share of the test period
+
+
+def test_period_warnings_name_the_counts() -> None:
+    from amlwatch.evaluate.health import MIN_POSITIVES, period_warnings
+
+    enough = np.r_[np.ones(MIN_POSITIVES), np.zeros(500)]
+    assert period_warnings(enough, enough) == []
+    none_valid = period_warnings(np.zeros(400), enough)
+    assert (
+        len(none_valid) == 1
+        and "validation period (400 transactions) holds no laundering" in (none_valid[0])
+    )
+    few = period_warnings(np.r_[np.ones(5), np.zeros(100)], np.zeros(300))
+    assert "only 5 laundering transactions (of 105)" in few[0]
+    assert "test period (300 transactions) holds no laundering" in few[1]
+    assert "only 19" in period_warnings(enough, enough[1:])[0]
+
+
+def test_threshold_warning_when_the_best_cut_alerts_on_everything() -> None:
+    from amlwatch.evaluate.health import threshold_warnings
+
+    rng = np.random.default_rng(0)
+    scores = rng.random(1000)
+    # Planted: the laundering rows score lowest, so the best F2 alerts on (nearly) all rows.
+    labels = np.zeros(1000, dtype=np.int8)
+    labels[np.argsort(scores)[:10]] = 1
+    t = f_beta_threshold(scores, labels, beta=2.0)
+    (warning,) = threshold_warnings("rules", scores, t, beta=2.0)
+    assert warning.startswith("rules: its best-F2 threshold alerts on 100% of the validation")
+    # Planted the other way round: the laundering rows score highest; the cut alerts on 1 %.
+    labels = np.zeros(1000, dtype=np.int8)
+    labels[np.argsort(scores)[-10:]] = 1
+    t = f_beta_threshold(scores, labels, beta=2.0)
+    assert np.mean(scores > t) == pytest.approx(0.01)
+    assert threshold_warnings("xgboost", scores, t, beta=2.0) == []
