@@ -110,31 +110,35 @@ def synth_command(
 
 
 def _print_table(result: Any) -> None:
+    from rich import box
     from rich.table import Table
 
     if result.table is None:
         console.print("no labels: alerts written, no evaluation")
         _print_warnings(result.warnings)
         return
-    table = Table(title="test period (thresholds chosen on validation)")
-    cols = [
-        "detector",
-        "alerts_per_10k",
-        "precision",
-        "recall",
-        "f1",
-        "f2",
-        "pr_auc",
-        "recall_at_10_per_10k",
-    ]
+    from amlwatch.evaluate import summary_columns
+
+    # No vertical rules: eight columns and long detector names fit an 80-column terminal.
+    table = Table(
+        title="test period (thresholds chosen on validation)", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    cols = [*summary_columns(result.table.columns), "recall_at_10_per_10k"]
+    short = {"alerts_per_10k": "alerts/10k", "precision": "prec", "recall_at_10_per_10k": "rec@10"}
+    # Detector names are what tells the rows apart: never cut them short.
+    width = max(len("detector"), *(len(d) for d in result.table.get_column("detector")))
     for c in cols:
-        table.add_column(c)
+        table.add_column(short.get(c, c), min_width=width if c == "detector" else None)
     for row in result.table.iter_rows(named=True):
-        table.add_row(
-            *[f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in cols]
-        )
+        table.add_row(*[_cell(c, row[c]) for c in cols])
     console.print(table)
     _print_warnings(result.warnings)
+
+
+def _cell(column: str, value: Any) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.1f}" if column == "alerts_per_10k" else f"{value:.3f}"
 
 
 def _print_warnings(warnings: Sequence[str]) -> None:

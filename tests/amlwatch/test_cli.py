@@ -58,6 +58,8 @@ def test_synth_validate_run(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["detector"] for r in metrics["evaluation"]] == ["rules", "iforest", "xgboost_graph"]
+    # The terminal table (80 columns here) names every row in full.
+    assert all(name in res.output for name in ("rules", "iforest", "xgboost_graph"))
     # Every warning of the run (a 6,000-transaction world has few laundering rows) is printed.
     assert metrics["warnings"]
     printed = " ".join(res.output.split())
@@ -157,3 +159,21 @@ def test_run_warns_when_the_validation_period_holds_no_laundering(small_ledger, 
     assert "holds no laundering" in (tmp_path / "run" / "report.html").read_text()
     # With nothing to catch, the F-beta threshold alerts on nothing.
     assert result.table is not None and result.table.get_column("alerts_per_10k").to_list() == [0.0]
+
+
+def test_a_run_with_another_beta_reports_that_f_score(small_world, tmp_path: Path) -> None:
+    from amlwatch.synth import write_world
+
+    data = write_world(small_world, tmp_path / "world")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[run]\nbeta = 0.5\n[[detector]]\nname = "xgboost_tabular"\nkind = "xgboost"\n'
+        'params = { rounds = 5, families = ["transaction", "account", "pair"] }\n'
+    )
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["run", str(data), "--out", str(out), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "f0.5" in res.output and "xgboost_tabular" in res.output
+    assert "<th>f0.5</th>" in (out / "report.html").read_text()
+    (row,) = json.loads((out / "metrics.json").read_text())["evaluation"]
+    assert 0.0 <= row["f0.5"] <= 1.0 and "f2" not in row

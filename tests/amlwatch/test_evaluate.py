@@ -138,3 +138,17 @@ def test_threshold_warning_when_the_best_cut_alerts_on_everything() -> None:
     t = f_beta_threshold(scores, labels, beta=2.0)
     assert np.mean(scores > t) == pytest.approx(0.01)
     assert threshold_warnings("xgboost", scores, t, beta=2.0) == []
+
+
+def test_summary_columns_follow_the_runs_beta() -> None:
+    from amlwatch.evaluate import summary_columns
+
+    head = ["detector", "alerts_per_10k", "precision", "recall", "f1"]
+    for beta, extra in ((2.0, ["f2"]), (0.5, ["f0.5"]), (1.0, [])):
+        row = evaluate_scores(
+            "d",
+            valid=Period(np.array([0.1, 0.9]), np.array([0, 1])),
+            test=Period(np.array([0.2, 0.8]), np.array([0, 1])),
+            beta=beta,
+        )
+        assert summary_columns(list(row)) == [*head, *extra, "pr_auc"]

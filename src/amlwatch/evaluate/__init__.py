@@ -15,6 +15,7 @@ from amlwatch.evaluate.table import (
     evaluate_alerts,
     evaluate_scores,
     evaluation_table,
+    summary_columns,
 )
 from amlwatch.evaluate.thresholds import budget_threshold, f_beta_threshold
 
@@ -29,5 +30,6 @@ __all__ = [
     "evaluation_table",
     "f_beta_threshold",
     "recall_at_budget",
+    "summary_columns",
     "temporal_split",
 ]

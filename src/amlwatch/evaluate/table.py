@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ import polars as pl
 from amlwatch.evaluate.metrics import average_precision, confusion, f_beta, recall_at_budget
 from amlwatch.evaluate.thresholds import budget_threshold, f_beta_threshold
 
-__all__ = ["Period", "evaluate_alerts", "evaluate_scores", "evaluation_table"]
+__all__ = ["Period", "evaluate_alerts", "evaluate_scores", "evaluation_table", "summary_columns"]
 
 BUDGETS = (10.0, 50.0)
 
@@ -85,3 +86,14 @@ def evaluation_table(rows: list[dict[str, Any]]) -> pl.DataFrame:
     for row in rows:
         keys += [k for k in row if k not in keys]
     return pl.DataFrame([{k: row.get(k) for k in keys} for row in rows], infer_schema_length=None)
+
+
+def summary_columns(columns: list[str]) -> list[str]:
+    """The headline columns of an evaluation table, in display order.
+
+    The F-beta column is named after the run's beta (``f2`` by default, ``f0.5``...),
+    so it is found by name rather than assumed; with beta = 1 it is ``f1`` itself.
+    """
+    f_beta_cols = [c for c in columns if re.fullmatch(r"f\d+(\.\d+)?", c) and c != "f1"]
+    wanted = ["detector", "alerts_per_10k", "precision", "recall", "f1", *f_beta_cols, "pr_auc"]
+    return [c for c in wanted if c in columns]

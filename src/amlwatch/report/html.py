@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from amlwatch.evaluate import summary_columns
 from amlwatch.io import write_text
 
 if TYPE_CHECKING:
@@ -17,21 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["pick_ring", "write_report"]
 
-_COLUMNS = (
-    "detector",
-    "tp",
-    "fp",
-    "fn",
-    "alerts_per_10k",
-    "precision",
-    "recall",
-    "fallout",
-    "f1",
-    "f2",
-    "pr_auc",
-    "recall_at_10_per_10k",
-    "recall_at_50_per_10k",
-)
+_COUNTS = ("tp", "fp", "fn")
+_BUDGETS = ("recall_at_10_per_10k", "recall_at_50_per_10k")
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -93,7 +81,9 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
         "(the 20 % after the first 60 % by time); every figure below is on the test period (the last 20 %).</p>",
     ]
     if result.table is not None:
-        shown = result.table.select([c for c in _COLUMNS if c in result.table.columns])
+        head = summary_columns(result.table.columns)
+        cols = [head[0], *_COUNTS, *head[1:4], "fallout", *head[4:], *_BUDGETS]
+        shown = result.table.select([c for c in cols if c in result.table.columns])
         parts += ["<h2>Evaluation (test period)</h2>", _table(shown)]
         labels = result.test_frame.get_column("is_laundering").fill_null(0).to_numpy()
         parts += [
