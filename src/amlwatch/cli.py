@@ -39,18 +39,34 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_WRITE_ERRNOS = {28, 30, 122}  # ENOSPC, EROFS, EDQUOT
+
+
+def _message(exc: BaseException) -> str:
+    """One readable reason; an OSError straight from the OS gets its file name and reason."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        verb = "cannot write" if exc.errno in _WRITE_ERRNOS else "cannot use"
+        return f"{verb} {exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def friendly_errors(func: F) -> F:
-    """Turn input errors into a message on stderr and exit code 2."""
+    """Turn input errors into a message on stderr and exit code 2.
+
+    Bad data or configuration (`DataError`, `ValueError`) and files that cannot be read or
+    written (`OSError`: missing, unreadable, an --out that is a file, a full disk) are the
+    user's to fix; anything else is a bug and keeps its traceback (exit code 1).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (DataError, FileNotFoundError, ValueError) as exc:
+        except (DataError, OSError, ValueError) as exc:
             from rich.markup import escape
 
             err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(_message(exc))}", highlight=False, soft_wrap=True
             )
             raise typer.Exit(code=2) from None
 
@@ -142,8 +158,10 @@ def _cell(column: str, value: Any) -> str:
 
 
 def _print_warnings(warnings: Sequence[str]) -> None:
+    from rich.markup import escape  # a warning may quote config such as [run]
+
     for warning in warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 @app.command("run")

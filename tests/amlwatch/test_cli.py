@@ -90,6 +90,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert runner.invoke(app, ["validate", str(tmp_path / "missing")]).exit_code == 2
 
 
+def test_an_out_path_that_is_a_file_exits_2_and_leaves_the_file(tmp_path: Path) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me")
+    for args in (
+        ["run", str(tmp_path / "missing-data"), "--out", str(taken)],
+        ["synth", str(taken), "--transactions", "2000", "--days", "40"],
+    ):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert f"cannot use {taken}" in " ".join(res.output.split())
+        assert "Traceback" not in res.output
+    assert taken.read_text() == "keep me"
+
+
 def test_bad_detector_config_exits_2_before_reading_data(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text(FAST_CONFIG.replace("n_estimators", "n_estimator"))
@@ -177,3 +191,10 @@ def test_a_run_with_another_beta_reports_that_f_score(small_world, tmp_path: Pat
     assert "<th>f0.5</th>" in (out / "report.html").read_text()
     (row,) = json.loads((out / "metrics.json").read_text())["evaluation"]
     assert 0.0 <= row["f0.5"] <= 1.0 and "f2" not in row
+
+
+def test_warnings_print_config_brackets_verbatim(capsys) -> None:
+    from amlwatch.cli import _print_warnings
+
+    _print_warnings(['use `threshold = "budget"` in [run]'])
+    assert 'use `threshold = "budget"` in [run]' in capsys.readouterr().err
