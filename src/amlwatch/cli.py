@@ -73,6 +73,12 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+ThreadsOption = typer.Option(
+    "--threads",
+    help="Threads for XGBoost and Isolation Forest (0: every core; their scores do not "
+    "depend on it). Overrides the config file's threads.",
+)
+
 DataArg = Annotated[
     Path, typer.Argument(help="Folder with transactions.csv|parquet (+ accounts), or the file.")
 ]
@@ -172,13 +178,19 @@ def run_command(
     config: Annotated[
         Path | None, typer.Option(help="TOML config ([run], [graph], [[detector]]).")
     ] = None,
+    threads: Annotated[int | None, ThreadsOption] = None,
 ) -> None:
     """Features -> detectors -> evaluation -> report.html for DATA."""
+    import dataclasses
+
     from amlwatch.config import load_config
     from amlwatch.pipeline import run
 
+    cfg = load_config(config)
+    if threads is not None:
+        cfg = dataclasses.replace(cfg, threads=threads)
     with console.status("running"):
-        result = run(data, out, load_config(config))
+        result = run(data, out, cfg)
     _print_table(result)
     console.print(f"report: {out / 'report.html'}", highlight=False)
 
@@ -190,6 +202,7 @@ def demo_command(
         "amlwatch-demo"
     ),
     seed: Annotated[int, typer.Option(help="Generator and model seed.")] = 0,
+    threads: Annotated[int, ThreadsOption] = 0,
 ) -> None:
     """A default synthetic world, end to end: synth -> run -> report."""
     from amlwatch.config import RunConfig
@@ -199,7 +212,7 @@ def demo_command(
     with console.status("generating the world"):
         write_world(generate(SynthConfig(seed=seed)), out / "data")
     with console.status("running"):
-        result = run(out / "data", out / "run", RunConfig(seed=seed))
+        result = run(out / "data", out / "run", RunConfig(seed=seed, threads=threads))
     _print_table(result)
     console.print(f"report: {out / 'run' / 'report.html'}", highlight=False)
 

@@ -55,6 +55,7 @@ class RunConfig:
     budgets: tuple[float, ...] = (10.0, 50.0)
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     reasons_top: int = 3
+    threads: int = 0  # the detectors' threads (XGBoost, Isolation Forest); 0 = every core
     graph: GraphConfig = field(default_factory=GraphConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     detectors: tuple[DetectorSpec, ...] = DEFAULT_DETECTORS
@@ -64,6 +65,8 @@ class RunConfig:
             raise ValueError(f"beta must be > 0, got {self.beta}")
         if self.alert_budget <= 0:
             raise ValueError(f"alert_budget must be > 0, got {self.alert_budget}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0 = every core), got {self.threads}")
         names = [d.name for d in self.detectors]
         if len(set(names)) != len(names):
             raise ValueError(f"detector names must be unique, got {names}")

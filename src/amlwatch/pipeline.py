@@ -17,6 +17,7 @@ from amlwatch.data.ledger import Ledger
 from amlwatch.data.load import load_ledger
 from amlwatch.detectors import Detector, make_detector
 from amlwatch.detectors.rules import RulesDetector
+from amlwatch.detectors.threads import thread_budget
 from amlwatch.evaluate import Period, evaluate_scores, evaluation_table, temporal_split
 from amlwatch.evaluate.health import period_warnings, threshold_warnings
 from amlwatch.features import build_features
@@ -73,55 +74,58 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
     warnings = list(ledger.warnings)
     if labels:
         warnings += period_warnings(y[split.valid], y[split.test])
-    for spec in cfg.detectors:
-        det: Detector = make_detector(spec.kind, spec.params, seed=cfg.seed)
-        if det.supervised and not labels:
-            warnings.append(f"{spec.name}: skipped (supervised, and the data has no labels)")
-            continue
-        t0 = time.perf_counter()
-        det.fit(train, y[split.train] if labels else None)
-        choose_weight = getattr(det, "choose_weight", None)
-        if labels and callable(choose_weight):
-            # The GAN's score weight is chosen on the validation period (this uses its labels).
-            choose_weight(valid, y[split.valid])
-        s_valid, s_test = det.decision_function(valid), det.decision_function(test)
-        if labels:
-            row = evaluate_scores(
-                spec.name,
-                valid=Period(s_valid, y[split.valid]),
-                test=Period(s_test, y[split.test], test.get_column("typology").to_numpy()),
-                beta=cfg.beta,
-                budget=cfg.alert_budget if cfg.threshold is ThresholdRule.BUDGET else None,
-                budgets=cfg.budgets,
+    with thread_budget(cfg.threads):  # detectors built inside (and their stages) use it
+        for spec in cfg.detectors:
+            det: Detector = make_detector(spec.kind, spec.params, seed=cfg.seed)
+            if det.supervised and not labels:
+                warnings.append(f"{spec.name}: skipped (supervised, and the data has no labels)")
+                continue
+            t0 = time.perf_counter()
+            det.fit(train, y[split.train] if labels else None)
+            choose_weight = getattr(det, "choose_weight", None)
+            if labels and callable(choose_weight):
+                # The GAN's score weight is chosen on the validation period (this uses its labels).
+                choose_weight(valid, y[split.valid])
+            s_valid, s_test = det.decision_function(valid), det.decision_function(test)
+            if labels:
+                row = evaluate_scores(
+                    spec.name,
+                    valid=Period(s_valid, y[split.valid]),
+                    test=Period(s_test, y[split.test], test.get_column("typology").to_numpy()),
+                    beta=cfg.beta,
+                    budget=cfg.alert_budget if cfg.threshold is ThresholdRule.BUDGET else None,
+                    budgets=cfg.budgets,
+                )
+                det.set_threshold(row["threshold"])
+                rows.append(row)
+                if cfg.threshold is not ThresholdRule.BUDGET:
+                    warnings += threshold_warnings(
+                        spec.name, s_valid, row["threshold"], beta=cfg.beta
+                    )
+            seconds[f"detector:{spec.name}"] = time.perf_counter() - t0
+            test_scores[spec.name] = s_test
+            hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)
+            flagged = test.filter(pl.Series(hit))
+            alerts.append(
+                flagged.select("txn_id", "timestamp", "src", "dst", "amount_paid").with_columns(
+                    pl.lit(spec.name).alias("detector"),
+                    pl.Series("score", s_test[hit]),
+                    pl.Series(
+                        "reasons",
+                        ["; ".join(r) for r in det.reasons(flagged, top=cfg.reasons_top)],
+                        dtype=pl.String,
+                    ),
+                )
             )
-            det.set_threshold(row["threshold"])
-            rows.append(row)
-            if cfg.threshold is not ThresholdRule.BUDGET:
-                warnings += threshold_warnings(spec.name, s_valid, row["threshold"], beta=cfg.beta)
-        seconds[f"detector:{spec.name}"] = time.perf_counter() - t0
-        test_scores[spec.name] = s_test
-        hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)
-        flagged = test.filter(pl.Series(hit))
-        alerts.append(
-            flagged.select("txn_id", "timestamp", "src", "dst", "amount_paid").with_columns(
-                pl.lit(spec.name).alias("detector"),
-                pl.Series("score", s_test[hit]),
-                pl.Series(
-                    "reasons",
-                    ["; ".join(r) for r in det.reasons(flagged, top=cfg.reasons_top)],
-                    dtype=pl.String,
-                ),
-            )
-        )
-        if isinstance(det, RulesDetector):
-            rule_hits = det.hit_counts(test)
-        export_artifacts = getattr(det, "export_artifacts", None)
-        if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
-            export_artifacts(out / "models" / spec.name)
-        booster = getattr(det, "booster", None)
-        if booster is not None:
-            (out / "models").mkdir(exist_ok=True)
-            booster.save_model(str(out / "models" / f"{spec.name}.ubj"))
+            if isinstance(det, RulesDetector):
+                rule_hits = det.hit_counts(test)
+            export_artifacts = getattr(det, "export_artifacts", None)
+            if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
+                export_artifacts(out / "models" / spec.name)
+            booster = getattr(det, "booster", None)
+            if booster is not None:
+                (out / "models").mkdir(exist_ok=True)
+                booster.save_model(str(out / "models" / f"{spec.name}.ubj"))
     table = evaluation_table(rows) if rows else None
     alert_frame = pl.concat(alerts) if alerts else pl.DataFrame()
     write_frame(alert_frame, out / "alerts.parquet")

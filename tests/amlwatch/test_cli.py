@@ -185,8 +185,10 @@ def test_a_run_with_another_beta_reports_that_f_score(small_world, tmp_path: Pat
         'params = { rounds = 5, families = ["transaction", "account", "pair"] }\n'
     )
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", str(data), "--out", str(out), "--config", str(cfg)])
+    args = ["run", str(data), "--out", str(out), "--config", str(cfg), "--threads", "1"]
+    res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["threads"] == 1
     assert "f0.5" in res.output and "xgboost_tabular" in res.output
     assert "<th>f0.5</th>" in (out / "report.html").read_text()
     (row,) = json.loads((out / "metrics.json").read_text())["evaluation"]

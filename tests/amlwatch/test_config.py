@@ -30,6 +30,7 @@ BAD = [
     ("[run]\nsed = 3\n", ["[run]: 1 unknown key(s) ['sed']"]),
     ('[run]\nthreshold = "best"\n', ["'best' is not a valid ThresholdRule"]),
     ("[run]\nbeta = 0\n", ["beta must be > 0"]),
+    ("[run]\nthreads = -1\n", ["threads must be >= 0"]),
     ("run = 3\n", ["[run] must be a table"]),
     ("detector = 3\n", ["[[detector]] must be an array of tables"]),
     ('[[detector]]\nname = "a"\n', ["[[detector]] #1 needs a string kind"]),

@@ -39,6 +39,44 @@ def test_contract(kind: str, small_features: pl.DataFrame) -> None:
     np.testing.assert_array_equal(again.fit(train, y).decision_function(test), scores)
 
 
+@pytest.mark.parametrize("kind", ["iforest", "xgboost", "xgboost_propagated"])
+def test_scores_do_not_depend_on_the_thread_count(kind: str, small_features: pl.DataFrame) -> None:
+    """Why a run may give the detectors every core: 1 and 2 threads score alike, bit for bit."""
+    from amlwatch.detectors.threads import thread_budget
+
+    split = temporal_split(small_features.height)
+    train, test = small_features[split.train], small_features[split.test]
+    y = small_features.get_column("is_laundering").to_numpy()[split.train]
+    scores = {}
+    for threads in (1, 2):
+        with thread_budget(threads):
+            detector = make_detector(kind, FAST.get(kind, {"rounds": 20}), seed=1)
+            if kind == "xgboost_propagated":  # its stage models are built inside fit
+                detector.fit(train, y)
+        if kind != "xgboost_propagated":
+            detector.fit(train, y)
+        if kind == "iforest":
+            assert detector.n_jobs == threads
+        else:
+            booster = detector.final if kind == "xgboost_propagated" else detector
+            assert booster.params["nthread"] == threads
+        scores[threads] = detector.decision_function(test)
+    np.testing.assert_array_equal(scores[1], scores[2])
+
+
+def test_thread_budget_is_scoped_and_checked() -> None:
+    from amlwatch.detectors.threads import detector_threads, thread_budget
+
+    outside = detector_threads()
+    with thread_budget(3):
+        assert detector_threads() == 3
+        assert make_detector("xgboost", {"rounds": 1}).params["nthread"] == 3
+        assert make_detector("xgboost", {"params": {"nthread": 1}}).params["nthread"] == 1
+    assert detector_threads() == outside >= 1
+    with pytest.raises(ValueError, match="threads must be >= 0"), thread_budget(-1):
+        pass
+
+
 def test_supervised_detector_needs_labels(small_features: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match="supervised"):
         make_detector("xgboost", {"rounds": 2}).fit(small_features)

@@ -9,6 +9,7 @@ import polars as pl
 
 from amlwatch.detectors._frame import matrix, top_reasons
 from amlwatch.detectors.base import Detector
+from amlwatch.detectors.threads import detector_threads
 
 __all__ = ["IsolationForestDetector"]
 
@@ -37,6 +38,7 @@ class IsolationForestDetector(Detector):
         self.n_estimators = n_estimators
         self.max_samples = max_samples
         self.seed = seed
+        self.n_jobs = detector_threads()
         self._model: Any = None
         self._center: np.ndarray | None = None
         self._scale: np.ndarray | None = None
@@ -53,7 +55,7 @@ class IsolationForestDetector(Detector):
             n_estimators=self.n_estimators,
             max_samples=min(self.max_samples, len(x)),
             random_state=self.seed,
-            n_jobs=1,
+            n_jobs=self.n_jobs,
         )
         model.fit(x)
         self._model = model
