@@ -6,16 +6,54 @@ Input errors (`DataError`, missing files, bad values) print one message and exit
 from __future__ import annotations
 
 import os
+import sys
+import tomllib
 
-# One thread per library unless the user chose otherwise, before Polars/NumPy start pools.
-for _var in (
-    "POLARS_MAX_THREADS",
-    "OMP_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-):
+
+def _early_threads(argv: list[str]) -> int:
+    """The detectors' thread budget from `--threads` or the `--config` file's `[run] threads`.
+
+    Read before anything imports XGBoost: its OpenMP pool never grows past the
+    OMP_NUM_THREADS it starts with. 0 when not given (or unreadable: `load_config` reports
+    a bad file properly); `serve` always gets 1 (its latency was measured on one thread).
+    """
+    if next((a for a in argv if not a.startswith("-")), None) == "serve":
+        return 1
+    threads, path = None, None
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        if arg == "--threads":
+            threads = value
+        elif arg.startswith("--threads="):
+            threads = arg.split("=", 1)[1]
+        elif arg == "--config":
+            path = value
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    if threads is None and path is not None:
+        try:
+            with open(path, "rb") as fh:
+                threads = tomllib.load(fh).get("run", {}).get("threads")
+        except (OSError, ValueError, AttributeError):
+            return 0
+    try:
+        return max(int(threads), 0) if threads is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+# One thread per library, before Polars/NumPy start pools: the features stage already runs
+# two processes. OpenMP (XGBoost) gets the detectors' budget: every core unless told; their
+# scores do not depend on it. PyTorch would read OMP_NUM_THREADS too: `amlwatch.gan` pins it.
+for _var in ("POLARS_MAX_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+_threads = _early_threads(sys.argv[1:])
+if _threads > 0:
+    os.environ["OMP_NUM_THREADS"] = str(_threads)  # an explicit choice beats the environment
+else:
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# Idle OpenMP threads sleep instead of spinning (spinning beside another process was slow).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import functools  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402

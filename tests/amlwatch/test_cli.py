@@ -200,3 +200,19 @@ def test_warnings_print_config_brackets_verbatim(capsys) -> None:
 
     _print_warnings(['use `threshold = "budget"` in [run]'])
     assert 'use `threshold = "budget"` in [run]' in capsys.readouterr().err
+
+
+def test_the_thread_budget_is_read_from_argv_before_openmp_starts(tmp_path: Path) -> None:
+    from amlwatch.cli import _early_threads
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[run]\nthreads = 3\n")
+    assert _early_threads(["run", "d", "--out", "r", "--threads", "5"]) == 5
+    assert _early_threads(["run", "d", "--threads=4", "--config", str(cfg)]) == 4  # flag wins
+    assert _early_threads(["run", "d", "--config", str(cfg)]) == 3
+    assert _early_threads([f"--config={cfg}", "run", "d"]) == 3
+    assert _early_threads(["demo"]) == 0  # 0: every core
+    assert _early_threads(["serve", "run", "--threads", "8"]) == 1  # measured on one thread
+    # Unreadable or odd input is left to load_config and typer to report properly.
+    assert _early_threads(["run", "d", "--config", str(tmp_path / "missing.toml")]) == 0
+    assert _early_threads(["run", "d", "--threads", "many"]) == 0
