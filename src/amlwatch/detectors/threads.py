@@ -1,10 +1,12 @@
 """How many threads the detectors' libraries use: XGBoost's `nthread`, Isolation Forest's `n_jobs`.
 
-Their scores do not depend on it (`tests/amlwatch/test_detectors.py` fits every kind with
-1 and 2 threads and compares the scores with ==), so a run gives them every core by
-default. The features stage is not affected: Polars and Numba keep the CLI's one thread
-each, since that stage already runs the graph snapshots in a second process. The GAN's
-PyTorch threads are not affected either (its figures depend on them).
+Their scores do not depend on it (`tests/amlwatch/test_detectors.py` fits Isolation Forest,
+XGBoost and the propagated XGBoost with 1 and 2 threads, in a process whose OpenMP pool
+has 2, and compares the scores with ==), so a run gives them every core by default. XGBoost
+also needs OMP_NUM_THREADS to allow them: the CLI sets it before XGBoost loads. The
+features stage is not affected: Polars and Numba keep the CLI's one thread each, since that
+stage already runs the graph snapshots in a second process. Nor is the GAN: `amlwatch.gan`
+pins PyTorch to one thread, because its scores do depend on the count.
 """
 
 from __future__ import annotations
