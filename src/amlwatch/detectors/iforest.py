@@ -66,7 +66,16 @@ class IsolationForestDetector(Detector):
     def _score(self, features: pl.DataFrame) -> np.ndarray:
         x = _squash(matrix(features, self.columns, name=self.name))
         assert self._model is not None
-        return -np.asarray(self._model.score_samples(x))
+        parts = min(self.n_jobs, len(x))
+        if parts <= 1:
+            return -np.asarray(self._model.score_samples(x))
+        # scikit-learn scores serially; a row's score depends on that row alone, so blocks of
+        # rows scored on threads (its tree code releases the GIL) give the same bits, faster.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(parts) as pool:
+            blocks = list(pool.map(self._model.score_samples, np.array_split(x, parts)))
+        return -np.concatenate(blocks)
 
     def reasons(self, features: pl.DataFrame, *, top: int = 3) -> list[list[str]]:
         """The features furthest from the training median, in interquartile ranges."""
