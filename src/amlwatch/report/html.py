@@ -81,9 +81,10 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
         "(the 20 % after the first 60 % by time); every figure below is on the test period (the last 20 %).</p>",
     ]
     if result.table is not None:
-        head = summary_columns(result.table.columns)
-        cols = [head[0], *_COUNTS, *head[1:4], "fallout", *head[4:], *_BUDGETS]
-        shown = result.table.select([c for c in cols if c in result.table.columns])
+        cols: list[str] = []
+        for c in summary_columns(result.table.columns):  # by name: no position is assumed
+            cols += [c, *_COUNTS] if c == "detector" else [c, "fallout"] if c == "recall" else [c]
+        shown = result.table.select([c for c in [*cols, *_BUDGETS] if c in result.table.columns])
         parts += ["<h2>Evaluation (test period)</h2>", _table(shown)]
         labels = result.test_frame.get_column("is_laundering").fill_null(0).to_numpy()
         parts += [
