@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -39,6 +41,14 @@ def test_run_then_predict_then_evaluate(workspace):
     )
     assert result.exit_code == 0, result.output
     assert "mean F1" in result.output and "report.html" in result.output
+    # The tables fit the runner's 80 columns whole: no name or figure is cut to "…".
+    assert "…" not in result.output
+    lines = [line for line in result.output.splitlines() if not line.startswith("warning:")]
+    assert max(len(line) for line in lines) <= 80
+    p_none = json.loads((run / "metrics.json").read_text())["p_none"]
+    said = " ".join(result.output.split())  # Rich wraps long lines
+    assert f"p(None): auto chose {p_none['chosen']} by out-of-fold F1" in said
+    assert all(f"{k} {v:.4f}" in said for k, v in p_none["oof_f1"].items())
 
     result = runner.invoke(
         app, ["predict", str(run), str(data), "--out", str(workspace / "again.csv")]

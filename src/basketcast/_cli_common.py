@@ -152,20 +152,50 @@ class StageProgress:
             self.progress.update(self.tasks[stage], description=f"{stage} [dim]{event}[/]")
 
 
+BASELINE_PREFIX = "baseline: "
+
+
+def p_none_line(p_none: dict[str, Any]) -> str:
+    """Which p(None) the baskets use, and why (`auto`: the out-of-fold F1 of each choice)."""
+    chosen, requested = p_none.get("chosen", "?"), p_none.get("requested", "?")
+    figures = ", ".join(f"{k} {v:.4f}" for k, v in (p_none.get("oof_f1") or {}).items())
+    if requested == "auto":
+        return (
+            f"p(None): auto chose {chosen} by out-of-fold F1 on "
+            f"{p_none.get('orders', 0):,} train orders ({figures or 'none scored'})"
+        )
+    return f"p(None): {chosen} (basket.p_none = {requested})"
+
+
 def print_run(result: Any) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="mean F1", title_justify="left")
-    for name in ("method", "orders", "n", "mean F1", "95 % interval"):
-        table.add_column(name, justify="right" if name != "method" else "left")
     headline = result.metrics["f1"]["orders"]
-    for row in result.metrics["f1_table"]:
-        if row["orders"] == headline:
-            table.add_row(
-                row["method"], row["orders"], f"{row['n']:,}", f"{row['mean_f1']:.4f}",
-                f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
-            )  # fmt: skip
+    rows = [row for row in result.metrics["f1_table"] if row["orders"] == headline]
+    # Fits an 80-column terminal without cutting a name: no vertical rules, and the
+    # baselines' "baseline: " prefix gives way to a rule between basketcast and them.
+    table = Table(
+        title=f"mean F1 ({headline}): basketcast, then the baselines",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("method", no_wrap=True)
+    for name in ("n", "mean F1", "95 % interval"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for i, row in enumerate(rows):
+        baseline = row["method"].startswith(BASELINE_PREFIX)
+        if baseline and i and not rows[i - 1]["method"].startswith(BASELINE_PREFIX):
+            table.add_section()
+        table.add_row(
+            row["method"].removeprefix(BASELINE_PREFIX), f"{row['n']:,}", f"{row['mean_f1']:.4f}",
+            f"{row['ci_low']:.4f} – {row['ci_high']:.4f}",
+        )  # fmt: skip
     console.print(table)
+    console.print(p_none_line(result.metrics.get("p_none") or {}), highlight=False)
+    console.print()
     from basketcast._cli_evaluation import print_comparisons
 
     print_comparisons(console, result.metrics)

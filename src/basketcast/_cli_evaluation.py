@@ -14,6 +14,7 @@ __all__ = ["print_comparisons"]
 
 def print_comparisons(console: Console, metrics: dict[str, Any]) -> None:
     """basketcast minus each baseline (paired intervals), and the next-basket metrics."""
+    from rich import box
     from rich.table import Table
 
     paired = metrics.get("paired") or []
@@ -23,45 +24,45 @@ def print_comparisons(console: Console, metrics: dict[str, Any]) -> None:
             title=f"{first['method']} minus each baseline, per order "
             f"({first['orders']}, paired bootstrap 95 %)",
             title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
         )
         for name in ("baseline", "mean difference", "95 % interval"):
-            table.add_column(name, justify="left" if name == "baseline" else "right")
+            table.add_column(name, justify="left" if name == "baseline" else "right", no_wrap=True)
         for row in paired:
             table.add_row(
-                row["baseline"], f"{row['mean_diff']:+.4f}",
+                row["baseline"].removeprefix("baseline: "), f"{row['mean_diff']:+.4f}",
                 f"{row['ci_low']:+.4f} – {row['ci_high']:+.4f}",
             )  # fmt: skip
         console.print(table)
+        console.print()
     nbr = metrics.get("nbr_metrics") or []
-    if nbr:
+
+    def fmt(value: Any) -> str:
+        return "–" if value is None else f"{value:.4f}"
+
+    # One table per set of orders: without an "orders" column the nine figures fit 80 columns.
+    for orders in dict.fromkeys(row["orders"] for row in nbr):
         table = Table(
-            title="next-basket metrics (repeat / explore items, Li et al. 2023)",
+            title=f"next-basket metrics, {orders} (repeat / explore items, Li et al. 2023)",
             title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
         )
-        for name in (
-            "method",
-            "orders",
-            "n",
-            "recall@10",
-            "rep",
-            "expl",
-            "NDCG@10",
-            "rep ",
-            "expl ",
-        ):
-            table.add_column(name, justify="left" if name in ("method", "orders") else "right")
-
-        def fmt(value: Any) -> str:
-            return "–" if value is None else f"{value:.4f}"
-
-        for row in nbr:
+        table.add_column("method", no_wrap=True)
+        for name in ("n", "recall@10", "rep", "expl", "NDCG@10", "rep ", "expl "):
+            table.add_column(name, justify="right", no_wrap=True)
+        for row in (r for r in nbr if r["orders"] == orders):
             table.add_row(
-                row["method"], row["orders"], f"{row['n']:,}",
+                row["method"], f"{row['n']:,}",
                 *(fmt(row[f"{m}_{part}@10"]) for m in ("recall", "ndcg") for part in ("all", "rep", "expl")),
             )  # fmt: skip
         console.print(table)
-        for note in sorted({n for row in nbr for n in row.get("note", "").split("; ") if n}):
-            console.print(f"note: {note}", highlight=False)
+        console.print()
+    for note in sorted({n for row in nbr for n in row.get("note", "").split("; ") if n}):
+        console.print(f"note: {note}", highlight=False)
     for row in metrics.get("paired_nbr") or []:
         console.print(
             f"basketcast {row['metric']} minus {row['baseline']} ({row['orders']}): "
