@@ -71,7 +71,12 @@ Start with `amlwatch demo` (a synthetic bank world, end to end, with a report), 
 `amlwatch synth world` then `amlwatch run world --out run`.
 """
 
-app = typer.Typer(help=_HELP, no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help=_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # as basketcast
+)
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -216,3 +216,10 @@ def test_the_thread_budget_is_read_from_argv_before_openmp_starts(tmp_path: Path
     # Unreadable or odd input is left to load_config and typer to report properly.
     assert _early_threads(["run", "d", "--config", str(tmp_path / "missing.toml")]) == 0
     assert _early_threads(["run", "d", "--threads", "many"]) == 0
+
+
+def test_dash_h_is_help_as_in_basketcast() -> None:
+    for args in (["-h"], ["run", "-h"], ["serve", "-h"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert res.output.lstrip().startswith("Usage:") and "--help" in res.output
