@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -49,6 +50,12 @@ _NAMES: dict[str, tuple[str, ...]] = {
     role: (*(f"{role}_{stat}_{w}" for w in WINDOWS for stat in STATS), f"{role}_amount_z_30d")
     for role in ROLES
 }
+
+
+def _when(us: int) -> str:
+    """A timestamp in microseconds since the epoch as the text a person reads (UTC)."""
+    moment = datetime.fromtimestamp(0, UTC) + timedelta(microseconds=us)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f" if moment.microsecond else "%Y-%m-%d %H:%M:%S")
 
 
 class OutOfOrder(ValueError):
@@ -230,9 +237,9 @@ class AccountBook:
             state = self.accounts.get(key)
             if state is not None and state.last_us is not None and tx.ts_us < state.last_us:
                 raise OutOfOrder(
-                    f"timestamp: earlier than the {role}'s last transaction "
-                    f"({tx.ts_us} < {state.last_us} microseconds since the epoch); "
-                    "per account, transactions must arrive in time order"
+                    f"timestamp: {_when(tx.ts_us)} is earlier than the {role}'s last "
+                    f"transaction, at {_when(state.last_us)}; per account, transactions "
+                    "must arrive in time order"
                 )
 
     def features(self, tx: StreamTransaction) -> dict[str, float]:

@@ -113,7 +113,9 @@ def test_a_transaction_earlier_than_its_accounts_last_is_refused_and_changes_not
     t0 = 1_700_000_000_000_000
     book.observe(StreamTransaction("a", "b", t0, 10.0, 10.0), 0)
     before = book.features(StreamTransaction("a", "b", t0 + 60_000_000, 1.0, 1.0))
-    with pytest.raises(OutOfOrder, match="timestamp"):
+    # The refusal names both moments as a person reads them (t0 is 2023-11-14 22:13:20 UTC).
+    said = "2023-11-14 22:13:19.999999 is earlier than the receiver's last transaction, at 2023-11-14 22:13:20;"
+    with pytest.raises(OutOfOrder, match=f"^timestamp: {said}"):
         book.observe(StreamTransaction("c", "b", t0 - 1, 5.0, 5.0), 1)
     assert book.features(StreamTransaction("a", "b", t0 + 60_000_000, 1.0, 1.0)) == before
     # A late transaction of other accounts changes neither account's features: accepted.
