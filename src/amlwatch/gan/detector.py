@@ -53,7 +53,7 @@ import torch
 from amlwatch.detectors.base import Detector, NotFittedError
 from amlwatch.gan.config import GANConfig
 from amlwatch.gan.nets import Discriminator, EncoderGenerator, InputLayer, ScoringGraph
-from amlwatch.gan.prep import Preprocessor
+from amlwatch.gan.prep import Preprocessor, residual_reasons
 from amlwatch.gan.train import fit_networks
 from amlwatch.gan.weight import WeightChoice, average_precision, choose_weight
 from amlwatch.gan.whiten import whitener
@@ -182,17 +182,8 @@ class GANDetector(Detector):
         graph, prep = self._graph(), self.prep_
         assert prep is not None
         x = _to_x(graph.inputs, *prep.transform(features))
-        err = (_residual(graph, x) / graph.res_scale).abs().double().numpy()
-        n_num = len(prep.numeric)
-        cols = [err[:, :n_num]]
-        start = n_num
-        for size in prep.vocab_sizes:  # a category block: the sum of its levels' errors
-            cols.append(err[:, start : start + size].sum(1, keepdims=True) / 2)
-            start += size
-        weights = np.concatenate(cols, axis=1)
-        names = [*prep.numeric, *prep.categorical]
-        order = np.argsort(-weights, axis=1)[:, :top]
-        return [[f"{names[j]} (+{weights[i, j]:.2f})" for j in row] for i, row in enumerate(order)]
+        err = (_residual(graph, x) / graph.res_scale).abs().cpu().numpy()
+        return residual_reasons(prep, err, top)
 
     def _combine(self, rec: np.ndarray, feat: np.ndarray) -> np.ndarray:
         g = self._graph()

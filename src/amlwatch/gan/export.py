@@ -4,8 +4,11 @@ The graph takes raw feature values, so any ONNX runtime scores a transaction
 from the same numbers the detector reads: input ``numeric`` (float32,
 [batch, n_numeric], NaN = missing) and, when the detector has categorical
 columns, ``categorical`` (int64, [batch, n_categorical], the indices of
-`Preprocessor.vocab`, 0 = unseen). Outputs, each float32 [batch]: ``score``,
-``reconstruction``, ``feature_distance``. Needs the `gan` extra (onnx, onnxscript).
+`Preprocessor.vocab`, 0 = unseen). Outputs, float32: ``score``,
+``reconstruction`` and ``feature_distance`` [batch], and ``residual`` [batch, the
+network's input width]: |x - G(E(x))| / res_scale per input column, which
+`amlwatch.gan.prep.residual_reasons` turns into an alert's reasons. Needs the
+`gan` extra (onnx, onnxscript).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from amlwatch.gan.nets import ScoringGraph
 
 __all__ = ["OUTPUTS", "export_onnx", "triton_config", "write_triton_repository"]
 
-OUTPUTS = ("score", "reconstruction", "feature_distance")
+OUTPUTS = ("score", "reconstruction", "feature_distance", "residual")
 # Triton's dynamic batcher groups single requests up to this many rows.
 MAX_BATCH = 4096
 
@@ -88,11 +91,13 @@ def triton_config(det: GANDetector, *, name: str) -> str:
     ]
     for iname, dtype, width in inputs:
         lines.append(f'input {{ name: "{iname}" data_type: {dtype} dims: [ {width} ] }}')
-    # Each output is [batch] in the graph: Triton wants dims [1] reshaped to [].
-    for oname in OUTPUTS:
+    # The scores are [batch] in the graph: Triton wants dims [1] reshaped to [].
+    for oname in OUTPUTS[:-1]:
         lines.append(
             f'output {{ name: "{oname}" data_type: TYPE_FP32 dims: [ 1 ] reshape: {{ shape: [ ] }} }}'
         )
+    width = det.graph_.inputs.dim if det.graph_ is not None else 0
+    lines.append(f'output {{ name: "residual" data_type: TYPE_FP32 dims: [ {width} ] }}')
     lines.append("dynamic_batching { }")
     lines.append("instance_group { count: 1 kind: KIND_CPU }")
     return "\n".join(lines) + "\n"

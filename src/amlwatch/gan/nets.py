@@ -217,9 +217,15 @@ class ScoringGraph(nn.Module):
 
     def components(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unscaled (reconstruction error, feature distance) per row of x."""
+        rec, feat, _ = self._parts(x)
+        return rec, feat
+
+    def _parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reconstruction error, feature distance, |x - G(E(x))| / res_scale per column)."""
         z = self.encgen.encode(x)
         x_rec = self.encgen.generate(z)
-        res = ((x - x_rec) / self.res_scale - self.res_mean) @ self.res_whiten
+        scaled = (x - x_rec) / self.res_scale
+        res = (scaled - self.res_mean) @ self.res_whiten
         rec = torch.sqrt((res**2).sum(dim=1))
         if self.disc.cycle:
             _, f_real = self.disc.xx(x, x)
@@ -227,11 +233,13 @@ class ScoringGraph(nn.Module):
         else:
             _, f_real = self.disc.xz(x, z)
             _, f_rec = self.disc.xz(x_rec, z)
-        return rec, (f_real - f_rec).abs().sum(dim=1)
+        return rec, (f_real - f_rec).abs().sum(dim=1), scaled.abs()
 
     def forward(
         self, num: torch.Tensor, cat: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rec, feat = self.components(self.inputs(num, cat))
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(score, reconstruction error, feature distance, per-column residual): the residual
+        is what `GANDetector.reasons` ranks, so a served alert can give the same reasons."""
+        rec, feat, residual = self._parts(self.inputs(num, cat))
         score = self.weight * rec / self.rec_scale + (1 - self.weight) * feat / self.feat_scale
-        return score, rec, feat
+        return score, rec, feat, residual

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["Preprocessor"]
+__all__ = ["Preprocessor", "residual_reasons"]
 
 # IQR of a standard normal: dividing by IQR / 1.349 makes a Gaussian column unit-scale.
 _IQR_TO_SD = 1.349
@@ -143,3 +143,24 @@ def _numeric_matrix(frame: pl.DataFrame, numeric: tuple[str, ...]) -> np.ndarray
         .to_numpy()
         .astype(np.float64, copy=False)
     )
+
+
+def residual_reasons(prep: Preprocessor, residual: np.ndarray, top: int) -> list[list[str]]:
+    """Per row, the `top` columns G(E(x)) reconstructs worst, as 'name (+weight)'.
+
+    `residual` is |x - G(E(x))| / res_scale in the network's input layout: the numeric
+    columns, then one block per categorical column (its one-hot levels), which counts as
+    the sum of its levels' errors over 2 (a wrong category is off in two levels).
+    The detector's `reasons` and the service's answers both use this.
+    """
+    err = np.asarray(residual, dtype=np.float64)
+    n_num = len(prep.numeric)
+    cols = [err[:, :n_num]]
+    start = n_num
+    for size in prep.vocab_sizes:
+        cols.append(err[:, start : start + size].sum(1, keepdims=True) / 2)
+        start += size
+    weights = np.concatenate(cols, axis=1)
+    names = [*prep.numeric, *prep.categorical]
+    order = np.argsort(-weights, axis=1, kind="stable")[:, :top]
+    return [[f"{names[j]} (+{weights[i, j]:.2f})" for j in row] for i, row in enumerate(order)]

@@ -150,6 +150,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             "model_alert": scored.model_alert,
             "rules": scored.rules,
             "alert": alert,
+            "reasons": scored.reasons,
             "features": scored.features if features else None,
         }
 

@@ -20,6 +20,10 @@ The choice (`choose_model`), unless ``--detector NAME`` names one:
    no graph snapshots) and the rules.
 
 The alert threshold is the run's (validation-chosen when the run had labels).
+A model alert's reasons are the ones the run's `alerts.parquet` gives for the
+same detector (`explain`): XGBoost's largest SHAP contributions, the GAN's
+worst-reconstructed columns (the ONNX graph's ``residual`` output; a graph
+exported before it existed gives none), the rules hit.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from amlwatch.detectors._frame import shap_values, top_reasons
 from amlwatch.detectors.rules import RulesDetector
 from amlwatch.features.registry import FAMILIES, REGISTRY
 
@@ -54,6 +59,12 @@ class ServedModel:
     columns: tuple[str, ...]
     score: Callable[[Mapping[str, Any]], float]
     """One row's score from its values (features, and raw fields for categoricals)."""
+    explain: Callable[[Mapping[str, Any]], list[str]] = lambda row: []
+    """One row's reasons, as the detector's batch `reasons` words them (called on alerts)."""
+
+
+def _reasons_top(run_dir: Path) -> int:
+    return int(_read_json(run_dir / "config.json").get("reasons_top", 3))
 
 
 def _read_json(path: Path) -> Any:
@@ -76,7 +87,7 @@ def _not_streamable(columns: list[str]) -> list[str]:
 def _gan(run_dir: Path, name: str) -> ServedModel:
     import onnxruntime as ort
 
-    from amlwatch.gan.prep import Preprocessor
+    from amlwatch.gan.prep import Preprocessor, residual_reasons
 
     base = run_dir / "models" / name
     meta = _read_json(base / "gan" / "gan.json")
@@ -101,17 +112,28 @@ def _gan(run_dir: Path, name: str) -> ServedModel:
         lookup.append(table)
     categorical = list(zip(prep.categorical, lookup, strict=True))
 
-    def score(row: Mapping[str, Any]) -> float:
-        feeds = {"numeric": np.array([[row[c] for c in numeric]], dtype=np.float32)}
+    def feeds(row: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        out = {"numeric": np.array([[row[c] for c in numeric]], dtype=np.float32)}
         if categorical:
-            feeds["categorical"] = np.array(
+            out["categorical"] = np.array(
                 [[table.get(row[c], 0) for c, table in categorical]], dtype=np.int64
             )
-        return float(session.run(["score"], feeds)[0][0])
+        return out
+
+    def score(row: Mapping[str, Any]) -> float:
+        return float(session.run(["score"], feeds(row))[0][0])
+
+    top = _reasons_top(run_dir)
+    has_residual = "residual" in {o.name for o in session.get_outputs()}
+
+    def explain(row: Mapping[str, Any]) -> list[str]:
+        if not has_residual:
+            return []
+        return residual_reasons(prep, session.run(["residual"], feeds(row))[0], top)[0]
 
     columns = (*prep.numeric, *prep.categorical)
     return ServedModel(
-        name, "gan_onnx", float(meta["threshold"]), str(base / GAN_ONNX), columns, score
+        name, "gan_onnx", float(meta["threshold"]), str(base / GAN_ONNX), columns, score, explain
     )
 
 
@@ -128,7 +150,13 @@ def _xgboost(run_dir: Path, name: str, threshold: float) -> ServedModel:
         x = np.array([[row[c] for c in columns]], dtype=np.float32)
         return float(booster.inplace_predict(x)[0])
 
-    return ServedModel(name, "xgboost", threshold, str(path), tuple(columns), score)
+    top = _reasons_top(run_dir)
+
+    def explain(row: Mapping[str, Any]) -> list[str]:
+        data = xgb.DMatrix(np.array([[row[c] for c in columns]], np.float32), feature_names=columns)
+        return top_reasons(shap_values(booster, data, 1, len(columns)), columns, top)[0]
+
+    return ServedModel(name, "xgboost", threshold, str(path), tuple(columns), score, explain)
 
 
 def load_rules_engine(run_dir: Path) -> RulesDetector:
@@ -183,7 +211,12 @@ def _candidates(run_dir: Path) -> tuple[dict[str, Callable[[], ServedModel]], di
                 def score(row: Mapping[str, Any]) -> float:
                     return float(len(row_rules.hits(row)))
 
-                return ServedModel(name, "rules", t, path, columns, score)
+                top = _reasons_top(run_dir)
+
+                def explain(row: Mapping[str, Any]) -> list[str]:
+                    return row_rules.hits(row)[:top]
+
+                return ServedModel(name, "rules", t, path, columns, score, explain)
 
             ok[name] = rules
         else:

@@ -85,6 +85,12 @@ class ScoreResponse(BaseModel):
     model_alert: bool = Field(description="score > threshold (the run's threshold)")
     rules: list[str] = Field(description="The rules the transaction hits.")
     alert: bool = Field(description="model_alert OR any rule hit (rules and model coexist)")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="For a model alert, what drove the score, worded as the run's "
+        "alerts.parquet words it (XGBoost: largest SHAP contributions; GAN: the columns "
+        "it reconstructs worst; rules: the rules hit); empty otherwise.",
+    )
     features: dict[str, float] | None = Field(
         default=None, description="The streamable features (with ?features=true)."
     )

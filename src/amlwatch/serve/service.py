@@ -58,6 +58,7 @@ class Scored:
     model_alert: bool
     rules: list[str]
     features: dict[str, float]
+    reasons: list[str]
 
 
 def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
@@ -227,7 +228,9 @@ class Service:
             )
             future = self.committer.submit(Write(seq, touched, rows, scored))
         features = {k: values[k] for k in STREAMABLE}
-        return Scored(seq, score, model_alert, rules, features), future
+        # Out of the lock, and only for alerts (SHAP or a second graph run: ~1 ms).
+        reasons = self.model.explain(values) if model_alert else []
+        return Scored(seq, score, model_alert, rules, features, reasons), future
 
     def fail(self, reason: str) -> None:
         self.broken = f"the state file could not be written ({reason}); restart the service"

@@ -12,6 +12,7 @@ import torch
 from amlwatch.gan import GANConfig, GANDetector
 from amlwatch.gan.export import OUTPUTS, triton_config, write_triton_repository
 from amlwatch.gan.nets import InputLayer
+from amlwatch.gan.prep import residual_reasons
 
 from ._planted import CATEGORICAL, NUMERIC, planted
 
@@ -76,7 +77,7 @@ def test_onnx_scores_equal_torch_scores_on_10000_rows(
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert detector.prep_ is not None
     num, cat = detector.prep_.transform(frame)
-    score, rec, feat = session.run(list(OUTPUTS), {"numeric": num, "categorical": cat})
+    score, rec, feat, residual = session.run(list(OUTPUTS), {"numeric": num, "categorical": cat})
     assert score.shape == (10_000,)
     expected = detector.decision_function(frame)
     np.testing.assert_allclose(score, expected, atol=1e-4, rtol=0)
@@ -84,6 +85,13 @@ def test_onnx_scores_equal_torch_scores_on_10000_rows(
     np.testing.assert_allclose(rec, exp_rec, atol=1e-4, rtol=0)
     np.testing.assert_allclose(feat, exp_feat, atol=1e-4, rtol=0)
     assert np.isfinite(score).all() and score[2] > np.median(score)
+    # The residual output gives the detector's own reasons (what a served alert shows).
+    assert residual.shape == (10_000, detector.graph_.inputs.dim)
+    served = residual_reasons(detector.prep_, residual, 3)
+    batch = detector.reasons(frame, top=3)
+    same = sum(s == b for s, b in zip(served, batch, strict=True))
+    assert same >= 9_990  # float32 ties
+    assert served[2] == batch[2]
     # One row at a time, as the service feeds it: the same scores.
     one = [session.run(["score"], {"numeric": num[i : i + 1], "categorical": cat[i : i + 1]})[0][0]
            for i in range(0, 10_000, 97)]  # fmt: skip
@@ -161,5 +169,5 @@ def test_a_numeric_only_detector_declares_one_input() -> None:
     # The scoring graph then takes one argument (the exported graph's only input).
     assert det.graph_ is not None and det.prep_ is not None
     num, _ = det.prep_.transform(frame)
-    score, _, _ = det.graph_(torch.from_numpy(num))
+    score, *_ = det.graph_(torch.from_numpy(num))
     np.testing.assert_allclose(score.detach().numpy(), det.decision_function(frame), atol=1e-5)

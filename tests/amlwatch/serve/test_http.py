@@ -60,6 +60,10 @@ def test_streamed_features_scores_and_rules_equal_the_batch_ones(
         assert a["rules"] == [k for k, v in want.items() if v]
         assert a["model_alert"] == (a["score"] > a["threshold"])
         assert a["alert"] == (a["model_alert"] or bool(a["rules"]))
+    # A model alert says why, as the run's alerts.parquet would; other answers give no reasons.
+    for a, row in zip(answers, batch.iter_rows(named=True), strict=True):
+        assert a["reasons"] == (model.explain(row) if a["model_alert"] else [])
+    assert any(a["reasons"] for a in answers)
     assert [a["seq"] for a in answers] == list(
         range(aml_run.n_history, aml_run.n_history + N_STREAM)
     )

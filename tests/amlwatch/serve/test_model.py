@@ -85,3 +85,31 @@ def test_a_detector_that_cannot_be_served_is_refused_with_the_reason(
         choose_model(tmp_path, detector="iforest")
     with pytest.raises(ValueError, match="not a detector of this run"):
         choose_model(tmp_path, detector="nope")
+
+
+@pytest.mark.parametrize("detector", ["gan", "xgboost_tabular", "rules"])
+def test_a_served_alert_has_the_reasons_the_run_gave_the_same_transaction(
+    aml_run: Run, detector: str
+) -> None:
+    # The run's alerts.parquet: test-period alerts of the history, each with its reasons.
+    from amlwatch.data.load import load_ledger
+
+    if detector == "gan":
+        pytest.importorskip("torch").set_num_threads(1)
+    served = choose_model(aml_run.out, detector=detector)
+    alerts = pl.read_parquet(aml_run.out / "alerts.parquet").filter(
+        pl.col("detector") == detector, pl.col("score") > served.threshold
+    )
+    assert alerts.height >= 3, "the fixture's run must give this detector model alerts"
+    frame = build_features(
+        load_ledger(aml_run.history), families=["transaction", "account", "pair"]
+    )
+    rows = frame.join(alerts.select("txn_id", "reasons"), on="txn_id").sort("txn_id")
+    assert rows.height == alerts.height
+    got = ["; ".join(served.explain(r)) for r in rows.iter_rows(named=True)]
+    want = rows.get_column("reasons").to_list()
+    assert all(w for w in want) and sum(
+        g == w for g, w in zip(got, want, strict=True)
+    ) >= 0.95 * len(want)
+    # Float32 in ONNX against torch may swap near-equal columns: the top reason still agrees.
+    assert all(g.split(" (")[0] == w.split(" (")[0] for g, w in zip(got, want, strict=True))
