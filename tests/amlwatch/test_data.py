@@ -123,14 +123,27 @@ def test_every_problem_in_one_error(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         load_ledger(folder)
     problems = info.value.problems
+    # Columns are named as the file's header names them.
     assert {p.column for p in problems} >= {
-        "timestamp",
-        "amount_received",
-        "amount_paid",
-        "is_laundering",
+        "Timestamp",
+        "Amount Received",
+        "Amount Paid",
+        "Is Laundering",
     }
     assert any(p.file == "accounts.csv" for p in problems)
-    assert next(p for p in problems if p.column == "timestamp").count == 2
+    assert next(p for p in problems if p.column == "Timestamp").count == 2
+
+
+def test_the_repeated_account_column_is_named_by_its_role(tmp_path: Path) -> None:
+    rows = ["2022/09/01 00:20,010,,010,B,1,US Dollar,1,US Dollar,ACH,0",
+            "2022/09/01 00:21,010,A,010, ,1,US Dollar,1,US Dollar,ACH,0"]  # fmt: skip
+    with pytest.raises(DataError) as info:
+        load_ledger(_write(tmp_path, HEADER, rows))
+    assert {(p.column, p.count) for p in info.value.problems} == {
+        ("Account (sender)", 1),
+        ("Account (receiver)", 1),
+    }
+    assert "row 2: empty" in str(info.value)  # not Python's None
 
 
 def test_missing_input(tmp_path: Path) -> None:

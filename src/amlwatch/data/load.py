@@ -28,6 +28,14 @@ __all__ = ["find_table", "load_ledger"]
 _NUMERIC = ("amount_received", "amount_paid")
 _TEXT: tuple[str, ...] = ("from_bank", "from_account", "to_bank", "to_account")
 _TEXT += ("receiving_currency", "payment_currency", "payment_format")
+_NOT_A_TIMESTAMP = (
+    "not a timestamp like 2022/09/01 00:20 (AMLworld's), 2022-09-01 00:20:00 or 2022-09-01T00:20:00"
+)
+# A problem names the column as the file's header does; AMLworld repeats "Account".
+_AS_IN_FILE = dict(zip(TRANSACTION_COLUMNS, TRANSACTION_HEADER, strict=True)) | {
+    "from_account": "Account (sender)",
+    "to_account": "Account (receiver)",
+}
 
 
 def find_table(data: Path, stem: str) -> Path | None:
@@ -103,7 +111,7 @@ def _examples(frame: pl.DataFrame, column: str, mask: pl.Expr) -> tuple[int, tup
     bad = frame.with_row_index("_row").filter(mask)
     rows = bad.head(3)
     examples = tuple(
-        f"row {row + 2}: {value!r}"
+        f"row {row + 2}: {'empty' if value is None else repr(value)}"
         for row, value in zip(rows.get_column("_row"), rows.get_column(column), strict=True)
     )
     return bad.height, examples
@@ -134,7 +142,7 @@ def _parse_transactions(path: Path, problems: list[Problem]) -> pl.DataFrame | N
         exprs.append(pl.col("ring_id").replace("", None).cast(pl.Int64, strict=False))
     parsed = raw.with_columns(exprs)
     checks: list[tuple[str, pl.Expr, str]] = [
-        ("timestamp", pl.col("timestamp").is_null(), f"not a timestamp like {TIMESTAMP_FORMAT}"),
+        ("timestamp", pl.col("timestamp").is_null(), _NOT_A_TIMESTAMP),
     ]
     for c in _NUMERIC:
         checks.append((c, pl.col(c).is_null() | ~pl.col(c).is_finite(), "not a number"))
@@ -155,7 +163,7 @@ def _parse_transactions(path: Path, problems: list[Problem]) -> pl.DataFrame | N
     for column, mask, message in checks:
         count, examples = _examples(both, f"raw_{column}", mask)
         if count:
-            problems.append(Problem(path.name, column, message, count, examples))
+            problems.append(Problem(path.name, _AS_IN_FILE[column], message, count, examples))
     if not has_labels:
         parsed = parsed.with_columns(pl.lit(None, dtype=pl.Int8).alias("is_laundering"))
     for column, dtype in (("typology", pl.String), ("ring_id", pl.Int64)):
@@ -181,10 +189,11 @@ def _parse_accounts(path: Path, problems: list[Problem]) -> pl.DataFrame | None:
     names = ["bank_name", "bank", "account", "entity_id", "entity_name"]
     names += [ACCOUNT_OPTIONAL[h] for h in header[len(ACCOUNT_HEADER) :]]
     raw = _read_strings(path, names).with_columns(pl.col(names).str.strip_chars())
-    for column in ("bank", "account", "entity_id"):
+    for column, header_name in (("bank", "Bank ID"), ("account", "Account Number"),
+                                ("entity_id", "Entity ID")):  # fmt: skip
         count, examples = _examples(raw, column, pl.col(column).is_null() | (pl.col(column) == ""))
         if count:
-            problems.append(Problem(path.name, column, "missing value", count, examples))
+            problems.append(Problem(path.name, header_name, "missing value", count, examples))
     dup = raw.filter(pl.struct("bank", "account").is_duplicated())
     if dup.height:
         examples = tuple(
