@@ -63,9 +63,18 @@ def _importance_table(result: Any, *, top: int) -> Any:
         cells = [str(rank), escape(row["name"]), f"{row['importance']:.4g}"]
         if interval:
             cells.append(f"{row['low']:.4g} – {row['high']:.4g}")
-        cells += [f"{row[c]:+.4f}" if c != "share" else f"{row[c]:.3f}" for c in extras]
+        cells += [_extra_cell(c, row[c]) for c in extras]
         table.add_row(*cells)
     return table
+
+
+def _extra_cell(column: str, value: float | None) -> str:
+    """Signed figures (SHAP's mean, LOFO's drops) get a sign; a spread (an SD) does not."""
+    if value is None:
+        return "–"
+    if column == "share":
+        return f"{value:.3f}"
+    return f"{value:.4g}" if column == "spread" else f"{value:+.4f}"
 
 
 def _tune_help() -> str:

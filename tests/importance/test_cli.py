@@ -72,6 +72,14 @@ def test_importance_commands_write_files_and_the_report_shows_them(run_dir) -> N
         result = runner.invoke(app, ["importance", str(run_dir), *args])
         assert result.exit_code == 0, result.output
         assert "computed on:" in result.output
+        if args[1] == "gain":  # the spread is a standard deviation: printed without a sign
+            first = pl.read_parquet(run_dir / "explanations" / "importance-gain.parquet").row(
+                0, named=True
+            )
+            assert (
+                f" {first['spread']:.4g} " in result.output
+                and f"+{first['spread']:.4f}" not in result.output
+            )
     explained = run_dir / "explanations"
     lofo = json.loads((explained / "importance-lofo.json").read_text())
     assert lofo["by"] == "family" and lofo["settings"]["folds"] == [0]
