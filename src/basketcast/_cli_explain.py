@@ -277,6 +277,14 @@ def register(
             )
             table.add_row(str(row["number"]), f"{row['logloss']:.5f}", f"{row['oof_f1']:.4f}", text)
         console.print(table)
+        moved = ", ".join(
+            f"{k} {v} (the configuration's {c})" for k, (c, v) in result.defaults_moved.items()
+        )
+        console.print(
+            "trial 0 is the configuration's defaults"
+            + (f", moved inside the space: {moved}" if moved else ""),
+            highlight=False,
+        )
         states = frame.group_by("state").len().sort("state").iter_rows()
         console.print(", ".join(f"{n} {s.lower()}" for s, n in states), highlight=False)
         if "best" in result.outputs:

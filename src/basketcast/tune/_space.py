@@ -132,6 +132,20 @@ class SearchSpace:
             out[p.name] = p.clip(values[section][name])
         return out
 
+    def moved_defaults(self, config: RunConfig) -> dict[str, tuple[Any, Any]]:
+        """The searched parameters whose `config` value lies outside the space:
+        name -> (the value, the one trial 0 runs instead)."""
+        values = config.to_dict()
+        out = {}
+        for p in self.params:
+            if p.kind == "fixed":
+                continue
+            section, name = p.key.split(".")
+            value = values[section][name]
+            if p.clip(value) != value:
+                out[p.name] = (value, p.clip(value))
+        return out
+
     def max_history_targets(self, config: RunConfig) -> int:
         """The deepest history any trial can ask for: features are built once to this depth."""
         try:

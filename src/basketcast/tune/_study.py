@@ -49,6 +49,9 @@ class TuneResult:
     finished: int
     failed_stale: list[int]
     outputs: dict[str, Path]
+    defaults_moved: dict[str, tuple[Any, Any]]
+    """Trial 0 runs the configuration's values, except these (outside the space):
+    name -> (the configuration's value, the nearest inside the space, which trial 0 ran)."""
 
 
 def _optuna() -> Any:
@@ -175,7 +178,7 @@ def tune(
         _run_processes(specs, per_worker, lambda: trial_counts(the_study), report, trials)
     finished, _running = trial_counts(the_study)
     outputs = write_outputs(the_study, out, base=base, space=space)
-    return TuneResult(the_study, finished, stale, outputs)
+    return TuneResult(the_study, finished, stale, outputs, space.moved_defaults(base))
 
 
 def _run_processes(

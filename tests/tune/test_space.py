@@ -1,0 +1,25 @@
+"""Trial 0 runs the configuration's defaults: which of them the space cannot hold, and instead what."""
+
+from __future__ import annotations
+
+from basketcast.config import load_config
+from basketcast.tune._space import DEFAULT_SPACE
+
+
+def test_defaults_outside_the_space_are_reported_with_what_trial_0_runs() -> None:
+    # 4 history targets (the default on small data) and max_bin 1024 lie outside the space,
+    # and so does the default reg_alpha 0 (the space is logarithmic, from 1e-4).
+    config = load_config(**{"features.history_targets": 4, "model.max_bin": 1024})
+    assert DEFAULT_SPACE.moved_defaults(config) == {
+        "history_targets": (4, 3),
+        "max_bin": (1024, 512),
+        "reg_alpha": (0.0, 1e-4),
+    }
+    trial0 = DEFAULT_SPACE.defaults(config)
+    assert trial0["history_targets"] == 3 and trial0["max_bin"] == 512
+    assert trial0["max_depth"] == config.model.max_depth  # inside: kept as configured
+
+
+def test_defaults_inside_the_space_move_nothing() -> None:
+    config = load_config(**{"features.history_targets": 2, "model.reg_alpha": 0.5})
+    assert DEFAULT_SPACE.moved_defaults(config) == {}
