@@ -12,10 +12,12 @@ from basketcast.cli import app
 from basketcast.config import (
     AUTO_HISTORY_MAX_USERS,
     AUTO_HISTORY_TARGETS,
+    AUTO_MODEL_PARAMS,
     Device,
     RunConfig,
     load_config,
 )
+from basketcast.model.train import xgb_params
 
 
 def test_toml_round_trip_keeps_every_knob(tmp_path):
@@ -78,7 +80,7 @@ def test_auto_history_targets_follow_the_number_of_users(tmp_path):
     small = config.resolved(users=AUTO_HISTORY_MAX_USERS)
     large = config.resolved(users=AUTO_HISTORY_MAX_USERS + 1)
     assert (small.features.targets, large.features.targets) == (AUTO_HISTORY_TARGETS, 2)
-    assert small.model == config.model and small.basket == config.basket
+    assert small.basket == config.basket
     assert small.stage_hash("features") != large.stage_hash("features")
     # A number is kept whatever the data's size, and a resolved file reads back as itself.
     fixed = load_config(**{"features.history_targets": 1})
@@ -86,6 +88,58 @@ def test_auto_history_targets_follow_the_number_of_users(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(small.to_toml())
     assert load_config(path) == small
+
+
+def test_auto_model_parameters_follow_the_number_of_users(tmp_path):
+    config = RunConfig()
+    assert all(getattr(config.model, k) == "auto" for k in AUTO_MODEL_PARAMS)
+    assert not config.model.is_resolved
+    with pytest.raises(TypeError, match="resolved against the data"):
+        xgb_params(config.model)
+    small = config.resolved(users=AUTO_HISTORY_MAX_USERS).model
+    large = config.resolved(users=AUTO_HISTORY_MAX_USERS + 1).model
+    # Small data: shallower, slower, more regularised trees; large data: the seed's.
+    assert (small.max_depth, small.eta, small.colsample_bytree, small.reg_lambda) == (
+        4,
+        0.06,
+        0.6,
+        10.0,
+    )
+    assert (large.max_depth, large.eta, large.colsample_bytree, large.reg_lambda) == (
+        8,
+        0.1,
+        0.4,
+        1.0,
+    )
+    assert isinstance(small.max_depth, int) and small.is_resolved and large.is_resolved
+    assert xgb_params(small)["max_depth"] == 4 and xgb_params(large)["learning_rate"] == 0.1
+    # A number is kept whatever the data's size; "auto" and numbers read back from TOML.
+    fixed = load_config(**{"model.max_depth": 6, "model.eta": 0.2})
+    assert (fixed.resolved(users=10).model.max_depth, fixed.resolved(users=10).model.eta) == (
+        6,
+        0.2,
+    )
+    assert fixed.resolved(users=10).model.reg_lambda == 10.0  # the others still follow auto
+    path = tmp_path / "config.toml"
+    path.write_text(config.to_toml())
+    assert 'max_depth = "auto"' in path.read_text() and load_config(path) == config
+    path.write_text(config.resolved(users=100).to_toml())
+    assert load_config(path) == config.resolved(users=100)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model.max_depth": "deep"}, r'model\.max_depth must be a whole number or "auto"'),
+        ({"model.eta": "fast"}, r'model\.eta must be a number or "auto"'),
+        ({"model.eta": 0}, r"model\.eta must be in \(0, 1\]"),
+        ({"model.reg_lambda": -1}, r"model\.reg_lambda must be at least 0"),
+        ({"model.max_depth": 0}, r"model\.max_depth must be at least 1"),
+    ],
+)
+def test_auto_model_parameters_refuse_other_words_and_bad_numbers(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(**overrides)
 
 
 def test_stage_hash_changes_only_with_its_section():

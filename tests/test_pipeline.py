@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from basketcast import pipeline
-from basketcast.config import AUTO_HISTORY_TARGETS, PNone, load_config
+from basketcast.config import AUTO_HISTORY_TARGETS, AUTO_MODEL_PARAMS, PNone, load_config
 from basketcast.data.dataset import DataError
 from basketcast.data.sources.synthetic import synthetic, write_synthetic
 from basketcast.data.sources.transactions import from_transactions, write_converted
@@ -50,6 +50,14 @@ def test_auto_history_targets_are_resolved_against_the_data_and_recorded(tmp_pat
     written = load_config(tmp_path / "run" / "config.toml")
     assert written.features.history_targets == AUTO_HISTORY_TARGETS
     assert ("validate", f"history targets: auto -> {AUTO_HISTORY_TARGETS} for 60 users") in events
+    # The model parameters' "auto" too: 60 users is small data.
+    small = {k: pair[0] for k, pair in AUTO_MODEL_PARAMS.items()}
+    assert result.metrics["model_parameters"] == {
+        "requested": dict.fromkeys(AUTO_MODEL_PARAMS, "auto"), "used": small, "users": 60,
+    }  # fmt: skip
+    assert {k: getattr(written.model, k) for k in AUTO_MODEL_PARAMS} == small
+    said = ", ".join(f"{k} {v}" for k, v in small.items())
+    assert ("validate", f"model parameters: auto -> {said} for 60 users") in events
 
 
 def test_run_writes_every_output(first_run, synth_dir):
@@ -130,7 +138,7 @@ def test_a_changed_model_setting_retrains_but_keeps_features(first_run, synth_di
 
     copy = tmp_path / "copy"
     shutil.copytree(first_run.out, copy)
-    result = pipeline.run(synth_dir, copy, config=load_config(**{**FAST, "model.max_depth": 4}))
+    result = pipeline.run(synth_dir, copy, config=load_config(**{**FAST, "model.max_depth": 6}))
     cached = {s.name for s in result.stages if s.cached}
     assert cached == {"features"}
 

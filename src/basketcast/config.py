@@ -46,7 +46,21 @@ class Device(enum.StrEnum):
 AUTO_HISTORY_TARGETS = 4
 """``history_targets = "auto"`` on data of at most `AUTO_HISTORY_MAX_USERS` users."""
 AUTO_HISTORY_MAX_USERS = 50_000
-"""Above this many users ``auto`` keeps 2 history targets (the item table's memory)."""
+"""Above this many users ``auto`` keeps 2 history targets (the item table's memory), and the
+``auto`` model parameters are the seed's (`AUTO_MODEL_PARAMS`)."""
+AUTO_MODEL_PARAMS: dict[str, tuple[float, float]] = {
+    "max_depth": (4, 8),
+    "eta": (0.06, 0.1),
+    "colsample_bytree": (0.6, 0.4),
+    "reg_lambda": (10.0, 1.0),
+}
+"""``model.X = "auto"``: (the value up to `AUTO_HISTORY_MAX_USERS` users, the value above).
+
+Above: the seed's parameters, tuned for full-scale Instacart. Up to: shallower, slower and
+more regularised trees, which both real data sets (2,438 and 592 users) score better with
+(benchmarks/README.md, "Small-data model parameters"). Both tuning searches there chose
+depth 4 and eta near 0.06; the four values were fixed before that measurement.
+"""
 
 
 @dataclass(frozen=True)
@@ -131,17 +145,20 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """XGBoost item and None models; defaults are the seed's parameters."""
+    """XGBoost item and None models: the seed's parameters on large data, and on data up to
+    `AUTO_HISTORY_MAX_USERS` users shallower, more regularised trees (the ``"auto"`` ones)."""
 
     folds: int = 5
     train_folds: tuple[int, ...] = ()
     """Which folds to train (empty = all). One fold gives a quick run, as in the seed's own code."""
-    max_depth: int = 8
-    eta: float = 0.1
-    colsample_bytree: float = 0.4
+    max_depth: int | str = "auto"
+    """A number, or ``"auto"``: 4 up to `AUTO_HISTORY_MAX_USERS` users, the seed's 8 above
+    (`AUTO_MODEL_PARAMS`; ``eta``, ``colsample_bytree`` and ``reg_lambda`` likewise)."""
+    eta: float | str = "auto"
+    colsample_bytree: float | str = "auto"
     subsample: float = 0.75
     min_child_weight: float = 1.0
-    reg_lambda: float = 1.0
+    reg_lambda: float | str = "auto"
     reg_alpha: float = 0.0
     max_bin: int = 256
     num_boost_round: int = 1000
@@ -163,24 +180,43 @@ class ModelConfig:
         bad = [f for f in self.train_folds if not 0 <= f < self.folds]
         if bad:
             raise ConfigError(f"model.train_folds must lie in 0..{self.folds - 1}, got {bad}")
+        for name in AUTO_MODEL_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value != "auto":
+                raise ConfigError(f'model.{name} must be a number or "auto", got "{value}"')
         for name in ("eta", "colsample_bytree", "subsample"):
             value = getattr(self, name)
-            if not 0 < value <= 1:
+            if value != "auto" and not 0 < value <= 1:
                 raise ConfigError(f"model.{name} must be in (0, 1], got {value}")
         for name in ("max_depth", "num_boost_round", "early_stopping_rounds"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be at least 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value != "auto" and value < 1:
+                raise ConfigError(f"model.{name} must be at least 1, got {value}")
         if self.max_bin < 2:
             raise ConfigError(f"model.max_bin must be at least 2, got {self.max_bin}")
         if not 1 <= self.bagging <= 20:
             raise ConfigError(f"model.bagging must be in 1..20, got {self.bagging}")
         for name in ("min_child_weight", "reg_lambda"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"model.{name} must be at least 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value != "auto" and value < 0:
+                raise ConfigError(f"model.{name} must be at least 0, got {value}")
 
     @property
     def folds_to_train(self) -> tuple[int, ...]:
         return self.train_folds or tuple(range(self.folds))
+
+    @property
+    def is_resolved(self) -> bool:
+        return all(getattr(self, name) != "auto" for name in AUTO_MODEL_PARAMS)
+
+    def resolved(self, *, users: int) -> ModelConfig:
+        """This configuration with every ``"auto"`` parameter replaced by its number for `users`."""
+        values: dict[str, float] = {}
+        for name, (small_data, large_data) in AUTO_MODEL_PARAMS.items():
+            if getattr(self, name) == "auto":
+                value = small_data if users <= AUTO_HISTORY_MAX_USERS else large_data
+                values[name] = int(value) if name == "max_depth" else float(value)
+        return dataclasses.replace(self, **values) if values else self  # type: ignore[arg-type]
 
 
 class PNone(enum.StrEnum):
@@ -291,7 +327,11 @@ class RunConfig:
 
     def resolved(self, *, users: int) -> RunConfig:
         """This configuration with every ``auto`` that depends on the data's size decided."""
-        return dataclasses.replace(self, features=self.features.resolved(users=users))
+        return dataclasses.replace(
+            self,
+            features=self.features.resolved(users=users),
+            model=self.model.resolved(users=users),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(dataclasses.asdict(self))
@@ -388,6 +428,12 @@ def _check_value(value: Any, kind: str, where: str) -> Any:
         if (isinstance(value, int) and not isinstance(value, bool)) or value == "auto":
             return value
         raise ConfigError(f'{where} must be a whole number or "auto", got {shown}')
+    if kind == "float | str":  # a number or the word "auto"; the dataclass checks the range
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if value == "auto":
+            return value
+        raise ConfigError(f'{where} must be a number or "auto", got {shown}')
     if kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)

@@ -31,7 +31,7 @@ import polars as pl
 from basketcast._fault import fault_point
 from basketcast._meter import StageMeter, StageRecord
 from basketcast.cached_stages import cached_features, cached_training, stage_key
-from basketcast.config import PNone, RunConfig
+from basketcast.config import AUTO_MODEL_PARAMS, PNone, RunConfig
 from basketcast.data.dataset import Dataset
 from basketcast.data.load import find_tables, load_dataset
 from basketcast.device import resolve_device
@@ -127,15 +127,29 @@ def run(
         check_run_inputs(dataset, data, config)
         note("validate", thread_note(config.threads))
         requested_targets = config.features.history_targets
+        requested_params = {k: getattr(config.model, k) for k in AUTO_MODEL_PARAMS}
         config = config.resolved(users=dataset.n_users)  # config.toml records the numbers used
         history_targets = {
             "requested": requested_targets,
             "used": config.features.targets,
             "users": dataset.n_users,
         }
+        used_params = {k: getattr(config.model, k) for k in AUTO_MODEL_PARAMS}
+        model_parameters = {
+            "requested": requested_params,
+            "used": used_params,
+            "users": dataset.n_users,
+        }
         if progress is not None and requested_targets == "auto":
             progress("validate", f"history targets: auto -> {config.features.targets} "
                      f"for {dataset.n_users:,} users")  # fmt: skip
+        if progress is not None and "auto" in requested_params.values():
+            chosen = ", ".join(
+                f"{k} {used_params[k]}" for k, v in requested_params.items() if v == "auto"
+            )
+            progress(
+                "validate", f"model parameters: auto -> {chosen} for {dataset.n_users:,} users"
+            )
     # Bad input is found before the run folder is made or locked: it is never touched.
     with open_run_folder(out) as folder:
         fault_point("stage:validate")
@@ -209,6 +223,7 @@ def run(
             "folds": config.model.folds,
             "folds_covered": list(config.model.folds_to_train),
             "history_targets": history_targets,
+            "model_parameters": model_parameters,
             "item_model": _model_metrics(items),
             "none_model": _model_metrics(none_result) if none_result else None,
             "p_none": p_none_info,

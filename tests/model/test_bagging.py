@@ -41,7 +41,7 @@ def test_one_member_trains_exactly_the_unbagged_model(small: pl.DataFrame) -> No
         x[valid], label=y[valid], feature_names=names, ref=dtrain, nthread=1
     )
     reference = xgb.train(
-        xgb_params(config, threads=1),
+        xgb_params(config.resolved(users=small["user_id"].n_unique()), threads=1),
         dtrain,
         num_boost_round=config.num_boost_round,
         evals=[(dvalid, "valid")],

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from basketcast.config import RunConfig, load_config
+from basketcast.data.load import load_dataset
 from basketcast.tune import tune
 
 POOR = {"max_depth": 1, "eta": 0.01}
@@ -70,7 +71,8 @@ def test_twenty_trials_beat_a_poor_corner_by_one_percent(tune_data, base_config,
     assert all(study.best_value <= 0.99 * t.value for t in poor)
     # Trial 0 is the base configuration (its max_bin 256 moved into the space's choices).
     first = study.trials[0]
-    assert first.params["eta"] == base_config.model.eta and first.params["max_bin"] == 128
+    resolved = base_config.resolved(users=load_dataset(tune_data).n_users)  # its "auto" eta
+    assert first.params["eta"] == resolved.model.eta and first.params["max_bin"] == 128
     for t in study.get_trials(states=(TS.COMPLETE,)):
         assert t.user_attrs["folds_ran"] == [0, 1, 2]
         assert 0 <= t.user_attrs["oof_f1"] <= 1

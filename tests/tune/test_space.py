@@ -9,7 +9,9 @@ from basketcast.tune._space import DEFAULT_SPACE
 def test_defaults_outside_the_space_are_reported_with_what_trial_0_runs() -> None:
     # 4 history targets (the default on small data) and max_bin 1024 lie outside the space,
     # and so does the default reg_alpha 0 (the space is logarithmic, from 1e-4).
-    config = load_config(**{"features.history_targets": 4, "model.max_bin": 1024})
+    config = load_config(**{"features.history_targets": 4, "model.max_bin": 1024}).resolved(
+        users=900
+    )
     assert DEFAULT_SPACE.moved_defaults(config) == {
         "history_targets": (4, 3),
         "max_bin": (1024, 512),
@@ -17,9 +19,11 @@ def test_defaults_outside_the_space_are_reported_with_what_trial_0_runs() -> Non
     }
     trial0 = DEFAULT_SPACE.defaults(config)
     assert trial0["history_targets"] == 3 and trial0["max_bin"] == 512
-    assert trial0["max_depth"] == config.model.max_depth  # inside: kept as configured
+    assert trial0["max_depth"] == config.model.max_depth == 4  # inside (auto's, on 900 users): kept
 
 
 def test_defaults_inside_the_space_move_nothing() -> None:
-    config = load_config(**{"features.history_targets": 2, "model.reg_alpha": 0.5})
+    config = load_config(**{"features.history_targets": 2, "model.reg_alpha": 0.5}).resolved(
+        users=900
+    )
     assert DEFAULT_SPACE.moved_defaults(config) == {}

@@ -88,6 +88,8 @@ def xgb_params(config: ModelConfig, *, device: str = "cpu", threads: int = 0) ->
     ``threads=0`` leaves ``nthread`` unset, so XGBoost follows the process-wide
     budget that `basketcast.device.set_thread_budget` put in ``OMP_NUM_THREADS``.
     """
+    if not config.is_resolved:
+        raise TypeError('model parameters set to "auto" are resolved against the data first')
     params: dict[str, Any] = {
         "objective": "binary:logistic",
         "eval_metric": "logloss",
@@ -238,6 +240,9 @@ def train_cv(
     names = check_frame(frame)
     keys = id_columns(frame)
     report: Progress = progress or (lambda fold, message: None)
+    # A run resolves "auto" against its whole data set first; called directly, the frame's
+    # users decide.
+    config = config.resolved(users=frame["user_id"].n_unique())
     params = xgb_params(config, device=device, threads=threads)
     nthread = threads if threads > 0 else None
 

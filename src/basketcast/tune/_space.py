@@ -122,7 +122,8 @@ class SearchSpace:
         return values
 
     def defaults(self, config: RunConfig) -> dict[str, Any]:
-        """`config`'s values of the searched parameters, each moved inside the space if needed."""
+        """`config`'s values of the searched parameters, each moved inside the space if needed
+        (`config` resolved against the data: no ``"auto"`` left)."""
         values = config.to_dict()
         out = {}
         for p in self.params:
