@@ -38,6 +38,8 @@ FAST = {
     "model.num_boost_round": 40,
     "model.early_stopping_rounds": 10,
     "features.history_targets": 0,
+    # The tests serve the None model's p(None): fixed here, not left to `auto`'s choice.
+    "basket.p_none": "model",
 }
 
 
