@@ -168,20 +168,13 @@ def p_none_line(p_none: dict[str, Any]) -> str:
 
 
 def print_run(result: Any) -> None:
-    from rich import box
-    from rich.table import Table
+    from basketcast._cli_evaluation import print_comparisons, result_table
 
     headline = result.metrics["f1"]["orders"]
     rows = [row for row in result.metrics["f1_table"] if row["orders"] == headline]
-    # Fits an 80-column terminal without cutting a name: no vertical rules, and the
-    # baselines' "baseline: " prefix gives way to a rule between basketcast and them.
-    table = Table(
-        title=f"mean F1 ({headline}): basketcast, then the baselines",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
+    # The baselines' "baseline: " prefix gives way to a rule between basketcast and them,
+    # so the longest name still fits 80 columns.
+    table = result_table(f"mean F1 ({headline}): basketcast, then the baselines")
     table.add_column("method", no_wrap=True)
     for name in ("n", "mean F1", "95 % interval"):
         table.add_column(name, justify="right", no_wrap=True)
@@ -196,8 +189,6 @@ def print_run(result: Any) -> None:
     console.print(table)
     console.print(p_none_line(result.metrics.get("p_none") or {}), highlight=False)
     console.print()
-    from basketcast._cli_evaluation import print_comparisons
-
     print_comparisons(console, result.metrics)
     item = result.metrics["item_model"]
     console.print(

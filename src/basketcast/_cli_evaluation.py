@@ -9,24 +9,30 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["print_comparisons"]
+__all__ = ["print_comparisons", "result_table"]
+
+
+def result_table(title: str) -> Any:
+    """A results table that fits an 80-column terminal: no vertical rules or edges.
+
+    Its columns should be ``no_wrap``, so a name or figure is never cut to "…".
+    """
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
 
 
 def print_comparisons(console: Console, metrics: dict[str, Any]) -> None:
     """basketcast minus each baseline (paired intervals), and the next-basket metrics."""
-    from rich import box
-    from rich.table import Table
-
     paired = metrics.get("paired") or []
     if paired:
         first = paired[0]
-        table = Table(
-            title=f"{first['method']} minus each baseline, per order "
-            f"({first['orders']}, paired bootstrap 95 %)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
+        table = result_table(
+            f"{first['method']} minus each baseline, per order "
+            f"({first['orders']}, paired bootstrap 95 %)"
         )
         for name in ("baseline", "mean difference", "95 % interval"):
             table.add_column(name, justify="left" if name == "baseline" else "right", no_wrap=True)
@@ -44,12 +50,8 @@ def print_comparisons(console: Console, metrics: dict[str, Any]) -> None:
 
     # One table per set of orders: without an "orders" column the nine figures fit 80 columns.
     for orders in dict.fromkeys(row["orders"] for row in nbr):
-        table = Table(
-            title=f"next-basket metrics, {orders} (repeat / explore items, Li et al. 2023)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
+        table = result_table(
+            f"next-basket metrics, {orders} (repeat / explore items, Li et al. 2023)"
         )
         table.add_column("method", no_wrap=True)
         for name in ("n", "recall@10", "rep", "expl", "NDCG@10", "rep ", "expl "):

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from basketcast.errors import UsageError
+from basketcast._config_values import check_value
+from basketcast.errors import ConfigError
 
 __all__ = [
     "BasketConfig",
@@ -29,10 +30,6 @@ __all__ = [
     "RunConfig",
     "load_config",
 ]
-
-
-class ConfigError(UsageError):
-    """A configuration file or value that cannot be used: names the file and the key."""
 
 
 class Device(enum.StrEnum):
@@ -245,7 +242,7 @@ class BasketConfig:
     the one with the best out-of-fold F1 on the run's train orders (metrics.json: p_none)."""
 
     def __post_init__(self) -> None:
-        # A TOML value is checked by `_check_value`; this catches a wrong one given in code.
+        # A TOML value is checked by `check_value`; this catches a wrong one given in code.
         try:
             object.__setattr__(self, "p_none", PNone(self.p_none))
         except ValueError:
@@ -260,7 +257,7 @@ class BasketConfig:
         if "use_none_model" not in values:
             return values
         values = dict(values)
-        on = _check_value(values.pop("use_none_model"), "bool", "basket.use_none_model")
+        on = check_value(values.pop("use_none_model"), "bool", "basket.use_none_model", {})
         if "p_none" in values:
             raise ConfigError(
                 "basket.use_none_model is replaced by basket.p_none; give p_none alone"
@@ -407,60 +404,6 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     return RunConfig.from_dict(data, source=source)
 
 
-def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    names |= {list: "a list", dict: "a section"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _check_value(value: Any, kind: str, where: str) -> Any:
-    """`value` as the field type `kind` (the annotation's text), or ConfigError naming `where`."""
-    shown = json.dumps(value) if isinstance(value, str | int | float | bool) else repr(value)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where} must be true or false, got {shown} ({_type_name(value)})")
-    if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where} must be a whole number, got {shown} ({_type_name(value)})")
-    if kind == "int | str":  # a number or the word "auto"; the dataclass checks the range
-        if (isinstance(value, int) and not isinstance(value, bool)) or value == "auto":
-            return value
-        raise ConfigError(f'{where} must be a whole number or "auto", got {shown}')
-    if kind == "float | str":  # a number or the word "auto"; the dataclass checks the range
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if value == "auto":
-            return value
-        raise ConfigError(f'{where} must be a number or "auto", got {shown}')
-    if kind == "float":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where} must be a number, got {shown} ({_type_name(value)})")
-    if kind in _ENUM_TYPES:
-        members = _ENUM_TYPES[kind]
-        choices = ", ".join(m.value for m in members)
-        if isinstance(value, str) and value in {m.value for m in members}:
-            return members(value)
-        raise ConfigError(f"{where} must be one of {choices}, got {shown}")
-    if kind == "str":
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where} must be a string, got {shown} ({_type_name(value)})")
-    if kind == "tuple[str, ...]":
-        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-            return tuple(value)
-        raise ConfigError(f"{where} must be a list of strings, got {shown}")
-    if kind == "tuple[int, ...]":
-        if isinstance(value, list | tuple) and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            return tuple(value)
-        raise ConfigError(f"{where} must be a list of whole numbers, got {shown}")
-    raise TypeError(f"no check for configuration type {kind!r} ({where})")  # a bug, not input
-
-
 def _build(klass: type, values: Any, section: str, source: str) -> Any:
     where = f"[{section}]" if section else "the top level"
     if not isinstance(values, dict):
@@ -490,7 +433,7 @@ def _build(klass: type, values: Any, section: str, source: str) -> Any:
         if kind in _SECTION_TYPES:
             kwargs[name] = _build(_SECTION_TYPES[kind], value, name, source)
         else:
-            kwargs[name] = _check_value(value, kind, f"{source}: {key}")
+            kwargs[name] = check_value(value, kind, f"{source}: {key}", _ENUM_TYPES)
     try:
         return klass(**kwargs)
     except ConfigError as exc:

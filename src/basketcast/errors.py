@@ -7,11 +7,15 @@ traceback and exits 1, so real bugs are not hidden behind "bad input".
 
 from __future__ import annotations
 
-__all__ = ["UsageError", "WriteError"]
+__all__ = ["ConfigError", "UsageError", "WriteError"]
 
 
 class UsageError(ValueError):
     """An option, a configuration value or a request that cannot be honoured."""
+
+
+class ConfigError(UsageError):
+    """A configuration file or value that cannot be used: names the file and the key."""
 
 
 class WriteError(OSError):

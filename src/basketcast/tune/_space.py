@@ -121,31 +121,30 @@ class SearchSpace:
                 values[p.name] = p.fixed
         return values
 
-    def defaults(self, config: RunConfig) -> dict[str, Any]:
-        """`config`'s values of the searched parameters, each moved inside the space if needed
-        (`config` resolved against the data: no ``"auto"`` left)."""
+    def _configured(self, config: RunConfig) -> dict[str, Any]:
+        """`config`'s values of the searched (not fixed) parameters."""
         values = config.to_dict()
         out = {}
         for p in self.params:
-            if p.kind == "fixed":
-                continue
-            section, name = p.key.split(".")
-            out[p.name] = p.clip(values[section][name])
+            if p.kind != "fixed":
+                section, name = p.key.split(".")
+                out[p.name] = values[section][name]
         return out
+
+    def defaults(self, config: RunConfig) -> dict[str, Any]:
+        """`config`'s values of the searched parameters, each moved inside the space if needed
+        (`config` resolved against the data: no ``"auto"`` left)."""
+        return {name: self[name].clip(v) for name, v in self._configured(config).items()}
 
     def moved_defaults(self, config: RunConfig) -> dict[str, tuple[Any, Any]]:
         """The searched parameters whose `config` value lies outside the space:
         name -> (the value, the one trial 0 runs instead)."""
-        values = config.to_dict()
-        out = {}
-        for p in self.params:
-            if p.kind == "fixed":
-                continue
-            section, name = p.key.split(".")
-            value = values[section][name]
-            if p.clip(value) != value:
-                out[p.name] = (value, p.clip(value))
-        return out
+        inside = self.defaults(config)
+        return {
+            name: (value, inside[name])
+            for name, value in self._configured(config).items()
+            if inside[name] != value
+        }
 
     def max_history_targets(self, config: RunConfig) -> int:
         """The deepest history any trial can ask for: features are built once to this depth."""
