@@ -18,9 +18,11 @@ the next open replays whatever the WAL still holds. The WAL restarts from its be
 file is overwritten, not grown) once a checkpoint has copied all of it, so a
 checkpoint that ends behind the writer is repeated at once, a few times: what
 is left is then a commit or two, a short copy. Under commits back to back the
-writer may never be outside a transaction at the right moment; once a round
-finds more than `limit` frames in the WAL, the checkpointer is `overdue` and
-the writer (the event loop or the commit thread, `amlwatch.serve.commit`), after
+writer may never be outside a transaction at the right moment, and a round that
+waits for the disk's fsync (tens of milliseconds here, seconds when this virtual
+disk stalls) lets hundreds of commits through. So after each group the writer
+reads the WAL's length from SQLite's WAL index (`wal_index`); once it passes
+`limit`, the checkpointer is `overdue` and the writer (the event loop or the commit thread, `amlwatch.serve.commit`), after
 answering its group, runs a RESTART checkpoint itself
 (`restart`, after any round in progress; it copies what the rounds did not): the
 next group waits for it, as a 1,000-page commit waits in SQLite's default, but
@@ -30,7 +32,9 @@ once per `limit` frames (8,192: about every 1,000 commits) instead.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +53,7 @@ log = logging.getLogger("amlwatch.serve")
 _CATCH_UP = 3  # immediate retries when the writer appended during a checkpoint
 _RESTART_WAIT_MS = 200  # how long a forced RESTART waits for a reader
 _WRITER_WAIT_MS = 5000  # the writer's busy timeout otherwise (Python's sqlite3 default)
+_WAL_INDEX_VERSION = 3007000  # the `-shm` header's format (walformat.html)
 
 OnCheckpoint = Callable[[float, int, int, bool], None]
 """Called with (seconds, WAL frames, frames copied, whether the writer had to wait) after each."""
@@ -74,8 +79,10 @@ class Checkpointer:
         self.forced = 0
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=FULL")  # sync the database file before marking
+        self._db.execute("PRAGMA schema_version").fetchone()  # opens the WAL index, if not yet
+        self._shm = os.open(f"{path}-shm", os.O_RDONLY)
         self._pending = 0  # commits since the last round began
-        self._frames = 0  # WAL frames the last round found
+        self._frames = 0  # WAL frames the last checkpoint found
         self._stopping = False
         self._cond = threading.Condition()
         self._round = threading.Lock()  # one checkpoint at a time: a round or a RESTART
@@ -89,10 +96,35 @@ class Checkpointer:
             if self._pending >= self.every:
                 self._cond.notify()
 
+    def wal_index(self) -> tuple[int, int] | None:
+        """(frames in the WAL, frames copied) now, as SQLite's WAL index holds them.
+
+        The ``-shm`` file (https://www.sqlite.org/walformat.html) starts with the
+        format's version (3007000) and holds, in native byte order, the last
+        committed frame (`mxFrame`, a u32 at byte 16) and the frames checkpointed
+        (`nBackfill`, at byte 96). SQLite updates them in every commit and
+        checkpoint, so one 100-byte read after the writer's COMMIT is exact.
+        None if the file is not in that format.
+        """
+        try:
+            head = os.pread(self._shm, 100, 0)
+        except OSError:
+            return None
+        if len(head) < 100 or struct.unpack_from("=I", head, 0)[0] != _WAL_INDEX_VERSION:
+            return None
+        return struct.unpack_from("=I", head, 16)[0], struct.unpack_from("=I", head, 96)[0]
+
     @property
     def overdue(self) -> bool:
-        """The last round found over `limit` frames in the WAL: the writer should restart it."""
-        return self._frames > self.limit
+        """The WAL is over `limit` frames and not all copied: the writer should restart it.
+
+        (All copied, the writer's next commit starts it again from its beginning.)
+        """
+        index = self.wal_index()
+        if index is None:  # not readable: what the last round found stands in
+            return self._frames > self.limit
+        frames, copied = index
+        return frames > self.limit and copied < frames
 
     def checkpoint(self) -> tuple[int, int]:
         """Copy the WAL into the database file; returns (WAL frames, frames copied).
@@ -165,3 +197,4 @@ class Checkpointer:
             self._cond.notify()
         self._thread.join(timeout=30)
         self._db.close()
+        os.close(self._shm)

@@ -89,6 +89,27 @@ def test_commits_never_checkpoint_the_checkpointer_does(tmp_path: Path) -> None:
     store.close()
 
 
+def test_the_wal_index_gives_the_wal_length_a_checkpoint_reports(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = new_store(path)
+    checkpointer = store.background_checkpoints(every=10**9)  # only when called below
+    lengths = []
+    for count, (write, _) in enumerate(writes(60), start=1):
+        store.commit([write])
+        if count % 20 == 0:
+            index = checkpointer.wal_index()
+            assert index is not None
+            frames, copied = index
+            assert copied < frames  # 20 commits since the last checkpoint
+            assert checkpointer.checkpoint() == (frames, frames)  # SQLite's own count
+            assert checkpointer.wal_index() == (frames, frames)
+            assert not checkpointer.overdue  # all copied: the next commit starts it again
+            lengths.append(frames)
+    # 20 commits' frames each (5 to 10 pages a commit): the WAL started again after each checkpoint.
+    assert all(100 <= n < 200 for n in lengths), lengths
+    store.close()
+
+
 @pytest.mark.parametrize(("committer_kind", "writer"), [
     (LoopCommitter, "MainThread"),  # the default's (`process`): commits on the event loop
     (GroupCommitter, "amlwatch-commit"),  # `power`'s: a writer thread
@@ -126,9 +147,10 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(
     assert set(threads) <= {"amlwatch-checkpoint", writer}
     # Every commit writes at least 5 pages (events, accounts, pairs, scored, meta): over 2,500
     # frames in all. Commits back to back leave PASSIVE checkpoints no pause to catch up in,
-    # so the limit bounds the WAL here (the commit thread restarts it once a round found it
-    # passed): `limit` frames and what comes in during two rounds (commits of <= 20 pages).
-    assert (largest - 32) // _FRAME <= limit + 2 * every * 20
+    # so the limit bounds the WAL here: the writer reads the WAL's length after each commit
+    # and restarts it once past `limit`, however slow a round's fsync, so the WAL never holds
+    # more than `limit` frames and one more commit (of <= 20 pages).
+    assert (largest - 32) // _FRAME <= limit + 20
     again = StateStore(path)
     loaded, _, next_seq = again.load()
     assert next_seq == n and again.scored_count() == n
