@@ -80,7 +80,10 @@ class Checkpointer:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=FULL")  # sync the database file before marking
         self._db.execute("PRAGMA schema_version").fetchone()  # opens the WAL index, if not yet
-        self._shm = os.open(f"{path}-shm", os.O_RDONLY)
+        try:
+            self._shm = os.open(f"{path}-shm", os.O_RDONLY)
+        except OSError:  # no WAL index file (e.g. SQLite keeps it in memory): the rounds' counts
+            self._shm = -1
         self._pending = 0  # commits since the last round began
         self._frames = 0  # WAL frames the last checkpoint found
         self._stopping = False
@@ -106,6 +109,8 @@ class Checkpointer:
         checkpoint, so one 100-byte read after the writer's COMMIT is exact.
         None if the file is not in that format.
         """
+        if self._shm < 0:
+            return None
         try:
             head = os.pread(self._shm, 100, 0)
         except OSError:
@@ -197,4 +202,5 @@ class Checkpointer:
             self._cond.notify()
         self._thread.join(timeout=30)
         self._db.close()
-        os.close(self._shm)
+        if self._shm >= 0:
+            os.close(self._shm)
