@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from basketcast.config import RunConfig
+from basketcast.config import AUTO_HISTORY_TARGETS, RunConfig
 
 __all__ = ["DEFAULT_SPACE", "Param", "SearchSpace", "load_space"]
 
@@ -180,7 +180,8 @@ DEFAULT_SPACE = SearchSpace(
         Param("reg_lambda", "float", 1e-3, 100.0, log=True),
         Param("reg_alpha", "float", 1e-4, 10.0, log=True),
         Param("max_bin", "categorical", choices=(64, 128, 256, 512)),
-        Param("history_targets", "int", 0, 3),
+        # Up to the small-data default, so trial 0 runs the default as it is, not one shallower.
+        Param("history_targets", "int", 0, AUTO_HISTORY_TARGETS),
     )
 )
 
