@@ -36,6 +36,10 @@ FAST_B = FAST_A.replace("history_targets = 0", "history_targets = 1").replace(
 )
 
 
+def _exit_file(log: str | Path) -> Path:
+    return Path(f"{log}.exit")
+
+
 def _child(args: list[str], fault: str | None, log: str) -> None:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
@@ -46,13 +50,15 @@ def _child(args: list[str], fault: str | None, log: str) -> None:
         os.environ.pop(ENV, None)
     from basketcast.cli import app
 
+    code = 0
     try:
         app(args=args, prog_name="basketcast")
     except SystemExit as exc:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
-    os._exit(0)
+        code = exc.code if isinstance(exc.code, int) else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _exit_file(log).write_text(f"{code}\n")  # it exited (a killed child writes nothing)
+    os._exit(code)
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,30 @@ class Outcome:
     code: int
     """Exit code; -9 for a SIGKILL."""
     log: str
+    relayed: int
+    """The code the fork server relayed (it may say 255 for a child it lost: CPython gh-140867)."""
 
     @property
     def killed(self) -> bool:
         return self.code == -signal.SIGKILL
+
+
+def _outcome(relayed: int, log: Path, fault: str | None) -> Outcome:
+    """The child's exit code: its own record when it exited, else the signal that ended it.
+
+    The fork server relays the exit status, but under load it can lose a child
+    and relay 255 instead; a child that called exit wrote its code first, so a
+    255 with no record and a kill fault set is that fault's SIGKILL.
+    """
+    exit_file = _exit_file(log)
+    if exit_file.exists():
+        code = int(exit_file.read_text())
+        exit_file.unlink()
+    elif relayed == 255 and fault and fault.startswith("kill@"):
+        code = -signal.SIGKILL
+    else:
+        code = relayed
+    return Outcome(code, log.read_text(errors="replace"), relayed)
 
 
 CHILD_CPU_SECONDS: list[float] = []
@@ -96,17 +122,24 @@ def wait(process: multiprocessing.process.BaseProcess, timeout: float = 300) -> 
 
 def cli(args: list[str], *, log: Path, fault: str | None = None, timeout: float = 300) -> Outcome:
     """Run `basketcast <args>` in a forked child and wait for it."""
+    _exit_file(log).unlink(missing_ok=True)
     process = _CONTEXT.Process(target=_child, args=(args, fault, str(log)))
     process.start()
-    code = wait(process, timeout)
-    return Outcome(code, log.read_text(errors="replace"))
+    return _outcome(wait(process, timeout), log, fault)
 
 
 def start(args: list[str], *, log: Path, fault: str | None = None) -> multiprocessing.Process:
     """Start `basketcast <args>` in a child and return without waiting."""
+    _exit_file(log).unlink(missing_ok=True)
     process = _CONTEXT.Process(target=_child, args=(args, fault, str(log)))
     process.start()
     return process
+
+
+def finish(process: multiprocessing.process.BaseProcess, *, log: Path, fault: str | None = None,
+           timeout: float = 300) -> Outcome:  # fmt: skip
+    """Wait for a child from `start` (given its log and fault, as `start` was) and read how it ended."""
+    return _outcome(wait(process, timeout), log, fault)
 
 
 def output_state(folder: Path) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ succeed and give a submission byte-identical to an uninterrupted B run's.
 from __future__ import annotations
 
 import shutil
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,8 @@ POINTS = [
 
 @dataclass(frozen=True)
 class Case:
-    killed: bool
+    kill_code: int  # -9: SIGKILL
+    kill_relayed: int  # what the fork server said
     kill_log: str
     after_kill: tuple[str, str | None] | str
     a_submission_intact: bool
@@ -93,7 +95,7 @@ def cases(
         same = (folder / "submission.csv").exists() and (
             folder / "submission.csv"
         ).read_bytes() == reference
-        return point, Case(kill.killed, kill.log, after_kill, intact, rerun.code, rerun.log,
+        return point, Case(kill.code, kill.relayed, kill.log, after_kill, intact, rerun.code, rerun.log,
                            after_rerun, same, leftovers(folder))  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -110,8 +112,9 @@ def test_there_are_at_least_20_points_across_the_stages() -> None:
 def test_kill_then_rerun(cases: dict[str, Case], run_a: Path, point: str) -> None:
     case = cases[point]
     a_id = output_state(run_a)[1]
-    assert case.killed, (
-        f"the run was not killed at {point} (point never reached?):\n{case.kill_log}"
+    assert case.kill_code == -signal.SIGKILL, (
+        f"the run was not killed at {point} (exit code {case.kill_code}, relayed "
+        f"{case.kill_relayed}):\n{case.kill_log}"
     )
     if point == "publish:swapped":  # killed after the publishing rename: the new run is complete
         assert isinstance(case.after_kill, tuple) and case.after_kill[0] == "complete"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults._runner import cli, output_state, start, wait
+from tests.faults._runner import cli, finish, output_state, start
 
 _NOBODY = 65534
 
@@ -44,8 +44,8 @@ def test_second_run_into_a_locked_folder_exits_2_naming_the_holder(
         assert output_state(out) == ("none", None)  # the second run wrote nothing
     finally:
         os.kill(first.pid, signal.SIGCONT)
-        wait(first)
-    assert first.exitcode == 0, (fault_root / "locked1.log").read_text()
+        first_done = finish(first, log=fault_root / "locked1.log", fault="stop@lock:held")
+    assert first_done.code == 0, first_done.log
     assert output_state(out)[0] == "complete"
 
 
