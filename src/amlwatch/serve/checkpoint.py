@@ -22,9 +22,10 @@ writer may never be outside a transaction at the right moment, and a round that
 waits for the disk's fsync (tens of milliseconds here, seconds when this virtual
 disk stalls) lets hundreds of commits through. So after each group the writer
 reads the WAL's length from SQLite's WAL index (`wal_index`); once it passes
-`limit`, the checkpointer is `overdue` and the writer (the event loop or the commit thread, `amlwatch.serve.commit`), after
-answering its group, runs a RESTART checkpoint itself
-(`restart`, after any round in progress; it copies what the rounds did not): the
+`limit`, the checkpointer is `overdue` and the writer (the event loop or the
+commit thread, `amlwatch.serve.commit`), after answering its group, runs a
+RESTART checkpoint itself (`restart`, after any round in progress, which it
+waits for; it copies what the rounds did not): the
 next group waits for it, as a 1,000-page commit waits in SQLite's default, but
 once per `limit` frames (8,192: about every 1,000 commits) instead.
 """
