@@ -12,15 +12,15 @@ slowed by the contention.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from amlwatch.serve.commit import LoopCommitter  # noqa: E402
-from tests.amlwatch.serve.test_checkpoint import _FRAME, new_store, writes  # noqa: E402
+from tests.amlwatch.serve.test_checkpoint import _FRAME, commit_back_to_back, new_store
+
+from amlwatch.serve.commit import LoopCommitter
 
 
 def one_run(folder: Path, commits: int, every: int, limit: int) -> tuple[int, float, int]:
@@ -30,18 +30,7 @@ def one_run(folder: Path, commits: int, every: int, limit: int) -> tuple[int, fl
     store.background_checkpoints(
         every=every, limit=limit, on_checkpoint=lambda s, _f, _d, forced: rounds.append((s, forced))
     )
-    wal = Path(f"{path}-wal")
-    largest = 0
-
-    async def commit_all() -> None:
-        nonlocal largest
-        committer = LoopCommitter(store)
-        for write, _ in writes(commits):
-            await asyncio.wrap_future(committer.submit(write))
-            largest = max(largest, wal.stat().st_size)
-        committer.stop()
-
-    asyncio.run(commit_all())
+    largest = commit_back_to_back(store, LoopCommitter, commits)
     store.close()
     slowest = max(s for s, forced in rounds if not forced)
     return (largest - 32) // _FRAME, slowest, sum(forced for _, forced in rounds)

@@ -58,6 +58,26 @@ def new_store(path: Path, durability: str = "process") -> StateStore:
     return store
 
 
+def commit_back_to_back(
+    store: StateStore, committer_kind: type[LoopCommitter | GroupCommitter], n: int
+) -> int:
+    """Commit `writes(n)` through a committer, each after the last one's answer; the WAL file's
+    largest size in bytes (its high-water mark: a restarted WAL is overwritten, not truncated)."""
+    wal = Path(f"{store.path}-wal")
+    largest = 0
+
+    async def commit_all() -> None:
+        nonlocal largest
+        committer = committer_kind(store)
+        for write, _ in writes(n):
+            await asyncio.wrap_future(committer.submit(write))
+            largest = max(largest, wal.stat().st_size)
+        committer.stop()
+
+    asyncio.run(commit_all())
+    return largest
+
+
 def wal_frames_now(path: Path) -> int:
     """Frames in the WAL as a new reader sees them (a PASSIVE checkpoint reports the count)."""
     with sqlite3.connect(path) as db:
@@ -126,18 +146,7 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(
         limit=limit,
         on_checkpoint=lambda *_: threads.append(threading.current_thread().name),
     )
-    wal = Path(f"{path}-wal")
-    largest = 0
-
-    async def commit_all() -> None:
-        nonlocal largest
-        committer = committer_kind(store)
-        for write, _ in writes(n):
-            await asyncio.wrap_future(committer.submit(write))
-            largest = max(largest, wal.stat().st_size)
-        committer.stop()
-
-    asyncio.run(commit_all())
+    largest = commit_back_to_back(store, committer_kind, n)
     book = last(n)[1]
     store.close()
     assert len(threads) >= n // every // 2
