@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def _child(args: list[str], fault: str | None, log: str) -> None:
         app(args=args, prog_name="basketcast")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # as multiprocessing would: the traceback to the log, exit 1
+        traceback.print_exc()
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     _exit_file(log).write_text(f"{code}\n")  # it exited (a killed child writes nothing)
