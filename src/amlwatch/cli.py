@@ -219,7 +219,7 @@ def run_command(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", help="Run folder to write.")],
     config: Annotated[
-        Path | None, typer.Option(help="TOML config ([run], [graph], [[detector]]).")
+        Path | None, typer.Option(help=r"TOML config (\[run], \[graph], \[flow], \[\[detector]]).")
     ] = None,
     threads: Annotated[int | None, ThreadsOption] = None,
 ) -> None:

@@ -168,7 +168,7 @@ ClusterOpt = Annotated[
     typer.Option(
         "--cluster",
         help="Run on Dask (the `dask` extra): local:N starts N worker processes, "
-        "tcp://HOST:PORT joins a running scheduler. Overrides [cluster] address.",
+        "tcp://HOST:PORT joins a running scheduler. Overrides \\[cluster] address.",
     ),
 ]
 
