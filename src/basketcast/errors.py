@@ -7,6 +7,8 @@ traceback and exits 1, so real bugs are not hidden behind "bad input".
 
 from __future__ import annotations
 
+from runkit.errors import WriteError
+
 __all__ = ["ConfigError", "UsageError", "WriteError"]
 
 
@@ -16,7 +18,3 @@ class UsageError(ValueError):
 
 class ConfigError(UsageError):
     """A configuration file or value that cannot be used: names the file and the key."""
-
-
-class WriteError(OSError):
-    """An output could not be written (permission, space, a file where a folder should be)."""
