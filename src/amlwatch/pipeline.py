@@ -18,12 +18,27 @@ from amlwatch.data.load import load_ledger
 from amlwatch.detectors import Detector, make_detector
 from amlwatch.detectors.rules import RulesDetector
 from amlwatch.detectors.threads import thread_budget
+from amlwatch.errors import DataError, Problem
 from amlwatch.evaluate import Period, evaluate_scores, evaluation_table, temporal_split
 from amlwatch.evaluate.health import period_warnings, threshold_warnings
 from amlwatch.features import build_features
 from amlwatch.io import write_frame, write_text
+from runkit.runfolder import RunFolder, check_writable, open_run_folder
 
-__all__ = ["RunResult", "run"]
+__all__ = ["ALERT_IDENTITY", "RunResult", "run"]
+
+ALERT_IDENTITY = (
+    "txn_id",
+    "timestamp",
+    "from_bank",
+    "from_account",
+    "to_bank",
+    "to_account",
+    "amount_paid",
+    "payment_currency",
+    "payment_format",
+)
+"""Columns of `alerts.parquet` before `detector`, `score` and `reasons`: the transaction as filed."""
 
 
 @dataclass
@@ -48,21 +63,40 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
     """Run every configured detector; thresholds on the validation period, metrics on test.
 
     Writes `config.json`, `features.parquet`, `models/`, `alerts.parquet`
-    (test-period alerts with reasons), `evaluation.csv`, `metrics.json` and
-    `report.html` into `out`. Without labels, supervised detectors are
-    skipped and unsupervised ones alert at their `contamination` threshold.
+    (test-period alerts with reasons), `evaluation.csv`, `metrics.json`,
+    `report.html` and the manifest `run.json` into the run folder `out`, as
+    one unit (`runkit.runfolder`): the outputs are staged while the run
+    holds the folder's lock and published together at the end, so a reader,
+    or a run that fails or is killed, sees the previous run's complete
+    outputs or this one's, never a mix. Without labels, supervised detectors
+    are skipped and unsupervised ones alert at their `contamination` threshold.
     """
     cfg = config or RunConfig()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out)  # a wrong --out is said at once, not after the features
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     ledger = data if isinstance(data, Ledger) else load_ledger(data)
     seconds["load"] = time.perf_counter() - t0
+    if ledger.n_transactions < 3:  # said before the run folder is touched
+        raise DataError(
+            [Problem(ledger.source or "the input", "", f"{ledger.n_transactions} transaction(s); "
+                     "a run needs at least 3 (training, validation and test periods)")],
+            source=ledger.source,
+        )  # fmt: skip
+    with open_run_folder(out, product="amlwatch") as folder:
+        result = _run_into(folder, ledger, cfg, seconds)
+    return result
+
+
+def _run_into(
+    folder: RunFolder, ledger: Ledger, cfg: RunConfig, seconds: dict[str, float]
+) -> RunResult:
+    """The run itself: every output goes to `folder`'s staging area, published at the end."""
     t0 = time.perf_counter()
     frame = build_features(ledger, families=cfg.families(), graph=cfg.graph, flow=cfg.flow)
     seconds["features"] = time.perf_counter() - t0
-    write_frame(frame, out / "features.parquet")
+    write_frame(frame, folder.output("features.parquet"))
     split = temporal_split(frame.height, fractions=cfg.fractions)
     train, valid, test = frame[split.train], frame[split.valid], frame[split.test]
     labels = ledger.has_labels
@@ -72,6 +106,8 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
     test_scores: dict[str, np.ndarray] = {}
     rule_hits: dict[str, int] = {}
     warnings = list(ledger.warnings)
+    # An alert names the accounts as the input does (bank, account), not by internal codes.
+    identities = ledger.transactions.select(ALERT_IDENTITY)
     if labels:
         warnings += period_warnings(y[split.valid], y[split.test])
     with thread_budget(cfg.threads):  # detectors built inside (and their stages) use it
@@ -107,7 +143,9 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
             hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)
             flagged = test.filter(pl.Series(hit))
             alerts.append(
-                flagged.select("txn_id", "timestamp", "src", "dst", "amount_paid").with_columns(
+                flagged.select("txn_id")
+                .join(identities, on="txn_id", how="left", maintain_order="left")
+                .with_columns(
                     pl.lit(spec.name).alias("detector"),
                     pl.Series("score", s_test[hit]),
                     pl.Series(
@@ -121,16 +159,15 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
                 rule_hits = det.hit_counts(test)
             export_artifacts = getattr(det, "export_artifacts", None)
             if callable(export_artifacts):  # the GAN: weights + ONNX + Triton model repository
-                export_artifacts(out / "models" / spec.name)
+                export_artifacts(folder.output(f"models/{spec.name}"))
             booster = getattr(det, "booster", None)
             if booster is not None:
-                (out / "models").mkdir(exist_ok=True)
-                booster.save_model(str(out / "models" / f"{spec.name}.ubj"))
+                booster.save_model(str(folder.output(f"models/{spec.name}.ubj")))
     table = evaluation_table(rows) if rows else None
     alert_frame = pl.concat(alerts) if alerts else pl.DataFrame()
-    write_frame(alert_frame, out / "alerts.parquet")
+    write_frame(alert_frame, folder.output("alerts.parquet"))
     if table is not None:
-        write_frame(table, out / "evaluation.csv")
+        write_frame(table, folder.output("evaluation.csv"))
     metrics = {
         "source": ledger.source,
         "transactions": ledger.n_transactions,
@@ -145,12 +182,15 @@ def run(data: str | Path | Ledger, out: str | Path, config: RunConfig | None = N
         "peak_rss_gib": _peak_rss_gib(),
         "warnings": warnings,
     }
-    write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2, default=str))
-    write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
-    result = RunResult(out, table, alert_frame, test_scores, test, rule_hits, seconds, warnings)
+    write_text(folder.output("config.json"), json.dumps(cfg.to_dict(), indent=2, default=str))
+    write_text(folder.output("metrics.json"), json.dumps(metrics, indent=2, default=str))
+    result = RunResult(
+        folder.root, table, alert_frame, test_scores, test, rule_hits, seconds, warnings
+    )
     from amlwatch.report import write_report
 
     t0 = time.perf_counter()
-    write_report(result, ledger, out / "report.html")
+    write_report(result, ledger, folder.output("report.html"))
     seconds["report"] = time.perf_counter() - t0
+    folder.publish(extra={"source": ledger.source, "transactions": ledger.n_transactions})
     return result

@@ -80,6 +80,21 @@ def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
     return book, directory, tx.height
 
 
+def _published_run(run: Path) -> Path:
+    """The run's published invocation, its served files checked against the manifest.
+
+    Resolved once, so a run that publishes into RUN while the service starts
+    cannot hand it one run's config with another's model. A run folder from
+    before manifests (no ``run.json``) is read as it is.
+    """
+    from runkit.runfolder import MANIFEST, published_folder, verify_outputs
+
+    published = published_folder(run)
+    if (published / MANIFEST).exists():
+        verify_outputs(published, ["config.json", "metrics.json", "models"], product="amlwatch")
+    return published
+
+
 class Service:
     """The loaded run, the account state and the writer; `start` builds it."""
 
@@ -111,11 +126,12 @@ class Service:
         run = settings.run_dir
         if not (run / "config.json").exists():
             raise FileNotFoundError(f"{run}: no config.json (not a folder of `amlwatch run`)")
+        run = _published_run(run)
         model = choose_model(run, detector=settings.detector)
         rules = RowRules(load_rules_engine(run))
         store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
-            cls._initialise(store, settings)
+            cls._initialise(store, settings, run)
         book, directory, next_seq = store.load()
         service = cls(settings, model, rules, store, book, directory, next_seq)
         # Fail at startup, not on the first request, if the model or a rule needs a column
@@ -135,10 +151,10 @@ class Service:
         return service
 
     @staticmethod
-    def _initialise(store: StateStore, settings: ServeSettings) -> None:
+    def _initialise(store: StateStore, settings: ServeSettings, run: Path) -> None:
         data = settings.data_dir
         if data is None and settings.history:
-            source = json.loads((settings.run_dir / "metrics.json").read_text()).get("source")
+            source = json.loads((run / "metrics.json").read_text()).get("source")
             data = Path(source) if source else None
         if settings.history and data is not None:
             from amlwatch.data.load import load_ledger
