@@ -151,3 +151,128 @@ def test_missing_input(tmp_path: Path) -> None:
         load_ledger(tmp_path / "nope")
     with pytest.raises(DataError, match="no transactions"):
         load_ledger(tmp_path)
+
+
+def _problem_text(folder: Path) -> str:
+    with pytest.raises(DataError) as info:
+        load_ledger(folder)
+    return " ".join(str(info.value).split())
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "message"),
+    [
+        ("extra field", lambda r: [*r[:1], r[1] + ",x", *r[2:]], "line 3 has 12 fields, the header 11"),
+        ("unclosed quote", lambda r: [*r[:1], r[1].replace("Cheque", '"Cheque'), *r[2:]],
+         'line 3: a quote (") opens a field that never closes'),
+    ],
+)  # fmt: skip
+def test_a_row_that_breaks_the_csv_is_named_by_its_line(
+    tmp_path: Path, case: str, edit, message: str
+) -> None:
+    text = _problem_text(_write(tmp_path, HEADER, edit(list(ROWS))))
+    assert f"transactions.csv: {message}" in text
+    assert len(text) < 400  # not a dump of the rest of the file
+
+
+def test_accounts_rows_that_break_the_csv_are_named_too(tmp_path: Path) -> None:
+    folder = _write(tmp_path, HEADER, ROWS)
+    (folder / "accounts.csv").write_text(
+        "Bank Name,Bank ID,Account Number,Entity ID,Entity Name\n"
+        "Bank A,010,8000EBD30,800737690,Sole Proprietorship #50438\n"
+        "Bank B,03208,8000F4580,80010D4A0,Individual #123,oops\n"
+    )
+    assert "accounts.csv: line 3 has 6 fields, the header 5" in _problem_text(folder)
+
+
+def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path: Path) -> None:
+    folder = _write(tmp_path, HEADER, ROWS)
+    raw = (
+        (folder / "transactions.csv").read_bytes().replace(b"Reinvestment,1", b"R\xe9investment,1")
+    )
+    (folder / "transactions.csv").write_bytes(raw)
+    assert "transactions.csv: not UTF-8 text (first at line 5)" in _problem_text(folder)
+    (folder / "transactions.csv").write_bytes(b"")
+    assert "transactions.csv: is empty (no header line)" in _problem_text(folder)
+
+
+def test_blank_lines_are_skipped_and_examples_keep_the_file_line(tmp_path: Path) -> None:
+    folder = _write(tmp_path, HEADER, [ROWS[0], "", ROWS[1], ROWS[2], ROWS[3], "", ""])
+    ledger = load_ledger(folder)
+    assert ledger.n_transactions == 4 and ledger.transactions.get_column("txn_id").max() == 3
+    bad = ROWS[2].replace("14675.57,US Dollar,14675.57", "14675.57,US Dollar,-1")
+    text = _problem_text(_write(tmp_path / "bad", HEADER, [ROWS[0], "", ROWS[1], bad]))
+    assert "negative amount (1 rows); e.g. row 5: '-1'" in text
+
+
+def test_a_header_mismatch_names_the_column(tmp_path: Path) -> None:
+    header = HEADER.replace("Amount Received", "Amount")
+    assert "column 6 is 'Amount', expected 'Amount Received'" in _problem_text(
+        _write(tmp_path, header, ROWS)
+    )
+
+
+def test_parquet_with_native_types_loads_as_the_csv_does(tmp_path: Path) -> None:
+    csv_ledger = load_ledger(_write(tmp_path / "csv", HEADER, ROWS))
+    frame = pl.read_csv(tmp_path / "csv" / "transactions.csv", infer_schema=False)
+    frame = frame.with_columns(
+        pl.col("Timestamp").str.strptime(pl.Datetime("ns"), "%Y/%m/%d %H:%M"),
+        pl.col("Amount Paid").cast(pl.Float64),
+        pl.col("Is Laundering") == "1",  # a Boolean label
+    )
+    (tmp_path / "pq").mkdir()
+    frame.write_parquet(tmp_path / "pq" / "transactions.parquet")
+    pq_ledger = load_ledger(tmp_path / "pq")
+    assert pq_ledger.transactions.equals(csv_ledger.transactions)
+
+
+def test_an_empty_label_column_means_no_labels(tmp_path: Path) -> None:
+    rows = [r.rsplit(",", 1)[0] + "," for r in ROWS]
+    ledger = load_ledger(_write(tmp_path, HEADER, rows))
+    assert not ledger.has_labels and ledger.n_transactions == 4
+    assert any("'Is Laundering' is empty in every row" in w for w in ledger.warnings)
+    # Some labels and some empty ones are still an error: which rows are lawful is unknown.
+    partial = [rows[0], *ROWS[1:]]
+    assert "label not 0 or 1 (1 rows); e.g. row 2: empty" in _problem_text(
+        _write(tmp_path / "partial", HEADER, partial)
+    )
+    whole = [r.rsplit(",", 1)[0] + ",1.0" for r in ROWS]  # whole numbers written as floats
+    assert load_ledger(_write(tmp_path / "floats", HEADER, whole)).labels().tolist() == [1] * 4
+
+
+def test_odd_but_valid_input_loads_with_warnings(tmp_path: Path) -> None:
+    rows = [*ROWS, ROWS[0], ROWS[1].replace("Cheque", "Wire Transfer")]
+    rows = [r + ",web" for r in rows]
+    ledger = load_ledger(_write(tmp_path, HEADER + ",Channel", rows))
+    assert ledger.n_transactions == 6
+    text = " ".join(ledger.warnings)
+    assert "column(s) 'Channel' ignored" in text
+    assert "1 row(s) repeat an earlier row in every field" in text
+    assert "'Wire Transfer' (1)" in text and "no format feature" in text
+
+
+def test_ibm_release_names_and_gzip_load(tmp_path: Path) -> None:
+    accounts = (
+        "Bank Name,Bank ID,Account Number,Entity ID,Entity Name\n"
+        "Bank B,03208,8000F4580,80010D4A0,Individual #123\n"
+    )
+    folder = tmp_path / "ibm"
+    folder.mkdir()
+    (folder / "HI-Small_Trans.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
+    (folder / "HI-Small_accounts.csv").write_text(accounts)
+    for data in (folder, folder / "HI-Small_Trans.csv"):
+        ledger = load_ledger(data)
+        kinds = ledger.accounts.filter(pl.col("account") == "8000F4580").get_column("kind")
+        assert ledger.n_transactions == 4 and kinds.to_list() == ["Indiv"]
+    (folder / "LI-Small_Trans.csv").write_text("\n".join([HEADER, *ROWS]) + "\n")
+    assert "several transaction files (HI-Small_Trans.csv, LI-Small_Trans.csv)" in _problem_text(
+        folder
+    )
+    import gzip
+
+    zipped = tmp_path / "gz"
+    zipped.mkdir()
+    with gzip.open(zipped / "transactions.csv.gz", "wt") as fh:
+        fh.write("\n".join([HEADER, *ROWS]) + "\n")
+    plain = load_ledger(_write(tmp_path / "plain", HEADER, ROWS))
+    assert load_ledger(zipped).transactions.equals(plain.transactions)

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ACCOUNT_HEADER",
     "EXTRA_HEADER",
+    "PAYMENT_FORMATS",
     "TIMESTAMP_FORMAT",
     "TRANSACTION_COLUMNS",
     "TRANSACTION_HEADER",
@@ -55,3 +56,5 @@ TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M"
 # Names other tools give the repeated `Account` column when they write Parquet.
 SECOND_ACCOUNT_ALIASES = ("Account", "Account.1", "Account_1", "Account_duplicated_0")
 INDIVIDUAL_PREFIXES = ("Individual", "Person", "Indiv")
+# AMLworld's payment formats: each has its own feature column; any other value has none.
+PAYMENT_FORMATS = ("ACH", "Wire", "Cheque", "Cash", "Credit Card", "Reinvestment", "Bitcoin")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from amlwatch.data.schema import PAYMENT_FORMATS
 from amlwatch.features.registry import register
 
 __all__ = ["PAYMENT_FORMATS", "transaction_features"]
-
-PAYMENT_FORMATS = ("ACH", "Wire", "Cheque", "Cash", "Credit Card", "Reinvestment", "Bitcoin")
 
 register("log_amount_paid", "transaction", "log(1 + Amount Paid), in the payment currency")
 register(
