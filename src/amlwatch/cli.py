@@ -82,6 +82,26 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from amlwatch import __version__
+
+        console.print(f"amlwatch {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 _WRITE_ERRNOS = {28, 30, 122}  # ENOSPC, EROFS, EDQUOT
 
 
@@ -188,8 +208,11 @@ def _print_table(result: Any) -> None:
     table = Table(
         title="test period (thresholds chosen on validation)", box=box.SIMPLE_HEAD, pad_edge=False
     )
-    cols = [*summary_columns(result.table.columns), "recall_at_10_per_10k"]
-    short = {"alerts_per_10k": "alerts/10k", "precision": "prec", "recall_at_10_per_10k": "rec@10"}
+    # Recall at the first alert budget of the run (10 per 10k by default): "rec@10".
+    at = [c for c in result.table.columns if c.startswith("recall_at_") and c.endswith("_per_10k")]
+    cols = [*summary_columns(result.table.columns), *at[:1]]
+    short = {"alerts_per_10k": "alerts/10k", "precision": "prec"}
+    short |= {c: "rec@" + c.removeprefix("recall_at_").removesuffix("_per_10k") for c in at}
     # Detector names are what tells the rows apart: never cut them short.
     width = max(len("detector"), *(len(d) for d in result.table.get_column("detector")))
     for c in cols:
@@ -245,7 +268,14 @@ def demo_command(
         "amlwatch-demo"
     ),
     seed: Annotated[int, typer.Option(help="Generator and model seed.")] = 0,
-    threads: Annotated[int, ThreadsOption] = 0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            help="Threads for XGBoost and Isolation Forest (0: every core; their scores do not "
+            "depend on it).",
+        ),
+    ] = 0,
 ) -> None:
     """A default synthetic world, end to end: synth -> run -> report."""
     from amlwatch.config import RunConfig

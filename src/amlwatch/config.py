@@ -67,6 +67,18 @@ class RunConfig:
             raise ValueError(f"alert_budget must be > 0, got {self.alert_budget}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0 = every core), got {self.threads}")
+        if not self.budgets or any(b <= 0 for b in self.budgets):
+            raise ValueError(f"budgets must be one or more alerts per 10k > 0, got {self.budgets}")
+        fractions = self.fractions
+        if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+            raise ValueError(
+                "fractions must be three positive shares (train, validation, test) summing "
+                f"to 1, got {list(fractions)}"
+            )
+        if self.reasons_top < 0:
+            raise ValueError(f"reasons_top must be >= 0, got {self.reasons_top}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         names = [d.name for d in self.detectors]
         if len(set(names)) != len(names):
             raise ValueError(f"detector names must be unique, got {names}")
@@ -88,6 +100,64 @@ class RunConfig:
 
 
 _SECTIONS = ("run", "graph", "flow", "detector")
+_RUN_TYPES: dict[str, str] = {
+    "seed": "int",
+    "beta": "number",
+    "threshold": "str",
+    "alert_budget": "number",
+    "budgets": "numbers",
+    "fractions": "numbers",
+    "reasons_top": "int",
+    "threads": "int",
+}
+
+
+def _type_of(default: Any) -> str:
+    return {bool: "bool", int: "int", float: "number", str: "str"}.get(type(default), "any")
+
+
+def _type_problem(where: str, key: str, value: Any, kind: str) -> str | None:
+    """One line when `value` is not of `kind` ("int", "number", "numbers", "str", "bool")."""
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool)
+
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "number": number(value),
+        "numbers": isinstance(value, list) and all(number(x) for x in value),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+    }.get(kind, True)
+    if ok:
+        return None
+    wanted = {"numbers": "a list of numbers", "int": "an integer", "number": "a number",
+              "str": "a string", "bool": "true or false"}[kind]  # fmt: skip
+    return f"[{where}] {key} must be {wanted}, got {value!r}"
+
+
+def _value_problems(data: dict[str, Any]) -> list[str]:
+    """Wrong types in [run], [graph] and [flow], and an unknown threshold rule: one line each."""
+    problems = []
+    types = {
+        "run": _RUN_TYPES,
+        "graph": {f.name: _type_of(f.default) for f in fields(GraphConfig)},
+        "flow": {f.name: _type_of(f.default) for f in fields(FlowConfig)},
+    }
+    for section, known in types.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            continue
+        for key, value in table.items():
+            if key in known and (line := _type_problem(section, key, value, known[key])):
+                problems.append(line)
+    threshold = data.get("run", {}).get("threshold") if isinstance(data.get("run"), dict) else None
+    if isinstance(threshold, str) and threshold not in {str(r) for r in ThresholdRule}:
+        rules = ", ".join(repr(str(r)) for r in ThresholdRule)
+        problems.append(f"[run] threshold must be one of {rules}, got {threshold!r}")
+    return problems
+
+
 _DETECTOR_KEYS = ("name", "kind", "params")
 
 
@@ -148,6 +218,7 @@ def load_config(path: str | Path | None) -> RunConfig:
     from amlwatch.detectors import detector_problems
 
     problems, specs = _check_tables(data)
+    problems += _value_problems(data)
     detectors = DEFAULT_DETECTORS if specs is None else tuple(specs)
     problems += detector_problems(detectors)
     if problems:

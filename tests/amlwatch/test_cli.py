@@ -99,7 +99,8 @@ def test_an_out_path_that_is_a_file_exits_2_and_leaves_the_file(tmp_path: Path) 
     ):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, res.output
-        assert f"cannot use {taken}" in " ".join(res.output.split())
+        shown = " ".join(res.output.split())
+        assert f"cannot use {taken}" in shown or f"cannot write {taken}" in shown, shown
         assert "Traceback" not in res.output
     assert taken.read_text() == "keep me"
 
@@ -181,7 +182,8 @@ def test_a_run_with_another_beta_reports_that_f_score(small_world, tmp_path: Pat
     data = write_world(small_world, tmp_path / "world")
     cfg = tmp_path / "run.toml"
     cfg.write_text(
-        '[run]\nbeta = 0.5\n[[detector]]\nname = "xgboost_tabular"\nkind = "xgboost"\n'
+        '[run]\nbeta = 0.5\nbudgets = [25]\n[[detector]]\nname = "xgboost_tabular"\n'
+        'kind = "xgboost"\n'
         'params = { rounds = 5, families = ["transaction", "account", "pair"] }\n'
     )
     out = tmp_path / "run"
@@ -190,6 +192,7 @@ def test_a_run_with_another_beta_reports_that_f_score(small_world, tmp_path: Pat
     assert res.exit_code == 0, res.output
     assert json.loads((out / "config.json").read_text())["threads"] == 1
     assert "f0.5" in res.output and "xgboost_tabular" in res.output
+    assert "rec@25" in res.output  # recall at the run's own first alert budget
     assert "<th>f0.5</th>" in (out / "report.html").read_text()
     (row,) = json.loads((out / "metrics.json").read_text())["evaluation"]
     assert 0.0 <= row["f0.5"] <= 1.0 and "f2" not in row
@@ -223,3 +226,22 @@ def test_dash_h_is_help_as_in_basketcast() -> None:
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
         assert res.output.lstrip().startswith("Usage:") and "--help" in res.output
+
+
+def test_version_and_too_short_input(tmp_path: Path) -> None:
+    from amlwatch import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"amlwatch {__version__}"
+    data = tmp_path / "short"
+    data.mkdir()
+    (data / "transactions.csv").write_text(
+        "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+        "Amount Paid,Payment Currency,Payment Format\n"
+        "2022/09/01 00:20,010,A,010,B,1,US Dollar,1,US Dollar,ACH\n"
+    )
+    assert runner.invoke(app, ["validate", str(data)]).exit_code == 0  # valid data
+    res = runner.invoke(app, ["run", str(data), "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2
+    assert "1 transaction(s); a run needs at least 3" in " ".join(res.output.split())
+    assert not (tmp_path / "run").exists()  # said before the run folder is made
