@@ -192,3 +192,16 @@ def test_header_only_csv_is_an_empty_table(
         load_dataset(writer(tmp_path, raw_tables))
     messages = {(p.file, p.message) for p in info.value.problems}
     assert ("order_products__prior.csv", "table has no rows") in messages
+
+
+def test_blank_lines_and_spaces_in_the_header_change_nothing(
+    tmp_path: Path, raw_tables: dict[str, pl.DataFrame], writer: Writer, csv_dataset: Dataset
+) -> None:
+    folder = writer(tmp_path / "odd", raw_tables, "csv")
+    orders = folder / "orders.csv"
+    header, _, body = orders.read_bytes().partition(b"\n")
+    # "order_id, user_id, ..." and trailing newlines, as hand-edited exports have them.
+    orders.write_bytes(header.replace(b",", b", ") + b"\n" + body + b"\n\n")
+    prior = folder / "order_products__prior.csv"
+    prior.write_bytes(prior.read_bytes() + b"\n\n\n")
+    assert_same_dataset(load_dataset(folder), csv_dataset)

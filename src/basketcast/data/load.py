@@ -102,8 +102,11 @@ def scan_table(path: str | Path) -> pl.LazyFrame:
     if path.name.endswith(".parquet"):
         return pl.scan_parquet(path)
     # Text columns, no inference: a guessed dtype would turn a bad value into a crash
-    # (or a silent null) before validate could name it.
-    return pl.scan_csv(path, infer_schema=False)
+    # (or a silent null) before validate could name it. Header names are trimmed
+    # ("order_id, user_id" is the same header), and blank lines (a file's trailing
+    # newlines, say) are no rows: every field of them reads as null.
+    lf = pl.scan_csv(path, infer_schema=False).rename(str.strip)
+    return lf.filter(~pl.all_horizontal(pl.all().is_null()))
 
 
 def load_tables(folder: str | Path) -> dict[str, pl.LazyFrame]:
