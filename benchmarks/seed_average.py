@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ablation import _scores  # noqa: E402
+from ablation import _scores
 
 RESAMPLES = 2_000
 

@@ -33,4 +33,6 @@ def test_no_help_text_loses_words_to_rich_markup(app: typer.Typer, name: str) ->
 
 
 def test_the_check_sees_an_unescaped_section_name() -> None:
-    assert render("TOML config ([run], [[detector]]).").plain != "TOML config ([run], [[detector]])."
+    assert (
+        render("TOML config ([run], [[detector]]).").plain != "TOML config ([run], [[detector]])."
+    )

@@ -21,7 +21,7 @@ class Problem:
         where = f"{self.file}: column {self.column!r}" if self.column else self.file
         text = f"{where}: {self.message}"
         if self.count:
-            text += f" ({self.count:,} rows)"
+            text += f" ({self.count:,} {'row' if self.count == 1 else 'rows'})"
         if self.examples:
             text += "; e.g. " + "; ".join(self.examples)
         return text

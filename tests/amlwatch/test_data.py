@@ -202,7 +202,7 @@ def test_blank_lines_are_skipped_and_examples_keep_the_file_line(tmp_path: Path)
     assert ledger.n_transactions == 4 and ledger.transactions.get_column("txn_id").max() == 3
     bad = ROWS[2].replace("14675.57,US Dollar,14675.57", "14675.57,US Dollar,-1")
     text = _problem_text(_write(tmp_path / "bad", HEADER, [ROWS[0], "", ROWS[1], bad]))
-    assert "negative amount (1 rows); e.g. row 5: '-1'" in text
+    assert "negative amount (1 row); e.g. row 5: '-1'" in text
 
 
 def test_a_header_mismatch_names_the_column(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_an_empty_label_column_means_no_labels(tmp_path: Path) -> None:
     assert any("'Is Laundering' is empty in every row" in w for w in ledger.warnings)
     # Some labels and some empty ones are still an error: which rows are lawful is unknown.
     partial = [rows[0], *ROWS[1:]]
-    assert "label not 0 or 1 (1 rows); e.g. row 2: empty" in _problem_text(
+    assert "label not 0 or 1 (1 row); e.g. row 2: empty" in _problem_text(
         _write(tmp_path / "partial", HEADER, partial)
     )
     whole = [r.rsplit(",", 1)[0] + ",1.0" for r in ROWS]  # whole numbers written as floats

@@ -66,7 +66,10 @@ def test_a_run_publishes_every_output_with_a_manifest_and_a_rerun_drops_stale_mo
     for name in ("config.json", "metrics.json", "alerts.parquet", "evaluation.csv",
                  "features.parquet", "report.html", "models/xgboost_graph.ubj"):  # fmt: skip
         assert name in info["files"]
-    assert info["source"] == str(world_folder) and info["transactions"] == small_world.transactions.height
+    assert (
+        info["source"] == str(world_folder)
+        and info["transactions"] == small_world.transactions.height
+    )
     assert (out / "models").is_symlink() and (out / "metrics.json").is_symlink()
 
     run(world_folder, out, load_config(configs["lean"]))

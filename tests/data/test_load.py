@@ -205,3 +205,16 @@ def test_blank_lines_and_spaces_in_the_header_change_nothing(
     prior = folder / "order_products__prior.csv"
     prior.write_bytes(prior.read_bytes() + b"\n\n\n")
     assert_same_dataset(load_dataset(folder), csv_dataset)
+
+
+def test_a_semicolon_separated_table_is_one_problem_that_says_so(
+    tmp_path: Path, raw_tables: dict[str, pl.DataFrame], writer: Writer
+) -> None:
+    folder = writer(tmp_path, raw_tables, "csv")
+    orders = folder / "orders.csv"
+    orders.write_bytes(orders.read_bytes().replace(b",", b";"))
+    with pytest.raises(DataError) as info:
+        load_dataset(folder)
+    about_orders = [p for p in info.value.problems if p.file == "orders.csv"]
+    assert len(about_orders) == 1  # not one per column, and no false "table has no rows"
+    assert "separated by ';'" in about_orders[0].message

@@ -272,7 +272,7 @@ def test_examples_show_the_row_and_the_bad_value(raw_tables: Tables) -> None:
     problem = find(problems_of(tables), ORDERS, "order_id", "not whole numbers")
     assert problem.examples == ("row 5: order_id='abc'",)
     text = str(problem)
-    assert text.startswith("orders: column 'order_id'") and "(1 rows)" in text
+    assert text.startswith("orders: column 'order_id'") and "(1 row)" in text
 
 
 def test_every_problem_is_reported_at_once(raw_tables: Tables) -> None:
@@ -567,8 +567,8 @@ def test_cli_validate_bad_data_exits_2(
     assert result.exit_code == 2
     output = " ".join(result.output.split())  # Rich wraps long lines
     assert "2 problem(s)" in output
-    assert "orders.csv: column 'order_dow': outside 0 to 6 (1 rows)" in output
-    assert "order_products__train.csv: column 'reordered': not 0 or 1 (1 rows)" in output
+    assert "orders.csv: column 'order_dow': outside 0 to 6 (1 row)" in output
+    assert "order_products__train.csv: column 'reordered': not 0 or 1 (1 row)" in output
 
 
 def test_cli_validate_missing_folder_exits_2(tmp_path: Path, runner: CliRunner) -> None:

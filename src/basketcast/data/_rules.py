@@ -17,7 +17,8 @@ _MAX_DAYS = 30
 def _check_empty(ctx: _Context) -> None:
     """Orders and prior lines are needed for any prediction; train lines are checked per order."""
     for name in (ORDERS.name, PRIOR.name):
-        if name in ctx.frames and ctx.frames[name].height == 0:
+        # A table read with none of its columns (each reported missing) has no rows to count.
+        if name in ctx.frames and ctx.frames[name].width and ctx.frames[name].height == 0:
             ctx.add(name, "", "table has no rows", 0)
 
 

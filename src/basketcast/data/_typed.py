@@ -106,6 +106,14 @@ def _read_typed(ctx: _Context, lf: pl.LazyFrame, table: TableSchema) -> pl.DataF
         _unreadable(ctx, table.name, exc)
         return None
     found = ", ".join(stored.names())
+    if not set(table.columns) & set(stored.names()):  # one problem, not one per column
+        message = f"none of its columns ({', '.join(table.columns)}) found; header: {found!r}"
+        # One name holding the others: another separator than the comma basketcast reads.
+        separator = next((s for s in (";", "\t", "|") if s in found), None)
+        if separator is not None:
+            message += f"; the file seems separated by {separator!r}, and CSV here means commas"
+        ctx.add(table.name, "", message, 0)
+        return None
     casts: dict[str, pl.Expr] = {}
     for column, dtype in table.columns.items():
         if column not in stored:
