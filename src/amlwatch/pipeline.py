@@ -106,6 +106,8 @@ def _run_into(
     test_scores: dict[str, np.ndarray] = {}
     rule_hits: dict[str, int] = {}
     warnings = list(ledger.warnings)
+    # Absolute, so `amlwatch serve` finds the history from any working folder.
+    source = str(Path(ledger.source).resolve()) if ledger.source else ""
     # An alert names the accounts as the input does (bank, account), not by internal codes.
     identities = ledger.transactions.select(ALERT_IDENTITY)
     if labels:
@@ -169,7 +171,7 @@ def _run_into(
     if table is not None:
         write_frame(table, folder.output("evaluation.csv"))
     metrics = {
-        "source": ledger.source,
+        "source": source,
         "transactions": ledger.n_transactions,
         "accounts": ledger.n_accounts,
         "laundering": int(y.sum()) if labels else None,
@@ -192,5 +194,5 @@ def _run_into(
     t0 = time.perf_counter()
     write_report(result, ledger, folder.output("report.html"))
     seconds["report"] = time.perf_counter() - t0
-    folder.publish(extra={"source": ledger.source, "transactions": ledger.n_transactions})
+    folder.publish(extra={"source": source, "transactions": ledger.n_transactions})
     return result

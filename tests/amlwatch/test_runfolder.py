@@ -172,3 +172,7 @@ def test_alerts_name_each_transaction_as_the_input_file_does(
         assert alert["amount_paid"] == pytest.approx(float(row[7]))
         assert (alert["payment_currency"], alert["payment_format"]) == (row[8], row[9])
         assert alert["timestamp"].strftime("%Y/%m/%d %H:%M") == row[0]
+    # The report lists each detector's top alerts apart: scores of two detectors do not compare.
+    html = (tmp_path / "run" / "report.html").read_text()
+    for name in alerts.get_column("detector").unique():
+        assert f"<h3>{name}</h3>" in html

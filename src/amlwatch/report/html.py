@@ -26,13 +26,21 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+TOP_ALERTS = 10
+"""Alerts listed per detector in the report."""
+
+
 def _table(frame: pl.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = []
     for row in frame.iter_rows():
         cells = []
         for v in row:
-            text = f"{v:.4g}" if isinstance(v, float) else str(v)
+            text = (
+                f"{v:,.2f}"
+                if isinstance(v, float) and abs(v) >= 1000
+                else (f"{v:.4g}" if isinstance(v, float) else str(v))
+            )
             cells.append(f"<td>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
@@ -117,11 +125,20 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
                 _img(figures.ring_drawing(ring, title=title), title),
             ]
     if result.alerts.height:
-        sample = result.alerts.sort("score", descending=True).head(20)
-        parts += [
-            "<h2>Top alerts with reasons</h2>",
-            _table(sample.with_columns(pl.col("score").round(4))),
-        ]
+        # Scores are on each detector's own scale: rank within a detector, never across.
+        parts.append(
+            f"<h2>Top alerts with reasons</h2><p>The {TOP_ALERTS} highest-scoring test-period "
+            "alerts of each detector (all of them are in <code>alerts.parquet</code>).</p>"
+        )
+        for name in result.alerts.get_column("detector").unique(maintain_order=True):
+            top = (
+                result.alerts.filter(pl.col("detector") == name)
+                .sort("score", descending=True)
+                .head(TOP_ALERTS)
+                .drop("detector")
+                .with_columns(pl.col("score").round(4), pl.col("amount_paid").round(2))
+            )
+            parts += [f"<h3>{html.escape(name)}</h3>", _table(top)]
     if result.warnings:
         parts += [
             "<h2>Warnings</h2><ul>",
