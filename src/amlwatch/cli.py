@@ -143,7 +143,10 @@ ThreadsOption = typer.Option(
 )
 
 DataArg = Annotated[
-    Path, typer.Argument(help="Folder with transactions.csv|parquet (+ accounts), or the file.")
+    Path,
+    typer.Argument(
+        metavar="DATA", help="Folder with transactions.csv|parquet (+ accounts), or the file."
+    ),
 ]
 
 
@@ -172,7 +175,9 @@ def validate_command(data: DataArg) -> None:
 @app.command("synth")
 @friendly_errors
 def synth_command(
-    out: Annotated[Path, typer.Argument(help="Folder to write transactions and accounts into.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="OUT", help="Folder to write transactions and accounts into.")
+    ],
     transactions: Annotated[int, typer.Option(help="About this many transactions.")] = 300_000,
     days: Annotated[int, typer.Option(help="Days covered.")] = 120,
     rate: Annotated[float, typer.Option(help="Share of laundering transactions.")] = 0.001,
@@ -293,7 +298,9 @@ def demo_command(
 @app.command("serve")
 @friendly_errors
 def serve_command(
-    run_dir: Annotated[Path, typer.Argument(help="A folder written by `amlwatch run`.")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN", help="A folder written by `amlwatch run`.")
+    ],
     data: Annotated[
         Path | None,
         typer.Option(

@@ -28,7 +28,10 @@ def table_format(value: str) -> Any:
 @datasets_app.command("from-transactions")
 def from_transactions_command(
     file: Annotated[
-        Path, typer.Argument(help="Transactions: CSV, CSV.gz or Parquet, one row per line.")
+        Path,
+        typer.Argument(
+            metavar="TRANSACTIONS", help="Transactions: CSV, CSV.gz or Parquet, one row per line."
+        ),
     ],
     user: Annotated[str, typer.Option("--user", help="Column of customer ids.")],
     order: Annotated[str, typer.Option("--order", help="Column of order (basket) ids.")],

@@ -17,7 +17,9 @@ from rich.console import Console
 
 __all__ = ["register"]
 
-DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
+DirArg = Annotated[
+    Path, typer.Argument(metavar="DATA", help="Folder holding the Instacart-layout tables.")
+]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML configuration file.")]
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="auto, cpu or cuda (overrides the config).")
@@ -30,7 +32,9 @@ def _config(path: Path | None, device: str | None = None) -> Any:
     return load_config(path, **{"model.device": device})
 
 
-RunArg = Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")]
+RunArg = Annotated[
+    Path, typer.Argument(metavar="RUN", help="A folder written by `basketcast run`.")
+]
 
 
 def _int_list(value: str | None) -> list[int]:

@@ -57,7 +57,9 @@ app.add_typer(datasets_app, name="datasets")
 app.callback()(_main)
 
 
-DirArg = Annotated[Path, typer.Argument(help="Folder holding the Instacart-layout tables.")]
+DirArg = Annotated[
+    Path, typer.Argument(metavar="DATA", help="Folder holding the Instacart-layout tables.")
+]
 
 # --- commands: each calls one library function ------------------------------------------
 
@@ -103,8 +105,10 @@ def describe_command(data: DirArg) -> None:
 
 @app.command("evaluate")
 def evaluate_command(
-    submission: Annotated[Path, typer.Argument(help="Submission CSV: order_id,products.")],
-    truth: Annotated[Path, typer.Argument(help="Truth CSV: order_id,products.")],
+    submission: Annotated[
+        Path, typer.Argument(metavar="SUBMISSION", help="Submission CSV: order_id,products.")
+    ],
+    truth: Annotated[Path, typer.Argument(metavar="TRUTH", help="Truth CSV: order_id,products.")],
 ) -> None:
     """Print the Kaggle mean F1 of SUBMISSION against TRUTH ("None" is a token)."""
     from basketcast.evaluate import mean_f1, read_submission, read_truth
@@ -239,7 +243,9 @@ def shard_command(
 
 @app.command("predict")
 def predict_command(
-    run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN", help="A folder written by `basketcast run`.")
+    ],
     data: DirArg,
     out: Annotated[Path, typer.Option("--out", help="Submission CSV to write.")],
     orders: Annotated[
@@ -372,7 +378,9 @@ def config_command(
 @app.command("serve")
 @friendly_errors
 def serve_command(
-    run_dir: Annotated[Path, typer.Argument(help="A folder written by `basketcast run`.")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN", help="A folder written by `basketcast run`.")
+    ],
     data: Annotated[
         Path | None,
         typer.Option("--data", help="The run's order history (default: the run's data folder)."),
