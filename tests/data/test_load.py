@@ -218,3 +218,24 @@ def test_a_semicolon_separated_table_is_one_problem_that_says_so(
     about_orders = [p for p in info.value.problems if p.file == "orders.csv"]
     assert len(about_orders) == 1  # not one per column, and no false "table has no rows"
     assert "separated by ';'" in about_orders[0].message
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda line: line + b",9", "cannot be read: line 3 has 8 fields, the header 7"),
+        (lambda line: line.replace(b"prior", b'"prior', 1),
+         'cannot be read: line 3: a quote (") opens a field that never closes'),
+    ],
+)  # fmt: skip
+def test_a_row_that_breaks_the_csv_is_named_by_its_line(
+    tmp_path: Path, raw_tables: dict[str, pl.DataFrame], writer: Writer, edit, message: str
+) -> None:
+    folder = writer(tmp_path, raw_tables, "csv")
+    orders = folder / "orders.csv"
+    lines = orders.read_bytes().split(b"\n")
+    lines[2] = edit(lines[2])
+    orders.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError) as info:
+        load_dataset(folder)
+    assert ("orders.csv", message) in {(p.file, p.message) for p in info.value.problems}

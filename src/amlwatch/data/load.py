@@ -6,11 +6,7 @@ problem (file, column, row count, examples), as basketcast's loader does.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 from pathlib import Path
-from typing import BinaryIO, cast
 
 import polars as pl
 
@@ -27,6 +23,7 @@ from amlwatch.data.schema import (
     TRANSACTION_HEADER,
 )
 from amlwatch.errors import DataError, Problem
+from runkit.textfiles import first_bad_utf8, first_broken_row, open_binary
 
 __all__ = ["find_table", "load_ledger"]
 
@@ -97,12 +94,6 @@ def find_table(data: Path, stem: str) -> Path | None:
     return _in_folder(transactions.parent, "accounts")
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    if path.name.endswith(".gz"):
-        return cast(BinaryIO, gzip.open(path, "rb"))
-    return path.open("rb")
-
-
 def _raw_header(path: Path, problems: list[Problem]) -> list[str] | None:
     """The header's names, or None with a problem (empty file, not UTF-8, not a table)."""
     if path.suffix == ".parquet":
@@ -112,7 +103,7 @@ def _raw_header(path: Path, problems: list[Problem]) -> list[str] | None:
             problems.append(Problem(path.name, "", f"cannot be read as Parquet: {_first(exc)}"))
             return None
     try:
-        with _open_binary(path) as fh:
+        with open_binary(path) as fh:
             first = fh.readline()
     except OSError as exc:  # a .gz that is not gzip
         problems.append(Problem(path.name, "", f"cannot be read: {_first(exc)}"))
@@ -135,31 +126,12 @@ def _first(exc: BaseException) -> str:
 
 
 def _csv_defect(path: Path, width: int) -> str | None:
-    """Where a CSV stops being one: the first line that is not UTF-8, has another field
-    count than the header, or opens a quote it never closes. Runs only after a read failed."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with _open_binary(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                decoder.decode(line)
-            except UnicodeDecodeError:
-                return f"not UTF-8 text (first at line {number})"
-    with _open_binary(path) as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, strict=True)
-        start = 1  # the line the record being read starts on
-        try:
-            for fields in reader:
-                if start > 1 and fields and len(fields) != width:
-                    return f"line {start} has {len(fields)} fields, the header {width}"
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            if "field larger" in str(exc) or "unexpected end of data" in str(exc):
-                return f'line {start}: a quote (") opens a field that never closes'
-            return f"line {start}: {exc}"
-    return None
+    """Where a CSV that the reader refused stops being one: not UTF-8, a row of another
+    width, a quote that never closes."""
+    bad = first_bad_utf8(path)
+    if bad is not None:
+        return f"not UTF-8 text (first at line {bad[0]})"
+    return first_broken_row(path, width)
 
 
 def _header_mismatch(expected: list[str], got: list[str]) -> str:
@@ -228,7 +200,7 @@ def _read_strings(path: Path, names: list[str], problems: list[Problem]) -> pl.D
         )
         frame = frame.with_columns(pl.all().cast(pl.String))
         return frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
-    with _open_binary(path) as fh:
+    with open_binary(path) as fh:
         fh.readline()
         if not fh.read(1):  # a header and nothing else
             return pl.DataFrame(schema={**dict.fromkeys(names, pl.String), "_row": pl.Int64})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from basketcast.data._files import first_bad_utf8
+from basketcast.data._files import first_bad_utf8, first_broken_row
 from basketcast.data.dataset import Problem
 from basketcast.data.schema import ORDERS, PRODUCTS, DType, TableSchema
 
@@ -200,6 +200,14 @@ def _unreadable(ctx: _Context, name: str, exc: BaseException) -> None:
             first, count = bad
             message = f"not UTF-8 text (first at line {first}); save it as UTF-8"
             ctx.add(name, "", message, count, (f"line {first}",))
+            return
+    if path is not None and not path.name.endswith(".parquet"):
+        try:
+            broken = first_broken_row(path)
+        except (OSError, EOFError, UnicodeDecodeError):
+            broken = None
+        if broken is not None:  # a row of another width, a quote that never closes
+            ctx.add(name, "", f"cannot be read: {broken}", 0)
             return
     ctx.add(name, "", f"cannot be read: {_first_line(exc)}", 0)
 
