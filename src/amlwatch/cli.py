@@ -178,9 +178,16 @@ def synth_command(
     out: Annotated[
         Path, typer.Argument(metavar="OUT", help="Folder to write transactions and accounts into.")
     ],
-    transactions: Annotated[int, typer.Option(help="About this many transactions.")] = 300_000,
-    days: Annotated[int, typer.Option(help="Days covered.")] = 120,
-    rate: Annotated[float, typer.Option(help="Share of laundering transactions.")] = 0.001,
+    transactions: Annotated[
+        int, typer.Option(min=1000, help="About this many transactions.")
+    ] = 300_000,
+    days: Annotated[
+        int, typer.Option(min=40, help="Days covered (rings span up to about 4 weeks).")
+    ] = 120,
+    rate: Annotated[
+        float,
+        typer.Option(min=0.0, help="Share of laundering transactions (below 0.2)."),
+    ] = 0.001,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
     parquet: Annotated[bool, typer.Option(help="Write Parquet instead of CSV.")] = False,
 ) -> None:
