@@ -276,3 +276,21 @@ def test_ibm_release_names_and_gzip_load(tmp_path: Path) -> None:
         fh.write("\n".join([HEADER, *ROWS]) + "\n")
     plain = load_ledger(_write(tmp_path / "plain", HEADER, ROWS))
     assert load_ledger(zipped).transactions.equals(plain.transactions)
+
+
+def test_exported_timestamp_forms_and_snake_case_headers_load(tmp_path: Path) -> None:
+    forms = ["2022/09/01 00:20:00", "2022-09-01 00:20", "2022-09-01T00:20", "2022-09-01 00:20:00"]
+    rows = [
+        f"{form}{row[len('2022/09/01 00:20') :]}" for form, row in zip(forms, ROWS, strict=True)
+    ]
+    times = load_ledger(_write(tmp_path / "forms", HEADER, rows)).transactions.get_column(
+        "timestamp"
+    )
+    assert times.dt.strftime("%Y/%m/%d %H:%M").to_list() == ["2022/09/01 00:20"] * 4
+    # amlwatch's own column names, with and without the label.
+    snake = "timestamp,from_bank,from_account,to_bank,to_account,amount_received,receiving_currency,amount_paid,payment_currency,payment_format"
+    unlabelled = [r.rsplit(",", 1)[0] for r in ROWS]
+    assert not load_ledger(_write(tmp_path / "snake", snake, unlabelled)).has_labels
+    assert load_ledger(_write(tmp_path / "snake1", snake + ",is_laundering", ROWS)).has_labels
+    zoned = [ROWS[0].replace("2022/09/01 00:20", "2022-09-01T00:20:00+02:00"), *ROWS[1:]]
+    assert "no time zone" in _problem_text(_write(tmp_path / "zoned", HEADER, zoned))

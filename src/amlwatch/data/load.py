@@ -18,7 +18,7 @@ from amlwatch.data.schema import (
     INDIVIDUAL_PREFIXES,
     PAYMENT_FORMATS,
     SECOND_ACCOUNT_ALIASES,
-    TIMESTAMP_FORMAT,
+    TIMESTAMP_FORMATS,
     TRANSACTION_COLUMNS,
     TRANSACTION_HEADER,
 )
@@ -31,7 +31,8 @@ _NUMERIC = ("amount_received", "amount_paid")
 _TEXT: tuple[str, ...] = ("from_bank", "from_account", "to_bank", "to_account")
 _TEXT += ("receiving_currency", "payment_currency", "payment_format")
 _NOT_A_TIMESTAMP = (
-    "not a timestamp like 2022/09/01 00:20 (AMLworld's), 2022-09-01 00:20:00 or 2022-09-01T00:20:00"
+    "not a timestamp like 2022/09/01 00:20 (AMLworld's), 2022/09/01 00:20:00, "
+    "2022-09-01 00:20[:00] or 2022-09-01T00:20[:00] (no time zone)"
 )
 # A problem names the column as the file's header does; AMLworld repeats "Account".
 _AS_IN_FILE = dict(zip(TRANSACTION_COLUMNS, TRANSACTION_HEADER, strict=True)) | {
@@ -159,8 +160,9 @@ def _map_header(
     Columns after AMLworld's (and the synthetic `Typology`, `Ring ID`) are
     ignored, with a warning: an export may carry a bank's own columns.
     """
-    if list(header[: len(TRANSACTION_COLUMNS)]) == list(TRANSACTION_COLUMNS):
-        canonical = list(TRANSACTION_COLUMNS)
+    snake = list(TRANSACTION_COLUMNS)  # amlwatch's own names, label optional here too
+    if header[: len(snake)] == snake or header[: len(snake) - 1] == snake[:-1]:
+        canonical = snake if header[: len(snake)] == snake else snake[:-1]
     else:
         labelled = header[10:11] == ["Is Laundering"]
         expected = list(TRANSACTION_HEADER if labelled else TRANSACTION_HEADER[:-1])
@@ -251,9 +253,8 @@ def _parse_transactions(
         raw = raw.drop("is_laundering")
         has_labels = False
     ts = pl.coalesce(
-        pl.col("timestamp").str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT, strict=False),
-        pl.col("timestamp").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
-        pl.col("timestamp").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False),
+        pl.col("timestamp").str.strip_chars().str.strptime(pl.Datetime("us"), f, strict=False)
+        for f in TIMESTAMP_FORMATS
     )
     exprs = [ts.alias("timestamp")]
     exprs += [pl.col(c).str.strip_chars().cast(pl.Float64, strict=False).alias(c) for c in _NUMERIC]

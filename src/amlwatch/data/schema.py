@@ -13,6 +13,7 @@ __all__ = [
     "EXTRA_HEADER",
     "PAYMENT_FORMATS",
     "TIMESTAMP_FORMAT",
+    "TIMESTAMP_FORMATS",
     "TRANSACTION_COLUMNS",
     "TRANSACTION_HEADER",
 ]
@@ -53,6 +54,16 @@ ACCOUNT_HEADER: tuple[str, ...] = (
 )
 ACCOUNT_OPTIONAL: dict[str, str] = {"Country": "country"}
 TIMESTAMP_FORMAT = "%Y/%m/%d %H:%M"
+# Every form the loader and the service read: AMLworld's first, then what exports give
+# (seconds optional, no time zone).
+TIMESTAMP_FORMATS = (
+    TIMESTAMP_FORMAT,
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+)
 # Names other tools give the repeated `Account` column when they write Parquet.
 SECOND_ACCOUNT_ALIASES = ("Account", "Account.1", "Account_1", "Account_duplicated_0")
 INDIVIDUAL_PREFIXES = ("Individual", "Person", "Indiv")

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from amlwatch.data import schema
+
 __all__ = [
     "ErrorResponse",
     "HealthResponse",
@@ -16,8 +18,8 @@ __all__ = [
     "parse_timestamp",
 ]
 
-# The loader's formats (`amlwatch.data.load`): AMLworld's first, then two ISO forms.
-TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+# The loader's formats (`amlwatch.data.schema`): AMLworld's first.
+TIMESTAMP_FORMATS = schema.TIMESTAMP_FORMATS
 
 Text = Annotated[str, Field(min_length=1, max_length=128)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
