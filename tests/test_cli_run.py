@@ -92,3 +92,13 @@ def test_predict_from_a_folder_that_is_not_a_run_exits_2(workspace, tmp_path):
     )
     assert result.exit_code == 2
     assert "no item models" in result.output
+
+
+def test_a_run_given_relative_paths_records_its_data_folder_absolutely(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    result = runner.invoke(
+        app, ["run", "data", "--out", "relative-run", "--config", "fast.toml", "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((workspace / "relative-run" / "metrics.json").read_text())["data"]
+    assert recorded == str((workspace / "data").resolve())  # serve and report work from anywhere

@@ -25,7 +25,14 @@ from basketcast.io import write_frame
 from basketcast.run_checks import OrderSet, complete_orders, target_orders
 from basketcast.runfolder import MANIFEST, published_folder, verify_outputs
 
-__all__ = ["P_NONE_FILE", "STATS_DIR", "predict", "predict_probabilities", "saved_p_none"]
+__all__ = [
+    "P_NONE_FILE",
+    "STATS_DIR",
+    "predict",
+    "predict_probabilities",
+    "published_run",
+    "saved_p_none",
+]
 
 STATS_DIR = "stats"
 """Where a run keeps its depth-0 fitted feature statistics (`FittedStats.save`)."""
@@ -105,7 +112,7 @@ def _probabilities(
 
     if orders not in ("test", "train", "all"):
         raise UsageError(f"orders must be 'test', 'train' or 'all', not {orders!r}")
-    run_dir = _published_run(Path(run_dir))
+    run_dir = published_run(Path(run_dir))
     models = run_dir / "models"
     config = load_config(run_dir / "config.toml")
     stats = FittedStats.load(run_dir / STATS_DIR)
@@ -150,7 +157,7 @@ def saved_p_none(models: Path) -> PNone:
     return choice
 
 
-def _published_run(run_dir: Path) -> Path:
+def published_run(run_dir: Path) -> Path:
     """The folder of the run's published invocation, its models and configuration checked."""
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no such run folder: {run_dir}")

@@ -218,7 +218,8 @@ def run(
             "invocation_id": folder.invocation_id,
             "config_hash": config.stage_hash(),
             "data_fingerprint": fingerprint,
-            "data": str(data),
+            # Absolute: `serve`, `report` and `importance` find the data from any folder.
+            "data": str(Path(data).resolve()),
             "device": device,
             "folds": config.model.folds,
             "folds_covered": list(config.model.folds_to_train),

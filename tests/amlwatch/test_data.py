@@ -89,6 +89,11 @@ BAD = [
         "negative amount",
     ),
     ("account", ["2022/09/01 00:20,010,,010,B,1,US Dollar,1,US Dollar,ACH,0"], "missing value"),
+    (
+        "huge",
+        ["2022/09/01 00:20,010,A,010,B,1e39,US Dollar,1,US Dollar,ACH,0"],
+        "amount above 1e+15",
+    ),
     ("label", ["2022/09/01 00:20,010,A,010,B,1,US Dollar,1,US Dollar,ACH,7"], "label not 0 or 1"),
     ("empty", [], "has no transactions"),
 ]

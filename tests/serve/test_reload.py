@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from basketcast.client import ServiceError
+from basketcast.runfolder import MANIFEST, file_digest
 
 from .conftest import Run
 
@@ -25,6 +26,14 @@ def _wait_for_version(client: Any, old: str, timeout: float = 120.0) -> str:
             return str(version)
         time.sleep(0.2)
     raise TimeoutError("the model version did not change")
+
+
+def _republish(folder: Path, rel: str) -> None:
+    """Record a changed output in the manifest, as a re-run's publication would."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    path = folder / rel
+    manifest["files"][rel] = {"size": path.stat().st_size, "sha256": file_digest(path)}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
 
 
 def test_reload_after_a_rerun_into_the_folder_and_failed_reloads(
@@ -43,6 +52,7 @@ def test_reload_after_a_rerun_into_the_folder_and_failed_reloads(
         # p(None) = prod(1 - p), a known answer.
         choice = folder / "models" / "p_none.json"
         choice.write_text(json.dumps({"requested": "independent", "chosen": "independent"}))
+        _republish(folder, "models/p_none.json")
         server.process.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
         new_version = _wait_for_version(client, version)
         after = client.next_basket(user)
@@ -58,3 +68,18 @@ def test_reload_after_a_rerun_into_the_folder_and_failed_reloads(
         assert failed.value.status == 500 and "keeps serving" in failed.value.reasons[0]
         assert client.health()["model_version"] == new_version
         assert client.next_basket(user) == after
+
+
+def test_the_service_refuses_models_that_differ_from_the_manifest(run: Run, tmp_path: Path) -> None:
+    from basketcast.errors import UsageError
+    from basketcast.serve.scorer import ModelScorer
+
+    folder = tmp_path / "run"
+    shutil.copytree(run.out, folder, ignore=shutil.ignore_patterns("features", "serve"))
+    assert ModelScorer(folder).version  # the copy itself is whole
+    models = folder / "models"
+    shutil.copyfile(
+        models / "item_fold1.ubj", models / "item_fold0.ubj"
+    )  # a valid model, not this one
+    with pytest.raises(UsageError, match=r"item_fold0\.ubj is corrupt; re-run"):
+        ModelScorer(folder)

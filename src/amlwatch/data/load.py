@@ -16,6 +16,7 @@ from amlwatch.data.schema import (
     ACCOUNT_OPTIONAL,
     EXTRA_HEADER,
     INDIVIDUAL_PREFIXES,
+    MAX_AMOUNT,
     PAYMENT_FORMATS,
     SECOND_ACCOUNT_ALIASES,
     TIMESTAMP_FORMATS,
@@ -273,6 +274,7 @@ def _parse_transactions(
     for c in _NUMERIC:
         checks.append((c, pl.col(c).is_null() | ~pl.col(c).is_finite(), "not a number"))
         checks.append((c, pl.col(c) < 0, "negative amount"))
+        checks.append((c, pl.col(c) > MAX_AMOUNT, f"amount above {MAX_AMOUNT:.0e}"))
     for c in _TEXT:
         checks.append((c, pl.col(c).is_null() | (pl.col(c) == ""), "missing value"))
     if has_labels:

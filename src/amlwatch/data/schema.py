@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ACCOUNT_HEADER",
     "EXTRA_HEADER",
+    "MAX_AMOUNT",
     "PAYMENT_FORMATS",
     "TIMESTAMP_FORMAT",
     "TIMESTAMP_FORMATS",
@@ -69,3 +70,6 @@ SECOND_ACCOUNT_ALIASES = ("Account", "Account.1", "Account_1", "Account_duplicat
 INDIVIDUAL_PREFIXES = ("Individual", "Person", "Indiv")
 # AMLworld's payment formats: each has its own feature column; any other value has none.
 PAYMENT_FORMATS = ("ACH", "Wire", "Cheque", "Cash", "Credit Card", "Reinvestment", "Bitcoin")
+# The largest amount read: the features keep window sums in float32 (about 3.4e38), and
+# no real payment comes near a quadrillion in any currency AMLworld uses.
+MAX_AMOUNT = 1e15

@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from amlwatch.data.schema import MAX_AMOUNT
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.schemas import TransactionBody, parse_timestamp
 from servekit.asgi import replay_body, send_json
@@ -43,7 +43,6 @@ _AMOUNTS = ("amount_received", "amount_paid")
 _REQUIRED = frozenset(_TEXT + _AMOUNTS)
 _ALLOWED = _REQUIRED | {"is_laundering"}
 _MAX_TEXT = 128  # schemas.Text
-_MAX_EXACT_INT = 2**53  # an integer amount Pydantic turns into exactly this float
 _KEY = API_KEY_HEADER.lower().encode("latin-1")
 _QUERIES = {b"": False, b"features=true": True, b"features=false": False}
 
@@ -76,9 +75,10 @@ def _plain_text(value: Any) -> bool:
 
 
 def _plain_amount(value: Any) -> float | None:
+    # The schema's bounds: 0 <= amount <= MAX_AMOUNT (below 2**53, so an int is exact).
     if type(value) is float:
-        return value if math.isfinite(value) and value >= 0 else None
-    if type(value) is int and 0 <= value <= _MAX_EXACT_INT:  # bool is not `int` here
+        return value if 0 <= value <= MAX_AMOUNT else None
+    if type(value) is int and 0 <= value <= MAX_AMOUNT:  # bool is not `int` here
         return float(value)
     return None
 

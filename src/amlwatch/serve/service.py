@@ -244,8 +244,14 @@ class Service:
             )
             future = self.committer.submit(Write(seq, touched, rows, scored))
         features = {k: values[k] for k in STREAMABLE}
-        # Out of the lock, and only for alerts (SHAP or a second graph run: ~1 ms).
-        reasons = self.model.explain(values) if model_alert else []
+        # Out of the lock, and only for alerts (SHAP or a second graph run: ~1 ms). The write
+        # is queued: a failure here must not turn a committed transaction's answer into a 500.
+        reasons: list[str] = []
+        if model_alert:
+            try:
+                reasons = self.model.explain(values)
+            except Exception:
+                log.exception("reasons failed", extra={"event": "reasons_failed", "seq": seq})
         return Scored(seq, score, model_alert, rules, features, reasons), future
 
     def fail(self, reason: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from basketcast.errors import UsageError
 from basketcast.importance._base import BY, BaseImportanceEvaluator, By, Importance
 from basketcast.importance._families import feature_families
 from basketcast.importance._gain import GainImportanceEvaluator, mean_gain
@@ -73,5 +74,5 @@ def get_importances(
     artifacts = run if isinstance(run, RunArtifacts) else load_run(run)
     chosen: By = by or ("family" if isinstance(evaluator, LofoImportanceEvaluator) else "feature")
     if chosen not in BY:
-        raise ValueError(f"by must be one of {BY}, got {chosen!r}")
+        raise UsageError(f"by must be one of {BY}, got {chosen!r}")
     return evaluator.evaluate(artifacts, by=chosen)

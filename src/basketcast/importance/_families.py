@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from basketcast.errors import UsageError
+
 __all__ = ["OTHER", "feature_families", "resolve_groups"]
 
 OTHER = "other"
@@ -66,7 +68,7 @@ def resolve_groups(
             elif part in names:
                 columns += [part] if part not in columns else []
             else:
-                raise ValueError(
+                raise UsageError(
                     f"--together: {part!r} is neither a feature nor a family of this run; "
                     f"families are {sorted(families)}"
                 )

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from basketcast.device import resolve_device
+from basketcast.errors import UsageError
 from basketcast.importance._base import (
     BaseImportanceEvaluator,
     By,
@@ -84,9 +85,9 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
         progress: Progress | None = None,
     ) -> None:
         if user_share is not None and not 0 < user_share <= 1:
-            raise ValueError(f"user_share must be in (0, 1], got {user_share}")
+            raise UsageError(f"user_share must be in (0, 1], got {user_share}")
         if budget < 0:
-            raise ValueError(f"budget must be >= 0, got {budget}")
+            raise UsageError(f"budget must be >= 0, got {budget}")
         self.folds, self.user_share, self.together = tuple(folds), user_share, together
         self.budget = budget
         self.seed, self.threads, self.device = seed, threads, device
@@ -95,7 +96,7 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
     def evaluate(self, run: RunArtifacts, *, by: By = "family") -> Importance:
         missing = sorted(set(self.folds) - set(range(run.n_folds)))
         if missing:
-            raise ValueError(f"folds {missing} do not exist: the run has {run.n_folds} folds")
+            raise UsageError(f"folds {missing} do not exist: the run has {run.n_folds} folds")
         names = run.feature_names
         groups = resolve_groups(names, families=run.families, together=self.together, by=by)
         folds, user_share, cost = plan(
@@ -123,7 +124,7 @@ class LofoImportanceEvaluator(BaseImportanceEvaluator):
 
         for name, cols in groups.items():
             if set(names) <= set(cols):
-                raise ValueError(f"{name!r} holds every feature: nothing would be left to train on")
+                raise UsageError(f"{name!r} holds every feature: nothing would be left to train on")
         base = fit([], "baseline: every feature")
         dropped = {name: fit(cols, f"without {name}") for name, cols in groups.items()}
         table = _table(base, dropped, seed=self.seed)

@@ -101,7 +101,7 @@ class RunArtifacts:
         elif self.features_file is not None:
             lazy = pl.scan_parquet(self.features_file)
         else:
-            raise ValueError("the run has neither a feature frame nor a cached features file")
+            raise UsageError("the run has neither a feature frame nor a cached features file")
         lazy = lazy.select(*keys, *names).filter(pl.col("label").is_not_null())
         if depth0:
             lazy = lazy.filter(pl.col("depth") == 0)

@@ -9,6 +9,7 @@ import polars as pl
 import xgboost as xgb
 
 from basketcast.device import resolve_device
+from basketcast.errors import UsageError
 from basketcast.importance._base import (
     BaseImportanceEvaluator,
     By,
@@ -75,7 +76,7 @@ class ShapImportanceEvaluator(BaseImportanceEvaluator):
 
     def __init__(self, *, rows: int = 20_000, seed: int = 0, device: str | None = None) -> None:
         if rows < 1:
-            raise ValueError(f"rows must be at least 1, got {rows}")
+            raise UsageError(f"rows must be at least 1, got {rows}")
         self.rows, self.seed, self.device = rows, seed, device
 
     def evaluate(self, run: RunArtifacts, *, by: By = "feature") -> Importance:
@@ -83,7 +84,7 @@ class ShapImportanceEvaluator(BaseImportanceEvaluator):
         names = run.feature_names
         frame = run.labelled_rows(depth0=True).filter(pl.col("fold").is_in(list(run.trained_folds)))
         if frame.is_empty():
-            raise ValueError("the run has no labelled depth-0 rows in its trained folds to explain")
+            raise UsageError("the run has no labelled depth-0 rows in its trained folds to explain")
         n = min(self.rows, frame.height)
         sample = frame.sample(n=n, seed=self.seed, shuffle=False)
         folds = sample.get_column("fold").to_numpy()

@@ -23,7 +23,7 @@ from basketcast.data.dataset import Dataset
 from basketcast.data.schema import ID
 from basketcast.features.context import CONTEXT
 from basketcast.features.stats import FittedStats
-from basketcast.inference import saved_p_none
+from basketcast.inference import published_run, saved_p_none
 from basketcast.model.predict import load_manifest, load_models
 from basketcast.model.stacking import stack_orders
 from basketcast.pipeline import STATS_DIR
@@ -113,7 +113,8 @@ class ModelScorer:
     """A finished run's models and saved feature statistics."""
 
     def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
+        # One published invocation, its models checked against run.json, as `predict` reads it.
+        self.run_dir = published_run(Path(run_dir))
         models = self.run_dir / "models"
         if not (models / "item_models.json").exists():
             raise FileNotFoundError(
