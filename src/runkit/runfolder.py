@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ from typing import Any
 
 from runkit.fault import fault_point
 from runkit.io import WriteError, check_can_write, ensure_folder, sweep_temporary, write_text
+from runkit.locks import LockBusy, hold_lock
 
 __all__ = [
     "MANIFEST",
@@ -54,7 +54,7 @@ CURRENT = "current"
 MANIFEST_VERSION = 1
 
 
-class RunFolderBusy(OSError):
+class RunFolderBusy(LockBusy):
     """Another process holds the run folder's lock."""
 
 
@@ -290,22 +290,15 @@ def open_run_folder(root: str | Path, *, product: str) -> Iterator[RunFolder]:
         When `root` cannot be created or written.
     """
     root = ensure_folder(root)
-    lock_path = root / LOCK
+    fd = hold_lock(
+        root / LOCK,
+        lambda holder: (
+            f"{root} is in use by another {product} run (PID {holder}); wait for it "
+            "to finish or choose another --out"
+        ),
+        error=RunFolderBusy,
+    )
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise WriteError(f"cannot write {lock_path}: {exc.strerror}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            raise RunFolderBusy(
-                f"{root} is in use by another {product} run (PID {holder}); wait for it to "
-                "finish or choose another --out"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         fault_point("lock:held")
         folder = RunFolder(root, new_invocation_id())
         folder.sweep()
@@ -317,14 +310,3 @@ def open_run_folder(root: str | Path, *, product: str) -> Iterator[RunFolder]:
                 _remove(folder.staging)
     finally:
         os.close(fd)  # releases the lock; the kernel does the same for a killed process
-
-
-def _read_holder(fd: int) -> str:
-    import time
-
-    for _ in range(20):  # the holder writes its PID right after locking
-        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        if text:
-            return text
-        time.sleep(0.01)
-    return "unknown"

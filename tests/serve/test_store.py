@@ -91,3 +91,21 @@ def test_postgres_store(postgres_url: str) -> None:
     mine = [o for o in again.orders() if o.order_id > base]
     assert [o.order_id - base for o in mine] == [2, 1, 3] and mine[2].product_ids == (3, 13)
     again.close()
+
+
+def test_one_service_per_sqlite_file_and_a_clear_error_for_a_wrong_one(tmp_path: Path) -> None:
+    import os
+
+    from basketcast.errors import UsageError
+    from runkit.locks import LockBusy
+
+    first = SQLiteStore(tmp_path / "o.sqlite3")
+    with pytest.raises(LockBusy, match=rf"another basketcast serve \(PID {os.getpid()}\)"):
+        SQLiteStore(tmp_path / "o.sqlite3")  # its users would not see the first one's orders
+    first.close()
+    SQLiteStore(tmp_path / "o.sqlite3").close()  # free again once closed
+    with pytest.raises(UsageError, match="--db names the orders file itself"):
+        SQLiteStore(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a database, but long enough to be read as one " * 40)
+    with pytest.raises(UsageError, match="not a basketcast orders file"):
+        SQLiteStore(tmp_path / "notes.txt")

@@ -24,6 +24,7 @@ the database file by another thread, not inside a commit (`amlwatch.serve.checkp
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -38,6 +39,7 @@ import numpy as np
 from amlwatch.serve.checkpoint import CHECKPOINT_EVERY, LIMIT_FRAMES, Checkpointer, OnCheckpoint
 from amlwatch.serve.settings import Durability
 from amlwatch.serve.stream import WIDTHS, AccountBook, AccountState, Event, Touched, log1p
+from runkit.locks import hold_lock
 
 __all__ = ["Directory", "StateStore", "Write"]
 
@@ -109,16 +111,31 @@ class StateStore:
     def __init__(self, path: str | Path, *, durability: Durability = Durability.PROCESS) -> None:
         self.path = Path(path)
         self.durability = Durability(durability)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path}: a folder; --db names the state file itself")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One service per state file: a second one would write the same event numbers.
+        self._holder = hold_lock(
+            self.path.with_name(self.path.name + ".lock"),
+            lambda pid: (
+                f"{self.path} is in use by another amlwatch serve (PID {pid}); stop it "
+                "or give this one another --db"
+            ),
+        )
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={self.durability.synchronous}")
-        self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={self.durability.synchronous}")
+            self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            os.close(self._holder)
+            raise ValueError(f"{self.path}: not an amlwatch state file ({exc})") from None
         self.checkpointer: Checkpointer | None = None
         found = self.meta("schema_version")
         if found is not None and int(found) != SCHEMA_VERSION:
+            self.close()
             raise ValueError(
                 f"{self.path}: state schema version {found}, this amlwatch reads {SCHEMA_VERSION}"
             )
@@ -269,3 +286,4 @@ class StateStore:
             self.checkpointer.stop()
         with self._lock:
             self._db.close()
+        os.close(self._holder)  # releases the state file for the next service

@@ -9,6 +9,7 @@ service answers 201 only for orders that survive a crash.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from basketcast.errors import UsageError
 from basketcast.serve.domain import DuplicateOrder, PostedOrder
+from runkit.locks import hold_lock
 
 __all__ = ["OrderStore", "PostgresStore", "SQLiteStore", "open_store"]
 
@@ -82,10 +85,24 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise UsageError(f"{self.path}: a folder; --db names the orders file itself")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One service per file: a second one's users would not see the first one's orders.
+        self._holder = hold_lock(
+            self.path.with_name(self.path.name + ".lock"),
+            lambda pid: (
+                f"{self.path} is in use by another basketcast serve (PID {pid}); stop "
+                "it or give this one another --db"
+            ),
+        )
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            os.close(self._holder)
+            raise UsageError(f"{self.path}: not a basketcast orders file ({exc})") from None
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS posted_orders ("
@@ -147,6 +164,7 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        os.close(self._holder)  # releases the file for the next service
 
 
 class PostgresStore:

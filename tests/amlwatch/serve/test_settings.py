@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -66,3 +67,20 @@ def test_amlwatch_serve_does_not_import_basketcast() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_one_service_per_state_file_and_a_clear_error_for_a_wrong_one(tmp_path: Path) -> None:
+    from runkit.locks import LockBusy, hold_lock
+
+    path = tmp_path / "state.sqlite3"
+    first = StateStore(path)
+    with pytest.raises(LockBusy, match=rf"in use by another amlwatch serve \(PID {os.getpid()}\)"):
+        StateStore(path)  # a second service would write the same event numbers
+    first.close()
+    StateStore(path).close()  # released on close (and by the kernel when a service dies)
+    with pytest.raises(IsADirectoryError, match="--db names the state file itself"):
+        StateStore(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a database, but long enough to be read as one " * 40)
+    with pytest.raises(ValueError, match="not an amlwatch state file"):
+        StateStore(tmp_path / "notes.txt")
+    os.close(hold_lock(tmp_path / "notes.txt.lock", str))  # the refused store let its lock go
