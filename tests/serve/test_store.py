@@ -109,3 +109,26 @@ def test_one_service_per_sqlite_file_and_a_clear_error_for_a_wrong_one(tmp_path:
     (tmp_path / "notes.txt").write_text("not a database, but long enough to be read as one " * 40)
     with pytest.raises(UsageError, match="not a basketcast orders file"):
         SQLiteStore(tmp_path / "notes.txt")
+
+
+def test_replay_skips_posted_orders_that_a_rerun_put_in_the_data(run, tmp_path: Path) -> None:
+    import polars as pl
+
+    from basketcast.serve.settings import ServeSettings
+    from basketcast.serve.state import ServiceState
+
+    orders = run.orders()
+    in_data = orders.filter(pl.col("eval_set") == "prior").row(0, named=True)
+    db = tmp_path / "o.sqlite3"
+    store = SQLiteStore(db)
+    # Posted before a re-run whose data now holds it (same order id), and one truly new.
+    store.append(_order(int(in_data["order_id"]), user_id=int(in_data["user_id"])))
+    store.append(_order(10**9, user_id=int(in_data["user_id"])))
+    store.close()
+    state = ServiceState.start(ServeSettings(run_dir=run.out, db=str(db)))
+    try:
+        assert (state.replayed, state.already_in_data) == (1, 1)
+        assert state.history.in_data(int(in_data["order_id"]))
+        assert not state.history.in_data(10**9)
+    finally:
+        state.close()

@@ -196,10 +196,14 @@ class OrderHistory:
             raise InvalidOrder(reasons)
         with self._lock:
             taken = order.order_id in self._posted_ids
-        i = int(np.searchsorted(self._order_ids, order.order_id))
-        if taken or (i < self._order_ids.size and self._order_ids[i] == order.order_id):
+        if taken or self.in_data(order.order_id):
             where = "posted to this service" if taken else "in the loaded data"
             raise DuplicateOrder([f"order_id: {order.order_id} is already an order {where}"])
+
+    def in_data(self, order_id: int) -> bool:
+        """Whether `order_id` is an order of the loaded data (not a posted one)."""
+        i = int(np.searchsorted(self._order_ids, order_id))
+        return i < self._order_ids.size and int(self._order_ids[i]) == order_id
 
     def add(self, order: PostedOrder) -> None:
         """Append an order that is already stored (and checked)."""

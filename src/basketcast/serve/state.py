@@ -71,6 +71,7 @@ class ServiceState:
         self._reload_lock = threading.Lock()
         self._posted_during_reload: set[int] | None = None
         self.replayed = 0
+        self.already_in_data = 0  # posted orders the data now holds (skipped at replay)
 
     # --- startup and reload ----------------------------------------------------------------------
 
@@ -84,8 +85,17 @@ class ServiceState:
         del dataset  # the history keeps what it needs, indexed by user
         state = cls(settings, history, store)
         for order in store.orders():
+            # A re-run on data that now holds posted orders has them twice: the data's copy wins.
+            if history.in_data(order.order_id):
+                state.already_in_data += 1
+                continue
             history.add(order)
             state.replayed += 1
+        if state.already_in_data:
+            log.warning(
+                "posted orders already in the data",
+                extra={"event": "replay_skipped", "orders": state.already_in_data},
+            )
         state._loaded = state._load()
         state.warm_up()
         log.info(
