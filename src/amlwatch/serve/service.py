@@ -95,6 +95,28 @@ def _published_run(run: Path) -> Path:
     return published
 
 
+def _warn_if_warmed_elsewhere(store: StateStore, settings: ServeSettings, run: Path) -> None:
+    """An existing state keeps its history: say so when the run or --data now name other data.
+
+    The account windows are the warm-up data plus every transaction since, which a
+    restart must keep; a re-run on other data does not change them by itself.
+    """
+    warmed = store.meta("data") or ""
+    if settings.data_dir is not None:
+        log.warning(
+            "--data ignored: the state file exists",
+            extra={"event": "data_ignored", "state": str(settings.db_path), "warmed_from": warmed},
+        )
+    named = json.loads((run / "metrics.json").read_text()).get("source") or ""
+    if settings.history and warmed and named and Path(named).resolve() != Path(warmed).resolve():
+        log.warning(
+            "the state was warmed from other data than the run's",
+            extra={"event": "state_data_differs", "state": str(settings.db_path),
+                   "warmed_from": warmed, "run_data": named,
+                   "fix": "give --db a new file (or delete this one) to warm from the run's data"},
+        )  # fmt: skip
+
+
 class Service:
     """The loaded run, the account state and the writer; `start` builds it."""
 
@@ -132,6 +154,8 @@ class Service:
         store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
             cls._initialise(store, settings, run)
+        else:
+            _warn_if_warmed_elsewhere(store, settings, run)
         book, directory, next_seq = store.load()
         service = cls(settings, model, rules, store, book, directory, next_seq)
         # Fail at startup, not on the first request, if the model or a rule needs a column

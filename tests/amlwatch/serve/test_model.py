@@ -113,3 +113,24 @@ def test_a_served_alert_has_the_reasons_the_run_gave_the_same_transaction(
     ) >= 0.95 * len(want)
     # Float32 in ONNX against torch may swap near-equal columns: the top reason still agrees.
     assert all(g.split(" (")[0] == w.split(" (")[0] for g, w in zip(got, want, strict=True))
+
+
+def test_a_restart_says_when_the_state_was_warmed_from_other_data(
+    aml_run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    from amlwatch.serve.service import Service
+    from amlwatch.serve.settings import ServeSettings
+
+    db = tmp_path / "state.sqlite3"
+    Service.start(ServeSettings(aml_run.out, db=db, history=False)).close()
+    with caplog.at_level("WARNING", logger="amlwatch.serve"):
+        Service.start(ServeSettings(aml_run.out, db=db)).close()
+    assert not caplog.records  # same data (none given): nothing to say
+    with sqlite3.connect(db) as con:  # as if warmed from the data of an earlier run
+        con.execute("UPDATE meta SET value = ? WHERE key = 'data'", (str(tmp_path / "old"),))
+    with caplog.at_level("WARNING", logger="amlwatch.serve"):
+        Service.start(ServeSettings(aml_run.out, db=db, data_dir=aml_run.history)).close()
+    events = {r.__dict__.get("event") for r in caplog.records}
+    assert events == {"data_ignored", "state_data_differs"}
