@@ -117,6 +117,10 @@ def _warn_if_warmed_elsewhere(store: StateStore, settings: ServeSettings, run: P
         )  # fmt: skip
 
 
+MAX_AHEAD = dt.timedelta(days=1)
+"""How far past the service's clock (UTC) a timestamp may lie: clock skew, not typos."""
+
+
 class Service:
     """The loaded run, the account state and the writer; `start` builds it."""
 
@@ -232,6 +236,15 @@ class Service:
         if when is None:
             when = parse_timestamp(body.timestamp)
         ts_us = (when - _EPOCH) // dt.timedelta(microseconds=1)
+        # A typo such as 9999/12/31 would otherwise become both accounts' last transaction,
+        # and every later one a 409: refuse what lies beyond the service's own clock.
+        latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + MAX_AHEAD
+        if when > latest:
+            raise ServeError(
+                [f"timestamp: {when:%Y-%m-%d %H:%M} is more than a day after this service's "
+                 f"clock ({latest - MAX_AHEAD:%Y-%m-%d %H:%M} UTC)"],
+                status=422,
+            )  # fmt: skip
         tx = StreamTransaction(
             account_key(body.from_bank, body.from_account),
             account_key(body.to_bank, body.to_account),

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 GOOD = {
-    "timestamp": "2030/02/01 10:00", "from_bank": "77", "from_account": "DUR-A",
+    "timestamp": "2026/02/01 10:00", "from_bank": "77", "from_account": "DUR-A",
     "to_bank": "78", "to_account": "DUR-B", "amount_received": 4321.5,
     "receiving_currency": "US Dollar", "amount_paid": 4321.5, "payment_currency": "US Dollar",
     "payment_format": "ACH",
@@ -31,7 +31,7 @@ def test_kill_9_after_an_answer_then_restart_loses_nothing(server_factory: Any) 
     health = httpx.get(f"{again.url}/v1/health", timeout=10).json()
     assert health["scored_transactions"] == 1 and health["accounts"] == 2
     assert health["durability"] == "process"
-    second = {**GOOD, "timestamp": "2030/02/01 10:20", "amount_paid": 10.0}
+    second = {**GOOD, "timestamp": "2026/02/01 10:20", "amount_paid": 10.0}
     r = httpx.post(f"{again.url}/v1/transactions", params={"features": "true"}, json=second,
                    timeout=30)  # fmt: skip
     features = r.json()["features"]

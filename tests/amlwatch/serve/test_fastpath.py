@@ -28,7 +28,7 @@ from .conftest import API_KEY, Run, Server, body
 
 URL = "/v1/transactions"
 GOOD: dict[str, Any] = {
-    "timestamp": "2030/03/01 09:30",
+    "timestamp": "2026/03/01 09:30",
     "from_bank": "900",
     "from_account": "FP-A",
     "to_bank": "901",
@@ -160,7 +160,7 @@ DOUBTFUL_BODIES: list[Any] = [
     {**GOOD, "amount_paid": "120"},
     {**GOOD, "is_laundering": True},
     {**GOOD, "is_laundering": 2},
-    {**GOOD, "timestamp": "2030/13/01 09:30"},
+    {**GOOD, "timestamp": "2026/13/01 09:30"},
     {**GOOD, "payment_format": "x" * 129},
     {**GOOD, "payment_format": ""},
     {**GOOD, "extra": 1},
@@ -209,19 +209,19 @@ def _requests(aml_run: Run) -> tuple[list[dict[str, Any]], list[tuple[dict[str, 
         plain.append({"json": b, "params": {"features": "true"} if i % 3 == 0 else {}})
     plain.append({"json": {**GOOD, "amount_paid": 120, "is_laundering": 1}})  # an integer amount
     plain.append(
-        {"json": {**GOOD, "timestamp": "2030/03/01 09:40"}, "params": {"features": "false"}}
+        {"json": {**GOOD, "timestamp": "2026/03/01 09:40"}, "params": {"features": "false"}}
     )
-    late = {**GOOD, "timestamp": "2030/03/01 09:00", "to_account": "FP-C"}
+    late = {**GOOD, "timestamp": "2026/03/01 09:00", "to_account": "FP-C"}
     plain.append({"json": late})  # plain, but earlier than FP-A's last: 409 from the service
-    later = {**GOOD, "timestamp": "2030/03/01 10:00"}
+    later = {**GOOD, "timestamp": "2026/03/01 10:00"}
     doubtful: list[tuple[dict[str, Any], int]] = [
-        ({"json": DOUBTFUL_BODIES[0] | {"timestamp": "2030/03/01 10:00"}}, 200),
-        ({"json": DOUBTFUL_BODIES[1] | {"timestamp": "2030/03/01 10:01"}}, 200),
-        ({"json": later | {"timestamp": " 2030/03/01 10:03 "}}, 200),
-        ({"json": later | {"timestamp": "2030/03/01 10:04"}, "params": {"features": "1"}}, 200),
+        ({"json": DOUBTFUL_BODIES[0] | {"timestamp": "2026/03/01 10:00"}}, 200),
+        ({"json": DOUBTFUL_BODIES[1] | {"timestamp": "2026/03/01 10:01"}}, 200),
+        ({"json": later | {"timestamp": " 2026/03/01 10:03 "}}, 200),
+        ({"json": later | {"timestamp": "2026/03/01 10:04"}, "params": {"features": "1"}}, 200),
         (
             {
-                "content": json.dumps(later | {"timestamp": "2030/03/01 10:05"}),
+                "content": json.dumps(later | {"timestamp": "2026/03/01 10:05"}),
                 "headers": {"content-type": "application/json; charset=utf-8"},
             },
             200,

@@ -73,7 +73,7 @@ def test_streamed_features_scores_and_rules_equal_the_batch_ones(
 
 
 GOOD = {
-    "timestamp": "2030/01/01 09:30", "from_bank": "900", "from_account": "PROBE-A",
+    "timestamp": "2026/01/01 09:30", "from_bank": "900", "from_account": "PROBE-A",
     "to_bank": "901", "to_account": "PROBE-B", "amount_received": 120.0,
     "receiving_currency": "Euro", "amount_paid": 120.0, "payment_currency": "Euro",
     "payment_format": "Wire",
@@ -86,7 +86,10 @@ def _without(key: str) -> dict[str, Any]:
 
 BAD: list[tuple[str, Any, int, str]] = [
     ("missing timestamp", _without("timestamp"), 422, "timestamp"),
-    ("timestamp not a date", {**GOOD, "timestamp": "2030/13/45 25:00"}, 422, "timestamp"),
+    ("timestamp not a date", {**GOOD, "timestamp": "2026/13/45 25:00"}, 422, "timestamp"),
+    # A typo past the clock would lock both accounts (every later one a 409): refused.
+    ("timestamp far ahead", {**GOOD, "timestamp": "9999/12/31 23:59"}, 422, "after this service"),
+    ("amount past float32", {**GOOD, "amount_paid": 1e39}, 422, "amount_paid"),
     ("timestamp a number", {**GOOD, "timestamp": 1700000000}, 422, "timestamp"),
     ("empty sender bank", {**GOOD, "from_bank": ""}, 422, "from_bank"),
     ("missing receiver account", _without("to_account"), 422, "to_account"),
@@ -125,10 +128,10 @@ def test_after_bad_input_the_server_is_up_and_scores(client: httpx.Client) -> No
 
 
 def test_an_out_of_order_transaction_is_409_and_changes_nothing(client: httpx.Client) -> None:
-    late = {**GOOD, "timestamp": "2029/12/31 23:59", "to_account": "PROBE-C"}
+    late = {**GOOD, "timestamp": "2025/12/31 23:59", "to_account": "PROBE-C"}
     r = client.post("/v1/transactions", json=late)
     assert r.status_code == 409 and "timestamp" in r.json()["reasons"][0]
-    later = {**GOOD, "timestamp": "2030/01/01 09:31"}
+    later = {**GOOD, "timestamp": "2026/01/01 09:31"}
     again = client.post("/v1/transactions", params={"features": "true"}, json=later).json()
     assert again["features"]["src_out_n_1h"] == 1.0  # GOOD only; the refused one is not counted
 
