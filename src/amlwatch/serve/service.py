@@ -95,6 +95,18 @@ def _published_run(run: Path) -> Path:
     return published
 
 
+def _warn_if_the_run_warned(run: Path, detector: str) -> None:
+    """Repeat at start what the run said about the served detector (a threshold that
+    alerts on most transactions, say): the run's terminal is long gone by then."""
+    warnings = json.loads((run / "metrics.json").read_text()).get("warnings", [])
+    for warning in warnings:
+        if str(warning).startswith(f"{detector}: "):
+            log.warning(
+                "the run warned about the served detector",
+                extra={"event": "run_warning", "detector": detector, "warning": warning},
+            )
+
+
 def _warn_if_warmed_elsewhere(store: StateStore, settings: ServeSettings, run: Path) -> None:
     """An existing state keeps its history: say so when the run or --data now name other data.
 
@@ -155,6 +167,7 @@ class Service:
         run = _published_run(run)
         model = choose_model(run, detector=settings.detector)
         rules = RowRules(load_rules_engine(run))
+        _warn_if_the_run_warned(run, model.detector)
         store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
             cls._initialise(store, settings, run)

@@ -127,10 +127,41 @@ def test_a_restart_says_when_the_state_was_warmed_from_other_data(
     Service.start(ServeSettings(aml_run.out, db=db, history=False)).close()
     with caplog.at_level("WARNING", logger="amlwatch.serve"):
         Service.start(ServeSettings(aml_run.out, db=db)).close()
-    assert not caplog.records  # same data (none given): nothing to say
+    about_data = {"data_ignored", "state_data_differs"}
+    assert not [r for r in caplog.records if r.__dict__.get("event") in about_data]  # same data
     with sqlite3.connect(db) as con:  # as if warmed from the data of an earlier run
         con.execute("UPDATE meta SET value = ? WHERE key = 'data'", (str(tmp_path / "old"),))
     with caplog.at_level("WARNING", logger="amlwatch.serve"):
         Service.start(ServeSettings(aml_run.out, db=db, data_dir=aml_run.history)).close()
     events = {r.__dict__.get("event") for r in caplog.records}
-    assert events == {"data_ignored", "state_data_differs"}
+    assert events & about_data == about_data
+
+
+def test_a_start_repeats_what_the_run_warned_about_the_served_detector(
+    aml_run: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from amlwatch.serve.service import Service
+    from amlwatch.serve.settings import ServeSettings
+    from runkit.runfolder import MANIFEST, file_digest
+
+    run = tmp_path / "run"
+    shutil.copytree(aml_run.out, run, ignore=shutil.ignore_patterns("serve", ".outputs"))
+    metrics = json.loads((run / "metrics.json").read_text())
+    flood = "gan: its best-F2 threshold alerts on 100% of the validation period: ..."
+    before = [w for w in metrics["warnings"] if w.startswith("gan: ")]  # the tiny GAN floods
+    metrics["warnings"] = [*metrics["warnings"], flood, "rules: not the served one"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    manifest = json.loads((run / MANIFEST).read_text())  # as the run would have published it
+    manifest["files"]["metrics.json"] = {
+        "size": (run / "metrics.json").stat().st_size,
+        "sha256": file_digest(run / "metrics.json"),
+    }
+    (run / MANIFEST).write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING", logger="amlwatch.serve"):
+        Service.start(ServeSettings(run, db=tmp_path / "s.sqlite3", history=False)).close()
+    said = [
+        r.__dict__.get("warning")
+        for r in caplog.records
+        if r.__dict__.get("event") == "run_warning"
+    ]
+    assert said == [*before, flood]
