@@ -154,19 +154,24 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             "features": scored.features if features else None,
         }
 
-    @app.post(PATH, response_model=ScoreResponse, responses=_ERRORS)
+    def require_key(x_api_key: ApiKey = None) -> None:
+        # A dependency runs before the body is validated: a client without the key learns
+        # nothing about the fields (401, not a 422 listing them).
+        check_api_key(settings.api_key, x_api_key)
+
+    @app.post(
+        PATH, response_model=ScoreResponse, responses=_ERRORS, dependencies=[Depends(require_key)]
+    )
     async def score(
         body: TransactionBody,
         service: State,
         features: Annotated[bool, Query(description="Include the streamable features.")] = False,
-        x_api_key: ApiKey = None,
     ) -> Any:
         """Score one transaction; answer once its accounts' new state is committed.
 
         Per account, transactions must arrive in time order (409 otherwise):
         that is the order the batch features assume.
         """
-        check_api_key(settings.api_key, x_api_key)
         # Scoring is ~1 ms of CPU on the event loop: the state is one stream with one order.
         # The documented shape, without a second validation pass.
         return JSONResponse(await answer(body, None, features))

@@ -141,6 +141,9 @@ def test_writes_need_the_api_key(keyed: Server) -> None:
     assert httpx.post(url, json=GOOD, timeout=10).status_code == 401
     wrong = httpx.post(url, json=GOOD, headers={"X-API-Key": "x" * 24}, timeout=10)
     assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["reasons"][0]
+    # Without the key, a bad body is still a 401: the fields are not described to strangers.
+    blind = httpx.post(url, json={}, headers={"X-API-Key": "x" * 24}, timeout=10)
+    assert blind.status_code == 401
     assert httpx.get(f"{keyed.url}/v1/health", timeout=10).status_code == 200  # reads are open
 
 
