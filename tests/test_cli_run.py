@@ -102,3 +102,17 @@ def test_a_run_given_relative_paths_records_its_data_folder_absolutely(workspace
     assert result.exit_code == 0, result.output
     recorded = json.loads((workspace / "relative-run" / "metrics.json").read_text())["data"]
     assert recorded == str((workspace / "data").resolve())  # serve and report work from anywhere
+
+
+def test_predict_will_not_write_over_an_output_the_run_published(workspace):
+    data, run = workspace / "data", workspace / "run"
+    if not (run / "submission.csv").exists():  # made by the first test of this module
+        pytest.skip("needs the run of test_run_then_predict_then_evaluate")
+    before = (run / "submission.csv").read_bytes()
+    result = runner.invoke(
+        app, ["predict", str(run), str(data), "--out", str(run / "submission.csv")]
+    )
+    assert result.exit_code == 2 and "an output the run published" in " ".join(
+        result.output.split()
+    )
+    assert (run / "submission.csv").is_symlink() and (run / "submission.csv").read_bytes() == before

@@ -260,10 +260,17 @@ def predict_command(
 
     A user with no earlier order gets None: nothing of theirs can be a reorder.
     """
+    from basketcast.errors import UsageError
     from basketcast.io import check_can_write
     from basketcast.pipeline import predict
+    from basketcast.runfolder import MANIFEST
 
     check_can_write(out)
+    if out.is_symlink() and (out.parent / MANIFEST).exists():
+        # A run folder's published output (its links point into .outputs/current).
+        raise UsageError(
+            f"--out {out} is an output the run published; choose a path outside its folder"
+        )
     if orders not in ("test", "train", "all"):
         raise typer.BadParameter(f"--orders must be test, train or all, not {orders!r}")
     with err_console.status("predicting"):

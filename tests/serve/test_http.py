@@ -77,6 +77,7 @@ CASES: list[tuple[str, str, str, Any, int]] = [
     ("a user id that is not a number", "GET", "/v1/users/abc/next-basket", lambda i: {}, 422),
     ("user id 2**64 in a post", "POST", "/v1/users/18446744073709551616/orders", lambda i: {"json": _body(i)}, 422),
     ("a day without an hour", "GET", "/v1/users/{user}/next-basket?order_dow=3", lambda i: {}, 422),
+    ("a gap without day and hour", "GET", "/v1/users/{user}/next-basket?days_since_prior_order=7.5", lambda i: {}, 422),
     ("an hour of 25 in the query", "GET", "/v1/users/{user}/next-basket?order_dow=3&order_hour_of_day=25", lambda i: {}, 422),
     ("no API key", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i), "headers": {"X-API-Key": ""}}, 401),
     ("a wrong API key", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i), "headers": {"X-API-Key": "nope"}}, 401),

@@ -204,10 +204,16 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         given = (order_dow, order_hour_of_day, days_since_prior_order)
         if any(v is not None for v in given):
             if order_dow is None or order_hour_of_day is None:
+                missing = [
+                    n
+                    for n, v in (("order_dow", order_dow), ("order_hour_of_day", order_hour_of_day))
+                    if v is None
+                ]
                 raise ServeError(
-                    ["query: give order_dow and order_hour_of_day together (or neither)"],
+                    [f"query: {' and '.join(missing)} missing: a context gives order_dow and "
+                     "order_hour_of_day (days_since_prior_order optional), or nothing at all"],
                     status=422,
-                )
+                )  # fmt: skip
             context = Context(order_dow, order_hour_of_day, days_since_prior_order, "query")
         # Plain JSON in the documented shape: no per-candidate models on the hot path.
         return JSONResponse(await answer(request.app, user_id, context))  # type: ignore[return-value]
