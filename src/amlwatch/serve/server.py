@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import logging
+import signal
 
 from amlwatch.serve.logs import configure_logging
 from amlwatch.serve.settings import ServeSettings
@@ -50,6 +52,16 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
         timeout_keep_alive=75,  # longer than a client pool's idle time
     )
     server = uvicorn.Server(config)
+    # SIGHUP (a "reload" by habit, as `basketcast serve` has one) would end the process
+    # silently; this service has no reload: say so and keep serving.
+    signal.signal(signal.SIGHUP, _no_reload)
     server.run()
     if not server.started:
         raise OSError(f"could not serve on {settings.host}:{settings.port} (see the log above)")
+
+
+def _no_reload(signum: int, frame: object) -> None:
+    logging.getLogger("amlwatch.serve").warning(
+        "SIGHUP ignored: amlwatch serve has no reload; restart it to serve a new run",
+        extra={"event": "sighup_ignored"},
+    )

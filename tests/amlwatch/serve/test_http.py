@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,3 +162,17 @@ def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> No
     assert 'amlwatch_model_info{detector="gan"' in text
     assert health["durability"] == "process"  # the default
     assert 'amlwatch_state_info{durability="process",synchronous="NORMAL"} 1.0' in text
+
+
+def test_sighup_is_no_reload_and_does_not_end_the_service(
+    keyed: Server, client: httpx.Client
+) -> None:
+    import signal
+
+    assert keyed.process is not None
+    keyed.process.send_signal(signal.SIGHUP)  # a "reload" by habit, as basketcast serve has one
+    deadline = time.monotonic() + 30
+    while "sighup_ignored" not in keyed.tail() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "sighup_ignored" in keyed.tail() and keyed.alive()
+    assert client.get("/v1/health").status_code == 200
