@@ -95,11 +95,10 @@ def _published_run(run: Path) -> Path:
     return published
 
 
-def _warn_if_the_run_warned(run: Path, detector: str) -> None:
+def _warn_if_the_run_warned(metrics: dict[str, Any], detector: str) -> None:
     """Repeat at start what the run said about the served detector (a threshold that
     alerts on most transactions, say): the run's terminal is long gone by then."""
-    warnings = json.loads((run / "metrics.json").read_text()).get("warnings", [])
-    for warning in warnings:
+    for warning in metrics.get("warnings", []):
         if str(warning).startswith(f"{detector}: "):
             log.warning(
                 "the run warned about the served detector",
@@ -107,7 +106,9 @@ def _warn_if_the_run_warned(run: Path, detector: str) -> None:
             )
 
 
-def _warn_if_warmed_elsewhere(store: StateStore, settings: ServeSettings, run: Path) -> None:
+def _warn_if_warmed_elsewhere(
+    store: StateStore, settings: ServeSettings, metrics: dict[str, Any]
+) -> None:
     """An existing state keeps its history: say so when the run or --data now name other data.
 
     The account windows are the warm-up data plus every transaction since, which a
@@ -119,7 +120,7 @@ def _warn_if_warmed_elsewhere(store: StateStore, settings: ServeSettings, run: P
             "--data ignored: the state file exists",
             extra={"event": "data_ignored", "state": str(settings.db_path), "warmed_from": warmed},
         )
-    named = json.loads((run / "metrics.json").read_text()).get("source") or ""
+    named = metrics.get("source") or ""
     if settings.history and warmed and named and Path(named).resolve() != Path(warmed).resolve():
         log.warning(
             "the state was warmed from other data than the run's",
@@ -167,12 +168,13 @@ class Service:
         run = _published_run(run)
         model = choose_model(run, detector=settings.detector)
         rules = RowRules(load_rules_engine(run))
-        _warn_if_the_run_warned(run, model.detector)
+        metrics = json.loads((run / "metrics.json").read_text())  # read once, checked above
+        _warn_if_the_run_warned(metrics, model.detector)
         store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
-            cls._initialise(store, settings, run)
+            cls._initialise(store, settings, metrics.get("source"))
         else:
-            _warn_if_warmed_elsewhere(store, settings, run)
+            _warn_if_warmed_elsewhere(store, settings, metrics)
         book, directory, next_seq = store.load()
         service = cls(settings, model, rules, store, book, directory, next_seq)
         # Fail at startup, not on the first request, if the model or a rule needs a column
@@ -192,10 +194,9 @@ class Service:
         return service
 
     @staticmethod
-    def _initialise(store: StateStore, settings: ServeSettings, run: Path) -> None:
+    def _initialise(store: StateStore, settings: ServeSettings, source: str | None) -> None:
         data = settings.data_dir
         if data is None and settings.history:
-            source = json.loads((run / "metrics.json").read_text()).get("source")
             data = Path(source) if source else None
         if settings.history and data is not None:
             from amlwatch.data.load import load_ledger
