@@ -132,6 +132,9 @@ def test_a_damaged_feature_cache_is_named_not_used(run_dir, tmp_path) -> None:
     result = runner.invoke(app, ["importance", str(copy), "--method", "shap", "--rows", "100"])
     assert result.exit_code == 2, result.output
     assert "no intact cached feature frame" in result.output and "corrupt" in result.output
+    # The command to rebuild names the run's own data folder, not a placeholder.
+    data = json.loads((copy / "metrics.json").read_text())["data"]
+    assert f"basketcast run {data} --out" in " ".join(result.output.split())
     assert not (copy / "explanations").exists()
 
 

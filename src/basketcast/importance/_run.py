@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,11 +167,14 @@ def published_run(path: str | Path) -> tuple[Path, dict[str, Any]]:
     return folder, metrics
 
 
-def cached_item_features(run: str | Path, *, fingerprint: str, config: RunConfig) -> Path:
+def cached_item_features(
+    run: str | Path, *, fingerprint: str, config: RunConfig, data: str | None = None
+) -> Path:
     """The run's item feature frame (Parquet) from its intact features cache entry.
 
     The entry is ``RUN/cache/features`` (`basketcast.cached_stages`); it counts
-    only when its key is this run's and every file matches its manifest.
+    only when its key is this run's and every file matches its manifest. `data`
+    is the folder the run recorded, named in the message so it can be pasted.
 
     Raises
     ------
@@ -181,10 +185,11 @@ def cached_item_features(run: str | Path, *, fingerprint: str, config: RunConfig
     files = cache.load(features_key(fingerprint, config))
     if files is None or "items.parquet" not in files:
         why = cache.note or "missing, or built for another configuration"
+        source = shlex.quote(data) if data else "DATA"
         raise FileNotFoundError(
             f"{cache.folder}: no intact cached feature frame for this run ({why}); re-run "
-            f"`basketcast run DATA --out {run} --config {Path(run) / 'config.toml'}` to rebuild "
-            "it (the trained models are reused from the cache)"
+            f"`basketcast run {source} --out {run} --config {Path(run) / 'config.toml'}` to "
+            "rebuild it (the trained models are reused from the cache)"
         )
     return files["items.parquet"]
 
@@ -212,7 +217,10 @@ def load_run(
     manifest = load_manifest(models, prefix="item")
     names = list(manifest["feature_names"])
     features = cached_item_features(
-        run, fingerprint=str(metrics["data_fingerprint"]), config=config
+        run,
+        fingerprint=str(metrics["data_fingerprint"]),
+        config=config,
+        data=metrics.get("data"),
     )
     columns = pl.read_parquet_schema(features)
     lacking = [n for n in names if n not in columns]
