@@ -114,7 +114,7 @@ def test_bad_input_names_file_column_and_examples(
     text = str(info.value)
     assert "transactions.csv" in text and message in text
     if rows:
-        assert "row 2" in text  # examples point at the file's line
+        assert "line 2" in text  # examples point at the file's line
 
 
 def test_every_problem_in_one_error(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_the_repeated_account_column_is_named_by_its_role(tmp_path: Path) -> Non
         ("Account (sender)", 1),
         ("Account (receiver)", 1),
     }
-    assert "row 2: empty" in str(info.value)  # not Python's None
+    assert "line 2: empty" in str(info.value)  # not Python's None
 
 
 def test_missing_input(tmp_path: Path) -> None:
@@ -207,7 +207,7 @@ def test_blank_lines_are_skipped_and_examples_keep_the_file_line(tmp_path: Path)
     assert ledger.n_transactions == 4 and ledger.transactions.get_column("txn_id").max() == 3
     bad = ROWS[2].replace("14675.57,US Dollar,14675.57", "14675.57,US Dollar,-1")
     text = _problem_text(_write(tmp_path / "bad", HEADER, [ROWS[0], "", ROWS[1], bad]))
-    assert "negative amount (1 row); e.g. row 5: '-1'" in text
+    assert "negative amount (1 row); e.g. line 5: '-1'" in text
 
 
 def test_a_header_mismatch_names_the_column(tmp_path: Path) -> None:
@@ -231,6 +231,17 @@ def test_parquet_with_native_types_loads_as_the_csv_does(tmp_path: Path) -> None
     assert pq_ledger.transactions.equals(csv_ledger.transactions)
 
 
+def test_examples_name_the_line_in_csv_and_the_row_in_parquet(tmp_path: Path) -> None:
+    bad = ROWS[2].replace("14675.57,US Dollar,14675.57", "14675.57,US Dollar,-1")
+    folder = _write(tmp_path / "csv", HEADER, [ROWS[0], bad])
+    assert "e.g. line 3: '-1'" in _problem_text(folder)  # the header is line 1
+    (tmp_path / "pq").mkdir()
+    pl.read_csv(folder / "transactions.csv", infer_schema=False).write_parquet(
+        tmp_path / "pq" / "transactions.parquet"
+    )
+    assert "e.g. row 2: '-1'" in _problem_text(tmp_path / "pq")  # Parquet has no lines
+
+
 def test_an_empty_label_column_means_no_labels(tmp_path: Path) -> None:
     rows = [r.rsplit(",", 1)[0] + "," for r in ROWS]
     ledger = load_ledger(_write(tmp_path, HEADER, rows))
@@ -238,7 +249,7 @@ def test_an_empty_label_column_means_no_labels(tmp_path: Path) -> None:
     assert any("'Is Laundering' is empty in every row" in w for w in ledger.warnings)
     # Some labels and some empty ones are still an error: which rows are lawful is unknown.
     partial = [rows[0], *ROWS[1:]]
-    assert "label not 0 or 1 (1 row); e.g. row 2: empty" in _problem_text(
+    assert "label not 0 or 1 (1 row); e.g. line 2: empty" in _problem_text(
         _write(tmp_path / "partial", HEADER, partial)
     )
     whole = [r.rsplit(",", 1)[0] + ",1.0" for r in ROWS]  # whole numbers written as floats

@@ -219,11 +219,15 @@ def _read_strings(path: Path, names: list[str], problems: list[Problem]) -> pl.D
     return frame.filter(~pl.all_horizontal(pl.col(names).is_null()))
 
 
-def _examples(frame: pl.DataFrame, column: str, mask: pl.Expr) -> tuple[int, tuple[str, ...]]:
+def _examples(
+    frame: pl.DataFrame, column: str, mask: pl.Expr, path: Path
+) -> tuple[int, tuple[str, ...]]:
     bad = frame.filter(mask)
     rows = bad.head(3)
+    # `_row` is the file's line for CSV (what an editor shows), the row's position in Parquet.
+    unit = "row" if path.suffix == ".parquet" else "line"
     examples = tuple(
-        f"row {row}: {'empty' if value is None else repr(value)}"
+        f"{unit} {row}: {'empty' if value is None else repr(value)}"
         for row, value in zip(rows.get_column("_row"), rows.get_column(column), strict=True)
     )
     return bad.height, examples
@@ -289,7 +293,7 @@ def _parse_transactions(
         [raw.select(pl.all().name.prefix("raw_")), parsed], how="horizontal", strict=True
     )
     for column, mask, message in checks:
-        count, examples = _examples(both, f"raw_{column}", mask)
+        count, examples = _examples(both, f"raw_{column}", mask, path)
         if count:
             problems.append(Problem(path.name, _AS_IN_FILE[column], message, count, examples))
     formats = parsed.get_column("payment_format").value_counts(sort=True)
@@ -343,7 +347,8 @@ def _parse_accounts(path: Path, problems: list[Problem]) -> pl.DataFrame | None:
     raw = read.with_columns(pl.col(names).str.strip_chars())
     for column, header_name in (("bank", "Bank ID"), ("account", "Account Number"),
                                 ("entity_id", "Entity ID")):  # fmt: skip
-        count, examples = _examples(raw, column, pl.col(column).is_null() | (pl.col(column) == ""))
+        missing = pl.col(column).is_null() | (pl.col(column) == "")
+        count, examples = _examples(raw, column, missing, path)
         if count:
             problems.append(Problem(path.name, header_name, "missing value", count, examples))
     dup = raw.filter(pl.struct("bank", "account").is_duplicated())
