@@ -11,7 +11,14 @@ from typing import Any
 from amlwatch.features.flow import FlowConfig
 from amlwatch.features.graph import GraphConfig
 
-__all__ = ["DEFAULT_DETECTORS", "DetectorSpec", "RunConfig", "ThresholdRule", "load_config"]
+__all__ = [
+    "DEFAULT_DETECTORS",
+    "DetectorSpec",
+    "RunConfig",
+    "ThresholdRule",
+    "config_from_dict",
+    "load_config",
+]
 
 
 class ThresholdRule(StrEnum):
@@ -235,3 +242,23 @@ def load_config(path: str | Path | None) -> RunConfig:
         return RunConfig(graph=graph, flow=flow, detectors=detectors, **run)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """The `RunConfig` a run wrote as ``config.json`` (`RunConfig.to_dict`), read back."""
+    run = {k: v for k, v in data.items() if k not in ("graph", "flow", "detectors")}
+    for key in ("budgets", "fractions"):
+        if key in run:
+            run[key] = tuple(float(x) for x in run[key])
+    if "threshold" in run:
+        run["threshold"] = ThresholdRule(run["threshold"])
+    detectors = tuple(
+        DetectorSpec(d["name"], d["kind"], dict(d.get("params", {})))
+        for d in data.get("detectors", [])
+    )
+    return RunConfig(
+        graph=GraphConfig(**data.get("graph", {})),
+        flow=FlowConfig(**data.get("flow", {})),
+        detectors=detectors,
+        **run,
+    )

@@ -84,6 +84,12 @@ class Detector(abc.ABC):
         assert self.threshold_ is not None
         return scores > self.threshold_
 
+    def restored(self, threshold: float) -> Self:
+        """Mark a detector whose model was fitted elsewhere (a run's, loaded) as ready to
+        score, with that run's alert threshold."""
+        self.decision_scores_ = np.empty(0)
+        return self.set_threshold(threshold)
+
     def set_threshold(self, threshold: float) -> Self:
         """Replace the contamination threshold (chosen on the validation period)."""
         if not np.isfinite(threshold):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import polars as pl
@@ -84,3 +85,18 @@ class XGBoostDetector(Detector):
     def save(self, path: str) -> None:
         """Save the booster as XGBoost JSON/UBJ (never pickle)."""
         self.booster.save_model(path)
+
+    def load(self, path: str | Path) -> Self:
+        """Load a booster `save` wrote; its columns must be this detector's."""
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        if list(booster.feature_names or []) != self.columns:
+            raise ValueError(
+                f"{path}: the model reads {len(booster.feature_names or [])} columns, not the "
+                f"{len(self.columns)} this detector's families give; re-run"
+            )
+        booster.set_param({"nthread": self.params["nthread"]})
+        self.booster = booster
+        return self

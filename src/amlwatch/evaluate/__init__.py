@@ -13,6 +13,7 @@ from amlwatch.evaluate.split import Split, temporal_split
 from amlwatch.evaluate.table import (
     Period,
     evaluate_alerts,
+    evaluate_at_threshold,
     evaluate_scores,
     evaluation_table,
     summary_columns,
@@ -26,6 +27,7 @@ __all__ = [
     "budget_threshold",
     "confusion",
     "evaluate_alerts",
+    "evaluate_at_threshold",
     "evaluate_scores",
     "evaluation_table",
     "f_beta_threshold",

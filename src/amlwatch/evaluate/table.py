@@ -12,7 +12,14 @@ import polars as pl
 from amlwatch.evaluate.metrics import average_precision, confusion, f_beta, recall_at_budget
 from amlwatch.evaluate.thresholds import budget_threshold, f_beta_threshold
 
-__all__ = ["Period", "evaluate_alerts", "evaluate_scores", "evaluation_table", "summary_columns"]
+__all__ = [
+    "Period",
+    "evaluate_alerts",
+    "evaluate_at_threshold",
+    "evaluate_scores",
+    "evaluation_table",
+    "summary_columns",
+]
 
 BUDGETS = (10.0, 50.0)
 
@@ -67,6 +74,25 @@ def evaluate_scores(
     row["pr_auc"] = average_precision(test.scores, test.labels)
     for b in budgets:
         row[f"recall_at_{b:g}_per_10k"] = recall_at_budget(test.scores, test.labels, b)
+    return row
+
+
+def evaluate_at_threshold(
+    name: str,
+    *,
+    threshold: float,
+    period: Period,
+    beta: float = 2.0,
+    budgets: tuple[float, ...] = BUDGETS,
+) -> dict[str, Any]:
+    """The same row as `evaluate_scores` for a threshold already chosen (a run's, applied
+    to later labelled data by `amlwatch score`)."""
+    alerts = np.asarray(period.scores) > threshold
+    row: dict[str, Any] = {"detector": name, "threshold": threshold}
+    row.update(_alert_metrics(alerts, period, beta))
+    row["pr_auc"] = average_precision(period.scores, period.labels)
+    for b in budgets:
+        row[f"recall_at_{b:g}_per_10k"] = recall_at_budget(period.scores, period.labels, b)
     return row
 
 
