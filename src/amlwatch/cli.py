@@ -367,13 +367,17 @@ def _print_score_summary(result: Any) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"scored with the run's thresholds ({result.history_rows:,} history transactions)",
+        title=f"{result.scores.height:,} scored at the run's thresholds, after "
+        f"{result.history_rows:,} of history",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,
     )
-    columns = ["detector", "transactions", "alerts", "alerts_per_10k"]
-    columns += [c for c in ("precision", "recall", "f1", "pr_auc") if c in result.summary.columns]
-    short = {"transactions": "rows", "alerts_per_10k": "alerts/10k", "precision": "prec"}
+    columns = ["detector", "alerts", "cases", "alerts_per_10k"]
+    measured = ("precision", "recall", "f1", "pr_auc", "rings_found")
+    columns += [c for c in measured if c in result.summary.columns]
+    short = {"alerts_per_10k": "/10k", "precision": "prec", "recall": "rec", "pr_auc": "prauc",
+             "rings_found": "rings"}  # fmt: skip
     width = max(len("detector"), *(len(d) for d in result.summary.get_column("detector")))
     for c in columns:  # detector names tell the rows apart: never cut them short
         table.add_column(short.get(c, c), min_width=width if c == "detector" else None)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from amlwatch.cases import assign_cases
 from amlwatch.config import RunConfig, ThresholdRule
 from amlwatch.data.ledger import Ledger
 from amlwatch.data.load import load_ledger
@@ -129,7 +130,12 @@ def _run_into(
                 row = evaluate_scores(
                     spec.name,
                     valid=Period(s_valid, y[split.valid]),
-                    test=Period(s_test, y[split.test], test.get_column("typology").to_numpy()),
+                    test=Period(
+                        s_test,
+                        y[split.test],
+                        test.get_column("typology").to_numpy(),
+                        test.get_column("ring_id").to_numpy(),
+                    ),
                     beta=cfg.beta,
                     budget=cfg.alert_budget if cfg.threshold is ThresholdRule.BUDGET else None,
                     budgets=cfg.budgets,
@@ -166,7 +172,7 @@ def _run_into(
             if booster is not None:
                 booster.save_model(str(folder.output(f"models/{spec.name}.ubj")))
     table = evaluation_table(rows) if rows else None
-    alert_frame = pl.concat(alerts) if alerts else pl.DataFrame()
+    alert_frame = assign_cases(pl.concat(alerts)) if alerts else pl.DataFrame()
     write_frame(alert_frame, folder.output("alerts.parquet"))
     if table is not None:
         write_frame(table, folder.output("evaluation.csv"))

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from amlwatch.cases import assign_cases
 from amlwatch.config import RunConfig, config_from_dict
 from amlwatch.data import load_ledger
 from amlwatch.data.combine import append_ledger
@@ -56,7 +57,8 @@ class ScoreResult:
     """What `score` found: alerts, every scored row's scores, and a summary per detector."""
 
     alerts: pl.DataFrame
-    """ALERT_IDENTITY (``txn_id``: the row in the scored file), detector, score, reasons."""
+    """ALERT_IDENTITY (``txn_id``: the row in the scored file), detector, score, reasons,
+    case_id, case_size (`amlwatch.cases`)."""
     scores: pl.DataFrame
     """Every scored row: ``txn_id`` and one score column per detector."""
     summary: pl.DataFrame
@@ -122,6 +124,12 @@ def load_scorers(
             + "; ".join(f"{k}: {v}" for k, v in why.items())
         )
     return ok, why
+
+
+def _cases(alerts: pl.DataFrame, detector: str) -> int:
+    if alerts.is_empty():
+        return 0
+    return alerts.filter(pl.col("detector") == detector).get_column("case_id").n_unique()
 
 
 def _history(history: str | Path | None, metrics: dict[str, Any], run: Path) -> Path:
@@ -201,7 +209,8 @@ def score(
             }
             if labelled:
                 typology = rows.get_column("typology").to_numpy()
-                period = Period(s, labels.to_numpy().astype(np.int8), typology)
+                rings = rows.get_column("ring_id").to_numpy()
+                period = Period(s, labels.to_numpy().astype(np.int8), typology, rings)
                 measured = evaluate_at_threshold(
                     name, threshold=det.threshold_, period=period, beta=config.beta,
                     budgets=config.budgets,
@@ -209,7 +218,7 @@ def score(
                 row |= {k: v for k, v in measured.items() if k not in row}
             summary.append(row)
     shift = pl.col("txn_id") - first_new  # the row in the scored file, 0-based
-    alert_frame = pl.concat(alerts).with_columns(shift) if alerts else pl.DataFrame()
+    alert_frame = assign_cases(pl.concat(alerts).with_columns(shift)) if alerts else pl.DataFrame()
     score_frame = rows.select(shift).with_columns(
         pl.Series(name, values) for name, values in scores.items()
     )
@@ -218,7 +227,9 @@ def score(
     return ScoreResult(
         alerts=alert_frame,
         scores=score_frame,
-        summary=evaluation_table(summary),
+        summary=evaluation_table(
+            [{**row, "cases": _cases(alert_frame, row["detector"])} for row in summary]
+        ),
         skipped=skipped,
         warnings=warnings,
         history_rows=first_new,

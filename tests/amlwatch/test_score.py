@@ -85,7 +85,9 @@ def test_alerts_are_the_rows_above_the_run_threshold_named_as_in_the_file(world:
         expected = np.flatnonzero(scores > thresholds[name]).tolist()
         alerts = result.alerts.filter(pl.col("detector") == name)
         assert alerts.get_column("txn_id").to_list() == expected
-        assert alerts.columns == [*ALERT_IDENTITY, "detector", "score", "reasons"]
+        assert alerts.columns == [
+            *ALERT_IDENTITY, "detector", "score", "reasons", "case_id", "case_size",
+        ]  # fmt: skip
         for row in alerts.head(5).iter_rows(named=True):  # txn_id is the row in the file
             filed = raw.row(row["txn_id"])
             assert (filed[1], filed[2], filed[3], filed[4]) == (
@@ -106,6 +108,12 @@ def test_labelled_data_is_measured_at_the_run_thresholds(world: Path) -> None:
             int(np.sum(alerts & (labels == 0))),
         )
         assert row["alerts"] == int(alerts.sum()) and row["transactions"] == labels.size
+        rings = load_ledger(world / "later").transactions.get_column("ring_id").to_numpy()
+        found = {r for r, a in zip(rings, alerts, strict=True) if a and r == r}  # r == r: not NaN
+        every = {r for r in rings if r == r}
+        assert (row["rings"], row["rings_found"]) == (len(every), len(found) / len(every))
+        alerted = result.alerts.filter(pl.col("detector") == row["detector"])
+        assert row["cases"] == alerted.get_column("case_id").n_unique()
     assert result.skipped == {"iforest": "kind 'iforest' keeps no model in the run folder"}
 
 

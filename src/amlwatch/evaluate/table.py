@@ -31,6 +31,8 @@ class Period:
     scores: np.ndarray
     labels: np.ndarray
     typology: np.ndarray | None = None
+    rings: np.ndarray | None = None
+    """Each row's laundering ring id (null or NaN for lawful rows), for ring-level recall."""
 
 
 def _alert_metrics(alerts: np.ndarray, period: Period, beta: float) -> dict[str, Any]:
@@ -46,6 +48,16 @@ def _alert_metrics(alerts: np.ndarray, period: Period, beta: float) -> dict[str,
         "f1": f_beta(precision, recall, 1.0) if np.isfinite(recall) else float("nan"),
         f"f{beta:g}": f_beta(precision, recall, beta) if np.isfinite(recall) else float("nan"),
     }
+    if period.rings is not None:
+        # A ring is found when any of its legs in the period alerts: the investigator who
+        # opens that alert's case reaches the rest of the ring through the shared accounts.
+        ring = pl.Series(period.rings, dtype=pl.Int64, strict=False)
+        found = pl.DataFrame({"ring": ring, "alert": alerts}).drop_nulls("ring")
+        per_ring = found.group_by("ring").agg(pl.col("alert").any())
+        row["rings"] = per_ring.height
+        row["rings_found"] = (
+            float(per_ring.get_column("alert").mean()) if per_ring.height else float("nan")  # type: ignore[arg-type]
+        )
     if period.typology is not None:
         typ = np.asarray(period.typology, dtype=object)
         for name in sorted({t for t in typ if t is not None}):

@@ -92,7 +92,8 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
         cols: list[str] = []
         for c in summary_columns(result.table.columns):  # by name: no position is assumed
             cols += [c, *_COUNTS] if c == "detector" else [c, "fallout"] if c == "recall" else [c]
-        shown = result.table.select([c for c in [*cols, *_BUDGETS] if c in result.table.columns])
+        wanted = [*cols, *_BUDGETS, "rings", "rings_found"]
+        shown = result.table.select([c for c in wanted if c in result.table.columns])
         parts += ["<h2>Evaluation (test period)</h2>", _table(shown)]
         labels = result.test_frame.get_column("is_laundering").fill_null(0).to_numpy()
         parts += [
@@ -138,7 +139,10 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
                 .drop("detector")
                 .with_columns(pl.col("score").round(4), pl.col("amount_paid").round(2))
             )
-            parts += [f"<h3>{html.escape(name)}</h3>", _table(top)]
+            mine = result.alerts.filter(pl.col("detector") == name)
+            cases = mine.get_column("case_id").n_unique() if "case_id" in mine.columns else 0
+            summary = f"<p>{mine.height:,} alerts in {cases:,} cases (alerts linked by shared accounts).</p>"
+            parts += [f"<h3>{html.escape(name)}</h3>", summary, _table(top)]
     if result.warnings:
         parts += [
             "<h2>Warnings</h2><ul>",
