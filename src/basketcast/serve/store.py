@@ -41,6 +41,10 @@ class OrderStore(Protocol):
         """Every stored order, oldest first."""
         ...
 
+    def get(self, order_id: int) -> PostedOrder | None:
+        """The stored order with this id, or None: what a retried post is compared with."""
+        ...
+
     def count(self) -> int: ...
 
     def close(self) -> None: ...
@@ -157,6 +161,13 @@ class SQLiteStore:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM posted_orders ORDER BY seq").fetchall()
         return (_order(r) for r in rows)
 
+    def get(self, order_id: int) -> PostedOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM posted_orders WHERE order_id = ?", (order_id,)
+            ).fetchone()
+        return None if row is None else _order(row)
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM posted_orders").fetchone()[0])
@@ -221,6 +232,14 @@ class PostgresStore:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM posted_orders ORDER BY seq").fetchall()
             self._db.commit()
         return (_order(tuple(r)) for r in rows)
+
+    def get(self, order_id: int) -> PostedOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM posted_orders WHERE order_id = %s", (order_id,)
+            ).fetchone()
+            self._db.commit()
+        return None if row is None else _order(tuple(row))
 
     def count(self) -> int:
         with self._lock:
