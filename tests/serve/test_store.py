@@ -55,6 +55,22 @@ def test_get_gives_the_stored_order_or_none(tmp_path: Path) -> None:
     again.close()
 
 
+@pytest.mark.parametrize("target", ["mysql://host/x", "sqlite:///o.sqlite3", "redis://h:1"])
+def test_open_store_refuses_a_url_it_cannot_use_and_creates_nothing(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basketcast.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="SQLite file path or a postgresql:// URL") as caught:
+        open_store(target)
+    assert target in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+    # A path is still a path, with or without a colon in it.
+    open_store("orders:2026.sqlite3").close()
+    assert (tmp_path / "orders:2026.sqlite3").is_file()
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """BASKETCAST_TEST_POSTGRES_URL, or a throwaway local cluster (initdb + pg_ctl, unix socket)."""
