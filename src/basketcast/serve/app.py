@@ -38,6 +38,7 @@ from basketcast.serve.scorer import Scored
 from basketcast.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.state import Pending, ServiceState
+from servekit.media import JsonBody
 from servekit.observe import RequestLog
 
 __all__ = ["REPLAYED_HEADER", "create_app"]
@@ -54,9 +55,8 @@ _REBUILD_EVERY_S = 1.0
 
 UserId = Annotated[int, Path(ge=0, le=MAX_ID, description="The user's id (0 to 2^63 - 1).")]
 ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503)
-}
+_ERROR: dict[str, Any] = {"model": ErrorResponse}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: _ERROR for code in (401, 404, 413, 422, 503)}
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on the 200 answering a retried post of a stored order."""
@@ -231,7 +231,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         "/v1/users/{user_id}/orders",
         status_code=201,
         response_model=OrderCreated,
-        responses={**_ERRORS, 200: _REPLAYED, 409: {"model": ErrorResponse}},
+        responses={**_ERRORS, 200: _REPLAYED, 409: _ERROR, 415: _ERROR},
     )
     async def post_order(
         user_id: UserId,
@@ -305,7 +305,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         on_error=lambda exc: (exc.status, _error_body(exc.status, exc.reasons)),
     )
     observed = RequestLog(
-        fast if settings.fast_path else app,
+        JsonBody(fast if settings.fast_path else app),
         requests=metrics.requests,
         latency=metrics.latency,
         log=log,
@@ -319,6 +319,7 @@ _TITLES = {
     404: "not found",
     409: "conflict",
     413: "request body too large",
+    415: "unsupported media type",
     422: "invalid request",
     503: "not ready",
 }
