@@ -113,7 +113,10 @@ class BasketClient:
         order_hour_of_day: int,
         days_since_prior_order: float | None,
     ) -> dict[str, Any]:
-        """Store a new order; returns once the service has it on disk (201)."""
+        """Store a new order; returns once the service has it on disk (201).
+
+        Safe to retry: the same order again returns the first answer (200).
+        """
         body = _order(order_id, product_ids, order_dow, order_hour_of_day, days_since_prior_order)
         response = self._http.post(f"/v1/users/{user_id}/orders", json=body, headers=self._headers)
         return dict(_json(response))

@@ -41,14 +41,14 @@ def test_kill_9_right_after_a_201_loses_nothing(server_factory: Any, run: Run) -
     with again.client() as client:
         assert client.health()["posted_orders"] == 1
         after = client.next_basket(user, order_dow=4, order_hour_of_day=9, days_since_prior_order=6)
-        try:  # the order is there: its id is taken
+        try:  # the order is there: its id is taken (by other values: a conflict)
             client.post_order(
                 user, order_id=order_id, product_ids=[new], order_dow=4,
                 order_hour_of_day=9, days_since_prior_order=1.0,
             )  # fmt: skip
             raise AssertionError("a replayed order id was accepted twice")
         except ServiceError as exc:
-            assert exc.status == 422 and "already" in " ".join(exc.reasons)
+            assert exc.status == 409 and "already posted" in " ".join(exc.reasons)
     assert after["history_orders"] == before["history_orders"] + 1
     assert new in {c["product_id"] for c in after["candidates"]}
     assert new not in {c["product_id"] for c in before["candidates"]}

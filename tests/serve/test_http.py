@@ -48,9 +48,11 @@ def _chunks(size: int) -> Iterator[bytes]:
     yield b"1]}"
 
 
+JSON = {"Content-Type": "application/json"}
+
 # (name, method, path template, request kwargs builder, expected status)
 CASES: list[tuple[str, str, str, Any, int]] = [
-    ("malformed JSON", "POST", "/v1/users/{user}/orders", lambda i: {"content": b'{"order_id": 1,'}, 422),
+    ("malformed JSON", "POST", "/v1/users/{user}/orders", lambda i: {"content": b'{"order_id": 1,', "headers": JSON}, 422),
     ("a JSON list, not an object", "POST", "/v1/users/{user}/orders", lambda i: {"json": [1, 2]}, 422),
     ("order_id of the wrong type", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, order_id="abc")}, 422),
     ("order_id as a numeric string", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, order_id=str(i["new_order"]))}, 422),
@@ -70,7 +72,10 @@ CASES: list[tuple[str, str, str, Any, int]] = [
     ("day of week 7", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, order_dow=7)}, 422),
     ("hour 24", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, order_hour_of_day=24)}, 422),
     ("a gap of 31 days", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, days_since_prior_order=31)}, 422),
-    ("a NaN gap", "POST", "/v1/users/{user}/orders", lambda i: {"content": json.dumps(_body(i, days_since_prior_order=float("nan"))).encode()}, 422),
+    ("a NaN gap", "POST", "/v1/users/{user}/orders", lambda i: {"content": json.dumps(_body(i, days_since_prior_order=float("nan"))).encode(), "headers": JSON}, 422),
+    ("a text/plain body", "POST", "/v1/users/{user}/orders", lambda i: {"content": json.dumps(_body(i)), "headers": {"Content-Type": "text/plain"}}, 415),
+    ("a body without a content type", "POST", "/v1/users/{user}/orders", lambda i: {"content": json.dumps(_body(i))}, 415),
+    ("a form, not JSON", "POST", "/v1/users/{user}/orders", lambda i: {"data": {"order_id": "1"}}, 415),
     ("no gap for a user with orders", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i, days_since_prior_order=None)}, 422),
     ("user id 2**64", "GET", "/v1/users/18446744073709551616/next-basket", lambda i: {}, 422),
     ("a negative user id", "GET", "/v1/users/-3/next-basket", lambda i: {}, 422),
@@ -133,6 +138,30 @@ def test_reasons_name_what_is_wrong(server: Server, ids: dict[str, Any]) -> None
     assert "listed twice" in reasons and str(ids["known"][0]) in reasons
     with server.client() as client:  # nothing of the refused order was kept
         assert client.health()["posted_orders"] == 0
+
+
+def test_a_body_that_is_not_json_is_a_415_before_it_is_read(
+    server: Server, http: httpx.Client, ids: dict[str, Any]
+) -> None:
+    path = f"/v1/users/{ids['user']}/orders"
+    key = {"X-API-Key": API_KEY}
+    # Not even valid JSON, and invalid fields: the media type is refused first, naming both types.
+    plain = http.post(path, content=b"order_id=1", headers=key | {"Content-Type": "text/plain"})
+    assert plain.status_code == 415, plain.text
+    assert plain.json()["error"] == "unsupported media type"
+    assert "text/plain" in plain.json()["reasons"][0]
+    assert "application/json" in plain.json()["reasons"][0]
+    # JSON with a charset is JSON: the usual answer (here 422: unknown product).
+    typed = key | {"Content-Type": "Application/JSON; charset=utf-8"}
+    body = json.dumps(_body(ids, product_ids=[ids["unknown"]]))
+    assert http.post(path, content=body, headers=typed).status_code == 422
+    # GETs and a write without a body are not concerned.
+    basket = http.get(
+        f"/v1/users/{ids['user']}/next-basket", headers={"Content-Type": "text/plain"}
+    )
+    assert basket.status_code == 200
+    assert http.post("/v1/admin/reload", headers=key).status_code == 200
+    assert server.alive() and http.get("/v1/health").json()["posted_orders"] == 0
 
 
 def test_health_metrics_and_openapi(server: Server, ids: dict[str, Any]) -> None:

@@ -45,3 +45,19 @@ def test_the_cli_names_a_folder_that_is_not_a_run(
     result = CliRunner().invoke(app, ["serve", str(tmp_path), "--data", str(tmp_path)])
     assert result.exit_code == 2
     assert str(tmp_path) in result.output
+
+
+@pytest.mark.parametrize("db", ["mysql://host/x", "sqlite:///orders.sqlite3", "POSTGRESQL://h/x"])
+def test_the_cli_refuses_a_db_url_it_cannot_use_and_creates_nothing(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the URL was taken for a path, and a SQLite file appeared under `mysql:/host/`."""
+    monkeypatch.delenv("BASKETCAST_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    result = CliRunner().invoke(app, ["serve", str(run), "--db", db])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())  # Rich may wrap the line
+    assert db in message and "SQLite file path" in message and "postgresql://" in message
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["run"]

@@ -45,6 +45,32 @@ def test_a_duplicate_order_id_is_refused_and_nothing_changes(tmp_path: Path) -> 
     assert store.count() == 2
 
 
+def test_get_gives_the_stored_order_or_none(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "o.sqlite3")
+    stored = store.append(_order(4, products=(9, 2, 5)))
+    assert store.get(4) == stored and store.get(5) is None
+    store.close()
+    again = SQLiteStore(tmp_path / "o.sqlite3")  # from the file, as after a restart
+    assert again.get(4) == stored
+    again.close()
+
+
+@pytest.mark.parametrize("target", ["mysql://host/x", "sqlite:///o.sqlite3", "redis://h:1"])
+def test_open_store_refuses_a_url_it_cannot_use_and_creates_nothing(
+    target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basketcast.errors import UsageError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="SQLite file path or a postgresql:// URL") as caught:
+        open_store(target)
+    assert target in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+    # A path is still a path, with or without a colon in it.
+    open_store("orders:2026.sqlite3").close()
+    assert (tmp_path / "orders:2026.sqlite3").is_file()
+
+
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """BASKETCAST_TEST_POSTGRES_URL, or a throwaway local cluster (initdb + pg_ctl, unix socket)."""
@@ -90,6 +116,7 @@ def test_postgres_store(postgres_url: str) -> None:
     again = open_store(postgres_url)  # a new connection sees every committed order, in order
     mine = [o for o in again.orders() if o.order_id > base]
     assert [o.order_id - base for o in mine] == [2, 1, 3] and mine[2].product_ids == (3, 13)
+    assert again.get(base + 3) == mine[2] and again.get(base + 4) is None
     again.close()
 
 
@@ -130,5 +157,9 @@ def test_replay_skips_posted_orders_that_a_rerun_put_in_the_data(run, tmp_path: 
         assert (state.replayed, state.already_in_data) == (1, 1)
         assert state.history.in_data(int(in_data["order_id"]))
         assert not state.history.in_data(10**9)
+        # Posting it again is no retry of the client's: the data's order has the id (422).
+        with pytest.raises(DuplicateOrder, match="in the loaded data"):
+            state.post(_order(int(in_data["order_id"]), user_id=int(in_data["user_id"])))
+        assert state.post(_order(10**9, user_id=int(in_data["user_id"]))).replayed
     finally:
         state.close()

@@ -30,6 +30,7 @@ from amlwatch.serve.schemas import ErrorResponse, HealthResponse, ScoreResponse,
 from amlwatch.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from amlwatch.serve.service import Service
 from amlwatch.serve.settings import ServeSettings
+from servekit.media import JsonBody
 from servekit.observe import RequestLog
 
 __all__ = ["create_app"]
@@ -208,6 +209,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             ready=lambda: app.state.service is not None,
             counter=metrics.fast_path,
         )
+    inner = JsonBody(inner)  # 415 for a body that is not JSON, before anything reads it
     observed = RequestLog(inner, requests=metrics.requests, latency=metrics.latency, log=log)
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 

@@ -38,9 +38,10 @@ from basketcast.serve.scorer import Scored
 from basketcast.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.state import Pending, ServiceState
+from servekit.media import JsonBody
 from servekit.observe import RequestLog
 
-__all__ = ["create_app"]
+__all__ = ["REPLAYED_HEADER", "create_app"]
 
 log = logging.getLogger("basketcast.serve")
 
@@ -54,8 +55,16 @@ _REBUILD_EVERY_S = 1.0
 
 UserId = Annotated[int, Path(ge=0, le=MAX_ID, description="The user's id (0 to 2^63 - 1).")]
 ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 413, 422, 503)
+_ERROR: dict[str, Any] = {"model": ErrorResponse}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: _ERROR for code in (401, 404, 413, 422, 503)}
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""Set to ``true`` on the 200 answering a retried post of a stored order."""
+_REPLAYED: dict[str, Any] = {
+    "model": OrderCreated,
+    "description": "A retry: the order was stored by an earlier post with the same body; "
+    "nothing changed.",
+    "headers": {REPLAYED_HEADER: {"description": "true", "schema": {"type": "string"}}},
 }
 
 
@@ -222,12 +231,21 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         "/v1/users/{user_id}/orders",
         status_code=201,
         response_model=OrderCreated,
-        responses=_ERRORS,
+        responses={**_ERRORS, 200: _REPLAYED, 409: _ERROR, 415: _ERROR},
     )
     async def post_order(
-        user_id: UserId, body: OrderBody, request: Request, x_api_key: ApiKey = None
+        user_id: UserId,
+        body: OrderBody,
+        request: Request,
+        response: Response,
+        x_api_key: ApiKey = None,
     ) -> OrderCreated:
-        """Store a new order of the user durably (201 only once it is on disk) and update them."""
+        """Store a new order of the user durably (201 only once it is on disk) and update them.
+
+        Retries are safe: the same order again (every field equal) changes nothing and
+        gets 200, the first answer's body and the header `Idempotent-Replayed: true`.
+        Another order under a posted order_id is a 409 naming each field that differs.
+        """
         # Async with one hop to a worker thread for the store's fsync: a sync route with a
         # sync dependency cost two thread hand-offs per POST under the GIL.
         check_api_key(settings.api_key, x_api_key)
@@ -240,9 +258,13 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
             order_hour_of_day=body.order_hour_of_day,
             days_since_prior_order=body.days_since_prior_order,
         )
-        stored = await anyio.to_thread.run_sync(service.post, order)
-        posted.set()
-        metrics.posted.inc()
+        stored, replayed = await anyio.to_thread.run_sync(service.post, order)
+        if replayed:
+            response.status_code = 200
+            response.headers[REPLAYED_HEADER] = "true"
+        else:
+            posted.set()
+            metrics.posted.inc()
         return OrderCreated(
             user_id=user_id,
             order_id=stored.order_id,
@@ -283,7 +305,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         on_error=lambda exc: (exc.status, _error_body(exc.status, exc.reasons)),
     )
     observed = RequestLog(
-        fast if settings.fast_path else app,
+        JsonBody(fast if settings.fast_path else app),
         requests=metrics.requests,
         latency=metrics.latency,
         log=log,
@@ -297,6 +319,7 @@ _TITLES = {
     404: "not found",
     409: "conflict",
     413: "request body too large",
+    415: "unsupported media type",
     422: "invalid request",
     503: "not ready",
 }

@@ -14,6 +14,7 @@ __all__ = [
     "InvalidOrder",
     "NextBasket",
     "NotReady",
+    "OrderConflict",
     "PostedOrder",
     "ServeError",
     "Unauthorized",
@@ -34,6 +35,12 @@ class PostedOrder:
     order_hour_of_day: int
     days_since_prior_order: float | None
     received_at: str = ""
+
+    def differences(self, other: PostedOrder) -> list[str]:
+        """The fields a client posts (all but `received_at`) whose values differ from `other`'s."""
+        names = ("order_id", "user_id", "product_ids", "order_dow", "order_hour_of_day",
+                 "days_since_prior_order")  # fmt: skip
+        return [n for n in names if getattr(self, n) != getattr(other, n)]
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,18 @@ class InvalidOrder(ServeError):
 
 
 class DuplicateOrder(InvalidOrder):
-    """The order id is taken, by the loaded data or by an earlier post (422)."""
+    """The order id is taken, by the loaded data or by an earlier post (422).
+
+    A client gets it only for an id of the loaded data: posting a stored id again
+    is a retry (answered as the first time) or, with another body, an `OrderConflict`.
+    """
+
+
+class OrderConflict(ServeError):
+    """The order id was posted before with another body (409): a retry must repeat it exactly."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(reasons=reasons, status=409)
 
 
 class Unauthorized(ServeError):

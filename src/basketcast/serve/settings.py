@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from basketcast.errors import UsageError
+from basketcast.serve.store import check_target
 from servekit.security import is_loopback
 
 __all__ = ["API_KEY_ENV", "ServeSettings", "is_loopback"]
@@ -69,6 +70,8 @@ class ServeSettings:
             raise UsageError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
         if self.api_key is not None and len(self.api_key) < _MIN_KEY_CHARS:
             raise UsageError(f"{API_KEY_ENV} must be at least {_MIN_KEY_CHARS} characters")
+        if self.db:  # before the data is loaded: a wrong URL fails at once
+            check_target(self.db)
         if not is_loopback(self.host) and not self.api_key:
             raise UsageError(
                 f"binding to {self.host} exposes the service beyond this machine: set "

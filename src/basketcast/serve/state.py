@@ -18,18 +18,26 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
 from basketcast.data.load import load_dataset
-from basketcast.serve.domain import Context, NextBasket, NotReady, PostedOrder
+from basketcast.serve.domain import (
+    Context,
+    InvalidOrder,
+    NextBasket,
+    NotReady,
+    OrderConflict,
+    PostedOrder,
+)
 from basketcast.serve.history import OrderHistory
 from basketcast.serve.rows import UserRows
 from basketcast.serve.scorer import ModelScorer, Scored, Scorer
 from basketcast.serve.settings import ServeSettings
 from basketcast.serve.store import OrderStore, open_store
 
-__all__ = ["Loaded", "Pending", "ServiceState", "data_folder"]
+__all__ = ["Loaded", "Pending", "Posted", "ServiceState", "data_folder"]
 
 log = logging.getLogger("basketcast.serve")
 
@@ -155,17 +163,32 @@ class ServiceState:
 
     # --- writes ------------------------------------------------------------------------------------
 
-    def post(self, order: PostedOrder) -> PostedOrder:
-        """Check, store durably, then apply: the order counts once `store.append` returned."""
-        self.history.check(order)
-        stored = self.store.append(order)
+    def post(self, order: PostedOrder) -> Posted:
+        """Check, store durably, then apply: the order counts once `store.append` returned.
+
+        An order already stored under its id is a client's retry: answered with the
+        stored order, changing nothing. Another body under that id is an `OrderConflict`.
+        """
+        try:
+            self.history.check(order)
+            stored = self.store.append(order)
+        except InvalidOrder:
+            # The store decides whether this is a repeat, so a retry that raced its first
+            # attempt (stored but not yet in the history) is recognised too. An id of the
+            # loaded data stays a 422 (its stored copy, if any, is not what is served).
+            earlier = (
+                None if self.history.in_data(order.order_id) else self.store.get(order.order_id)
+            )
+            if earlier is None:
+                raise
+            return Posted(_repeated(order, earlier), replayed=True)
         self.history.add(stored)
         # After the history has the order (see UserRows.mark_stale).
         self.loaded.rows.mark_stale(order.user_id)
         if self._posted_during_reload is not None:
             self._posted_during_reload.add(order.user_id)
         self._forget(order.user_id)
-        return stored
+        return Posted(stored, replayed=False)
 
     def _forget(self, user_id: int) -> None:
         with self._answers_lock:
@@ -268,6 +291,36 @@ class ServiceState:
         if isinstance(prepared, NextBasket):
             return prepared
         return self.complete(prepared, self.score([prepared])[0])
+
+
+class Posted(NamedTuple):
+    """A post's outcome: the stored order, and whether it was stored by an earlier post."""
+
+    order: PostedOrder
+    replayed: bool
+
+
+def _repeated(order: PostedOrder, earlier: PostedOrder) -> PostedOrder:
+    """`earlier` if `order` repeats it field for field; else the conflict, naming every field."""
+    fields = order.differences(earlier)
+    if not fields:
+        return earlier
+    reasons = [
+        f"order_id {order.order_id} was already posted with other values ({', '.join(fields)}); "
+        "a retry must repeat the stored order exactly"
+    ]
+    reasons += [
+        f"{name}: {_shown(getattr(order, name))} posted, {_shown(getattr(earlier, name))} stored"
+        for name in fields
+    ]
+    raise OrderConflict(reasons)
+
+
+def _shown(value: object) -> str:
+    """A value as the client wrote it in JSON (a list, null)."""
+    if value is None:
+        return "null"
+    return str(list(value)) if isinstance(value, tuple) else str(value)
 
 
 @dataclass(frozen=True, eq=False)

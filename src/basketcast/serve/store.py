@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -21,8 +22,18 @@ from basketcast.errors import UsageError
 from basketcast.serve.domain import DuplicateOrder, PostedOrder
 from runkit.locks import hold_lock
 
-__all__ = ["OrderStore", "PostgresStore", "SQLiteStore", "open_store"]
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "OrderStore",
+    "PostgresStore",
+    "SQLiteStore",
+    "check_target",
+    "open_store",
+]
 
+POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+"""The URLs of a PostgreSQL store (libpq's); any other ``scheme://`` is refused."""
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCHEMA_VERSION = 1
 _COLUMNS = (
     "order_id, user_id, order_dow, order_hour_of_day, days_since_prior_order, "
@@ -39,6 +50,10 @@ class OrderStore(Protocol):
 
     def orders(self) -> Iterator[PostedOrder]:
         """Every stored order, oldest first."""
+        ...
+
+    def get(self, order_id: int) -> PostedOrder | None:
+        """The stored order with this id, or None: what a retried post is compared with."""
         ...
 
     def count(self) -> int: ...
@@ -157,6 +172,13 @@ class SQLiteStore:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM posted_orders ORDER BY seq").fetchall()
         return (_order(r) for r in rows)
 
+    def get(self, order_id: int) -> PostedOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM posted_orders WHERE order_id = ?", (order_id,)
+            ).fetchone()
+        return None if row is None else _order(row)
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM posted_orders").fetchone()[0])
@@ -222,6 +244,14 @@ class PostgresStore:
             self._db.commit()
         return (_order(tuple(r)) for r in rows)
 
+    def get(self, order_id: int) -> PostedOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM posted_orders WHERE order_id = %s", (order_id,)
+            ).fetchone()
+            self._db.commit()
+        return None if row is None else _order(tuple(row))
+
     def count(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT count(*) FROM posted_orders").fetchone()
@@ -233,8 +263,23 @@ class PostgresStore:
             self._db.close()
 
 
+def check_target(target: str) -> None:
+    """Raise `UsageError` for a URL of a database the service cannot use.
+
+    Without this, ``mysql://host/x`` was taken for a file path, and a SQLite
+    file ``x`` appeared under a new folder ``mysql:``.
+    """
+    url = _URL.match(target)
+    if url is not None and not target.startswith(POSTGRES_SCHEMES):
+        raise UsageError(
+            f"--db {target}: a {url.group(1)}:// URL, which basketcast serve cannot use; "
+            "give a SQLite file path or a postgresql:// URL"
+        )
+
+
 def open_store(target: str) -> OrderStore:
     """A PostgreSQL store for a ``postgres://`` or ``postgresql://`` URL, else a SQLite file."""
-    if target.startswith(("postgres://", "postgresql://")):
+    check_target(target)
+    if target.startswith(POSTGRES_SCHEMES):
         return PostgresStore(target)
     return SQLiteStore(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -146,6 +147,19 @@ def test_writes_need_the_api_key(keyed: Server) -> None:
     blind = httpx.post(url, json={}, headers={"X-API-Key": "x" * 24}, timeout=10)
     assert blind.status_code == 401
     assert httpx.get(f"{keyed.url}/v1/health", timeout=10).status_code == 200  # reads are open
+
+
+def test_a_body_that_is_not_json_is_a_415(client: httpx.Client) -> None:
+    # Accounts of their own: what GOOD's accounts saw before does not matter here.
+    sent = json.dumps({**GOOD, "from_account": "PROBE-M", "to_account": "PROBE-N"})
+    r = client.post("/v1/transactions", content=sent, headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"] == "unsupported media type"
+    assert "text/plain" in r.json()["reasons"][0] and "application/json" in r.json()["reasons"][0]
+    assert client.post("/v1/transactions", content=sent).status_code == 415  # no content type
+    r = client.post("/v1/transactions", content=sent,
+                    headers={"content-type": "application/json; charset=utf-8"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/health", headers={"content-type": "text/plain"}).status_code == 200
 
 
 def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> None:
