@@ -13,6 +13,7 @@ from amlwatch.data import schema
 __all__ = [
     "ErrorResponse",
     "HealthResponse",
+    "ReloadResponse",
     "ScoreResponse",
     "TransactionBody",
     "parse_timestamp",
@@ -116,3 +117,19 @@ class HealthResponse(BaseModel):
         description="What an answered transaction survives: 'process' (a kill of the server)"
         " or 'power' (a power cut too)."
     )
+    invocation_id: str | None = Field(
+        default=None,
+        description="The served run's invocation (its run.json); null for a run folder from"
+        " before manifests.",
+    )
+
+
+class ReloadResponse(BaseModel):
+    """The run now served, after `POST /v1/admin/reload` (or SIGHUP) re-read the run folder."""
+
+    invocation_id: str | None = Field(description="The served run's invocation (run.json).")
+    previous_invocation_id: str | None
+    detector: str
+    kind: str
+    threshold: float
+    seconds: float = Field(description="Time to load and check the new model.")
