@@ -198,6 +198,8 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             log.exception("commit failed", extra={"event": "commit_failed"})
             raise ServeError([service.broken or "commit failed"], status=503) from None
         metrics.scored.inc()
+        for warning in scored.warnings:
+            metrics.input_warnings.labels(warning.kind).inc()
         alert = scored.model_alert or bool(scored.rules)
         if alert:
             metrics.alerts.inc()
@@ -211,6 +213,7 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             "alert": alert,
             "reasons": scored.reasons,
             "features": scored.features if features else None,
+            "warnings": [w.message for w in scored.warnings],
         }
 
     def require_key(x_api_key: ApiKey = None) -> None:

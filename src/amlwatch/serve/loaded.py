@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from amlwatch.serve.inputs import InputCheck
 from amlwatch.serve.model import ServedModel, choose_model, load_rules_engine
 from amlwatch.serve.rules import RowRules
 
@@ -43,6 +44,8 @@ class LoadedRun:
     rules: RowRules
     metrics: dict[str, Any]
     """The run's ``metrics.json`` (read once, checked against the manifest)."""
+    inputs: InputCheck
+    """The formats and currencies the run knows, for the answers' warnings."""
 
     @property
     def source(self) -> str:
@@ -88,7 +91,14 @@ def load_run(run: Path, *, detector: str | None) -> LoadedRun:
     rules = RowRules(load_rules_engine(folder))
     metrics = json.loads((folder / "metrics.json").read_text())
     _warn_if_the_run_warned(metrics, model.detector)
-    return LoadedRun(folder, invocation_id, model, rules, metrics)
+    inputs = InputCheck(metrics.get("currencies"))
+    if inputs.currencies is None:
+        log.warning(
+            "the run records no currencies: currencies are not checked",
+            extra={"event": "no_currencies", "run": str(folder),
+                   "fix": "re-run with this version of amlwatch"},
+        )  # fmt: skip
+    return LoadedRun(folder, invocation_id, model, rules, metrics, inputs)
 
 
 def _same_data(a: str, b: str) -> bool:

@@ -1,5 +1,5 @@
 """Prometheus metrics of one app: requests, latency, scored transactions, alerts, commit groups,
-WAL checkpoints, reloads, and the garbage collector's pauses (a full collection stops the event
+WAL checkpoints, reloads, input warnings, and the garbage collector's pauses (a full collection stops the event
 loop)."""
 
 from __future__ import annotations
@@ -84,6 +84,13 @@ class Metrics:
         self.fast_path = Counter(
             "amlwatch_fast_path_requests_total",
             "Scoring requests answered by the fast path (plainly valid; the rest go to FastAPI).",
+            registry=self.registry,
+        )
+        self.input_warnings = Counter(
+            "amlwatch_input_warnings_total",
+            "Scored transactions' warnings by kind: payment_format (not one of AMLworld's"
+            " seven) or currency (not in the run's data, or in other case).",
+            ("kind",),
             registry=self.registry,
         )
         self.reloads = Counter(

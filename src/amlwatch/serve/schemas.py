@@ -97,6 +97,12 @@ class ScoreResponse(BaseModel):
     features: dict[str, float] | None = Field(
         default=None, description="The streamable features (with ?features=true)."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the model has no notion of, scored anyway: a payment_format outside "
+        "AMLworld's seven (no format feature), a currency the run's data never had (or in "
+        "other case). Empty when all is well.",
+    )
 
 
 class ErrorResponse(BaseModel):

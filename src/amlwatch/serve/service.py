@@ -28,6 +28,7 @@ from typing import Any
 from amlwatch.features.registry import feature_names
 from amlwatch.serve.commit import Committer
 from amlwatch.serve.errors import ServeError
+from amlwatch.serve.inputs import InputWarning
 from amlwatch.serve.loaded import LoadedRun, StateConflict, load_run, state_conflict
 from amlwatch.serve.model import ServedModel
 from amlwatch.serve.row import transaction_values
@@ -64,6 +65,7 @@ class Scored:
     rules: list[str]
     features: dict[str, float]
     reasons: list[str]
+    warnings: list[InputWarning]
 
 
 def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
@@ -304,10 +306,15 @@ class Service:
                 reasons = loaded.model.explain(values)
             except Exception:
                 log.exception("reasons failed", extra={"event": "reasons_failed", "seq": seq})
+        warnings = loaded.inputs.warnings(
+            payment_format=body.payment_format, payment_currency=body.payment_currency,
+            receiving_currency=body.receiving_currency,
+        )  # fmt: skip
         model = loaded.model
         answer = Scored(
-            seq, model.detector, model.threshold, score, model_alert, rules, features, reasons
-        )
+            seq, model.detector, model.threshold, score, model_alert, rules, features, reasons,
+            warnings,
+        )  # fmt: skip
         return answer, future
 
     def fail(self, reason: str) -> None:
