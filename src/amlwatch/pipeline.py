@@ -56,6 +56,17 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+_CURRENCY_COLUMNS = ("payment_currency", "receiving_currency")
+
+
+def _currencies(transactions: pl.DataFrame) -> list[str]:
+    """Every payment and receiving currency of the data, sorted."""
+    both = pl.concat(
+        [transactions.get_column(c).cast(pl.String).alias("currency") for c in _CURRENCY_COLUMNS]
+    )
+    return sorted(both.drop_nulls().unique().to_list())
+
+
 def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -181,6 +192,8 @@ def _run_into(
         "transactions": ledger.n_transactions,
         "accounts": ledger.n_accounts,
         "laundering": int(y.sum()) if labels else None,
+        # `amlwatch serve` warns about a currency the model never saw (features keep none).
+        "currencies": _currencies(ledger.transactions),
         "split_rows": {
             k: getattr(split, k).stop - getattr(split, k).start for k in ("train", "valid", "test")
         },

@@ -6,6 +6,8 @@
   `Durability` setting), group-committed;
 - `model`: which of the run's detectors is served (the GAN's ONNX graph if
   the run has one) and its threshold;
+- `loaded`: the run folder's published invocation (model, rules, what the run
+  records) as one value, which a reload replaces whole;
 - `service`, `app`, `server`: the state, the FastAPI app, uvicorn.
 
 Graph features (daily snapshots) are batch only: the service neither computes

@@ -4,7 +4,8 @@ The same choices as `basketcast serve` (borrowed, not imported: amlwatch
 stands alone): typed Pydantic bodies and OpenAPI, the loaded state as a
 dependency, one error shape for every 4xx/5xx, a body size limit, an API key
 for writes when bound beyond loopback, JSON logs, Prometheus metrics and a
-lifespan that flushes the commit queue on shutdown.
+lifespan that flushes the commit queue on shutdown. `POST /v1/admin/reload` and
+SIGHUP re-read the run folder and swap the model in (`Service.reload`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -25,8 +28,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from amlwatch.serve.commit import make_committer
 from amlwatch.serve.errors import ServeError
 from amlwatch.serve.fastpath import PATH, TransactionFastPath, render_json
+from amlwatch.serve.loaded import StateConflict
 from amlwatch.serve.metrics import Metrics
-from amlwatch.serve.schemas import ErrorResponse, HealthResponse, ScoreResponse, TransactionBody
+from amlwatch.serve.schemas import (
+    ErrorResponse,
+    HealthResponse,
+    ReloadResponse,
+    ScoreResponse,
+    TransactionBody,
+)
 from amlwatch.serve.security import API_KEY_HEADER, BodyLimit, check_api_key
 from amlwatch.serve.service import Service
 from amlwatch.serve.settings import ServeSettings
@@ -40,6 +50,9 @@ log = logging.getLogger("amlwatch.serve")
 ApiKey = Annotated[str | None, Header(alias=API_KEY_HEADER)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (401, 409, 413, 422, 503)
+}
+_RELOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 409, 500, 503)
 }
 _TITLES = {
     401: "unauthorized",
@@ -67,10 +80,13 @@ State = Annotated[Service, Depends(_service)]
 def create_app(settings: ServeSettings, *, service: Service) -> Any:
     """The service as an ASGI app around a started `Service`."""
     metrics = Metrics()
-    metrics.model.info(
-        {"detector": service.model.detector, "kind": service.model.kind,
-         "threshold": repr(service.model.threshold)}
-    )  # fmt: skip
+
+    def show_model() -> None:
+        model = service.model
+        metrics.set_model(detector=model.detector, kind=model.kind, threshold=model.threshold,
+                          invocation=service.loaded.invocation_id or "")  # fmt: skip
+
+    show_model()
     durability = service.store.durability
     metrics.state.info({"durability": durability.value, "synchronous": durability.synchronous})
 
@@ -79,8 +95,49 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
         metrics.commit.observe(seconds)
         metrics.commit_sync.observe(synced)
 
+    async def reload() -> ReloadResponse:
+        """Re-read the run folder and serve its published run; on failure the old one keeps serving."""
+        started = time.perf_counter()
+        try:
+            # Off the event loop: loading a model takes ~0.1-1 s; requests keep being scored.
+            old, new = await asyncio.to_thread(service.reload)
+        except StateConflict as exc:
+            # 409, not basketcast's 500: nothing is broken and a retry cannot succeed; the
+            # request conflicts with the state this service holds (restart with a new --db).
+            metrics.reloads.labels("state_conflict").inc()
+            log.warning("reload refused; the old model keeps serving",
+                        extra={"event": "reload_refused", "reason": str(exc)})  # fmt: skip
+            raise ServeError([f"reload refused, the loaded model keeps serving: {exc}"],
+                             status=409) from None  # fmt: skip
+        except Exception as exc:  # a damaged or half-published folder, a model not servable
+            metrics.reloads.labels("error").inc()
+            log.exception("reload failed; the old model keeps serving",
+                          extra={"event": "reload_failed", "reason": str(exc)})  # fmt: skip
+            raise ServeError([f"reload failed, the loaded model keeps serving: {exc}"],
+                             status=500) from None  # fmt: skip
+        seconds = time.perf_counter() - started
+        metrics.reloads.labels("ok").inc()
+        show_model()
+        log.info(
+            "reloaded",
+            extra={"event": "reloaded", "invocation_id": new.invocation_id,
+                   "previous_invocation_id": old.invocation_id, "detector": new.model.detector,
+                   "kind": new.model.kind, "threshold": new.model.threshold,
+                   "seconds": round(seconds, 3)},
+        )  # fmt: skip
+        return ReloadResponse(
+            invocation_id=new.invocation_id, previous_invocation_id=old.invocation_id,
+            detector=new.model.detector, kind=new.model.kind, threshold=new.model.threshold,
+            seconds=seconds,
+        )  # fmt: skip
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        # SIGHUP reloads, as in `basketcast serve`; a failed one is logged by `reload`. Not in
+        # the main thread (an app run by a test's server thread): no handler, no reload by signal.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_quiet(reload())))
         service.store.background_checkpoints(on_checkpoint=metrics.checkpointed)
         service.committer = make_committer(service.store, on_commit=committed)
         gc.callbacks.append(metrics.gc_callback)
@@ -96,6 +153,8 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
         finally:
             gc.callbacks.remove(metrics.gc_callback)
             service.close()  # commits what is queued, then closes the file
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
             log.info("stopped", extra={"event": "stopped"})
 
     app = FastAPI(
@@ -140,19 +199,22 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             log.exception("commit failed", extra={"event": "commit_failed"})
             raise ServeError([service.broken or "commit failed"], status=503) from None
         metrics.scored.inc()
+        for warning in scored.warnings:
+            metrics.input_warnings.labels(warning.kind).inc()
         alert = scored.model_alert or bool(scored.rules)
         if alert:
             metrics.alerts.inc()
         return {
             "seq": scored.seq,
-            "detector": service.model.detector,
+            "detector": scored.detector,
             "score": scored.score,
-            "threshold": service.model.threshold,
+            "threshold": scored.threshold,
             "model_alert": scored.model_alert,
             "rules": scored.rules,
             "alert": alert,
             "reasons": scored.reasons,
             "features": scored.features if features else None,
+            "warnings": [w.message for w in scored.warnings],
         }
 
     def require_key(x_api_key: ApiKey = None) -> None:
@@ -192,7 +254,23 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             history_transactions=service.history,
             scored_transactions=service.next_seq - service.history,
             durability=durability.value,
+            invocation_id=service.loaded.invocation_id,
         )
+
+    @app.post(
+        "/v1/admin/reload",
+        response_model=ReloadResponse,
+        responses=_RELOAD_ERRORS,
+        dependencies=[Depends(require_key)],
+    )
+    async def reload_route(service: State) -> ReloadResponse:
+        """Re-read the run folder and serve the run it publishes now; the account state is kept.
+
+        409 when that run was made from other data than the served one (the state
+        would not fit it); 500 when its files are damaged or its model cannot be
+        served. Either way the loaded model keeps serving.
+        """
+        return await reload()
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
@@ -212,6 +290,11 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
     inner = JsonBody(inner)  # 415 for a body that is not JSON, before anything reads it
     observed = RequestLog(inner, requests=metrics.requests, latency=metrics.latency, log=log)
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)
+
+
+async def _quiet(job: Any) -> None:
+    with contextlib.suppress(Exception):  # a failed SIGHUP reload is logged by `reload`
+        await job
 
 
 def _error_body(status: int, reasons: list[str]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Prometheus metrics of one app: requests, latency, scored transactions, alerts, commit groups,
-WAL checkpoints, and the garbage collector's pauses (a full collection stops the event loop)."""
+WAL checkpoints, reloads, input warnings, and the garbage collector's pauses (a full collection stops the event
+loop)."""
 
 from __future__ import annotations
 
@@ -85,11 +86,32 @@ class Metrics:
             "Scoring requests answered by the fast path (plainly valid; the rest go to FastAPI).",
             registry=self.registry,
         )
+        self.input_warnings = Counter(
+            "amlwatch_input_warnings_total",
+            "Scored transactions' warnings by kind: payment_format (not one of AMLworld's"
+            " seven) or currency (not in the run's data, or in other case).",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "amlwatch_reloads_total",
+            "Model reloads by outcome: ok, error (a damaged folder, a model that cannot be"
+            " served) or state_conflict (the new run was made from other data).",
+            ("outcome",),
+            registry=self.registry,
+        )
         self.gc = Histogram(
             "amlwatch_gc_pause_seconds", "Seconds per garbage collection, by generation.",
             ("generation",), buckets=_BUCKETS, registry=self.registry,
         )  # fmt: skip
         self._gc_started = 0.0
+
+    def set_model(self, *, detector: str, kind: str, threshold: float, invocation: str) -> None:
+        """The served detector (at start and after each reload)."""
+        self.model.info(
+            {"detector": detector, "kind": kind, "threshold": repr(threshold),
+             "invocation_id": invocation}
+        )  # fmt: skip
 
     def gc_callback(self, phase: str, info: dict[str, Any]) -> None:
         """For `gc.callbacks`: time each collection."""

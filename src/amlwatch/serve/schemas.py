@@ -13,6 +13,7 @@ from amlwatch.data import schema
 __all__ = [
     "ErrorResponse",
     "HealthResponse",
+    "ReloadResponse",
     "ScoreResponse",
     "TransactionBody",
     "parse_timestamp",
@@ -96,6 +97,12 @@ class ScoreResponse(BaseModel):
     features: dict[str, float] | None = Field(
         default=None, description="The streamable features (with ?features=true)."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the model has no notion of, scored anyway: a payment_format outside "
+        "AMLworld's seven (no format feature), a currency the run's data never had (or in "
+        "other case). Empty when all is well.",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -116,3 +123,19 @@ class HealthResponse(BaseModel):
         description="What an answered transaction survives: 'process' (a kill of the server)"
         " or 'power' (a power cut too)."
     )
+    invocation_id: str | None = Field(
+        default=None,
+        description="The served run's invocation (its run.json); null for a run folder from"
+        " before manifests.",
+    )
+
+
+class ReloadResponse(BaseModel):
+    """The run now served, after `POST /v1/admin/reload` (or SIGHUP) re-read the run folder."""
+
+    invocation_id: str | None = Field(description="The served run's invocation (run.json).")
+    previous_invocation_id: str | None
+    detector: str
+    kind: str
+    threshold: float
+    seconds: float = Field(description="Time to load and check the new model.")

@@ -1,4 +1,4 @@
-"""Run the service under uvicorn: one process, graceful shutdown."""
+"""Run the service under uvicorn: one process, graceful shutdown, SIGHUP reloads."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ GRACEFUL_SHUTDOWN_S = 10
 
 
 def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
-    """Serve until SIGTERM or SIGINT.
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the run folder (as POST /v1/admin/reload).
 
     One worker process: the account state lives in its memory and its writes
     are ordered by one commit queue. The model and state load before the port
@@ -32,6 +32,9 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
     from amlwatch.serve.service import Service
 
     configure_logging(log_level)
+    # Until the app's lifespan installs the reload handler, SIGHUP's default would end the
+    # process silently while it loads; the run it loads is the one published now anyway.
+    signal.signal(signal.SIGHUP, _starting)
     service = Service.start(settings)
     app = create_app(settings, service=service)
     # The loaded state (~300,000 objects for 35,000 transactions of history) lives as long as
@@ -52,16 +55,13 @@ def run_server(settings: ServeSettings, *, log_level: str = "info") -> None:
         timeout_keep_alive=75,  # longer than a client pool's idle time
     )
     server = uvicorn.Server(config)
-    # SIGHUP (a "reload" by habit, as `basketcast serve` has one) would end the process
-    # silently; this service has no reload: say so and keep serving.
-    signal.signal(signal.SIGHUP, _no_reload)
     server.run()
     if not server.started:
         raise OSError(f"could not serve on {settings.host}:{settings.port} (see the log above)")
 
 
-def _no_reload(signum: int, frame: object) -> None:
+def _starting(signum: int, frame: object) -> None:
     logging.getLogger("amlwatch.serve").warning(
-        "SIGHUP ignored: amlwatch serve has no reload; restart it to serve a new run",
+        "SIGHUP ignored: the service is still starting (it loads the run published now)",
         extra={"event": "sighup_ignored"},
     )

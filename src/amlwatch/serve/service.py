@@ -7,7 +7,9 @@ committed, so an answer is only ever given for a committed transaction (one
 that survives a kill of the server; with `Durability.POWER`, a power cut too),
 and every transaction it depended on (earlier in the queue) is committed too.
 If a commit fails, memory is ahead of disk: the service stops scoring (503)
-until it is restarted from the file.
+until it is restarted from the file. A reload (`Service.reload`) replaces the
+served run (`LoadedRun`: model, threshold, rules) between two requests and
+keeps the account state.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any
 from amlwatch.features.registry import feature_names
 from amlwatch.serve.commit import Committer
 from amlwatch.serve.errors import ServeError
-from amlwatch.serve.model import ServedModel, choose_model, load_rules_engine
+from amlwatch.serve.inputs import InputWarning
+from amlwatch.serve.loaded import LoadedRun, StateConflict, load_run, state_conflict
+from amlwatch.serve.model import ServedModel
 from amlwatch.serve.row import transaction_values
 from amlwatch.serve.rules import RowRules
 from amlwatch.serve.schemas import TransactionBody, parse_timestamp
@@ -54,11 +58,14 @@ class Scored:
     """A scored transaction's answer (sent once its write is committed)."""
 
     seq: int
+    detector: str  # the model that scored it (a reload may swap models before the answer)
+    threshold: float
     score: float
     model_alert: bool
     rules: list[str]
     features: dict[str, float]
     reasons: list[str]
+    warnings: list[InputWarning]
 
 
 def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
@@ -78,32 +85,6 @@ def replay_history(ledger: Any) -> tuple[AccountBook, Directory, int]:
         ).iter_rows()
     }
     return book, directory, tx.height
-
-
-def _published_run(run: Path) -> Path:
-    """The run's published invocation, its served files checked against the manifest.
-
-    Resolved once, so a run that publishes into RUN while the service starts
-    cannot hand it one run's config with another's model. A run folder from
-    before manifests (no ``run.json``) is read as it is.
-    """
-    from runkit.runfolder import MANIFEST, published_folder, verify_outputs
-
-    published = published_folder(run)
-    if (published / MANIFEST).exists():
-        verify_outputs(published, ["config.json", "metrics.json", "models"], product="amlwatch")
-    return published
-
-
-def _warn_if_the_run_warned(metrics: dict[str, Any], detector: str) -> None:
-    """Repeat at start what the run said about the served detector (a threshold that
-    alerts on most transactions, say): the run's terminal is long gone by then."""
-    for warning in metrics.get("warnings", []):
-        if str(warning).startswith(f"{detector}: "):
-            log.warning(
-                "the run warned about the served detector",
-                extra={"event": "run_warning", "detector": detector, "warning": warning},
-            )
 
 
 def _warn_if_warmed_elsewhere(
@@ -140,16 +121,14 @@ class Service:
     def __init__(
         self,
         settings: ServeSettings,
-        model: ServedModel,
-        rules: RowRules,
+        loaded: LoadedRun,
         store: StateStore,
         book: AccountBook,
         directory: Directory,
         next_seq: int,
     ) -> None:
         self.settings = settings
-        self.model = model
-        self.rules = rules
+        self.loaded = loaded
         self.store = store
         self.book = book
         self.directory = directory
@@ -157,41 +136,64 @@ class Service:
         self.history = int(store.meta("history_transactions") or 0)
         self.broken: str | None = None
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self.committer: Committer | None = None
+
+    @property
+    def model(self) -> ServedModel:
+        return self.loaded.model
+
+    @property
+    def rules(self) -> RowRules:
+        return self.loaded.rules
 
     @classmethod
     def start(cls, settings: ServeSettings) -> Service:
         """Load the model; warm the state from the history on first start; load it from disk."""
-        run = settings.run_dir
-        if not (run / "config.json").exists():
-            raise FileNotFoundError(f"{run}: no config.json (not a folder of `amlwatch run`)")
-        run = _published_run(run)
-        model = choose_model(run, detector=settings.detector)
-        rules = RowRules(load_rules_engine(run))
-        metrics = json.loads((run / "metrics.json").read_text())  # read once, checked above
-        _warn_if_the_run_warned(metrics, model.detector)
+        loaded = load_run(settings.run_dir, detector=settings.detector)
         store = StateStore(settings.db_path, durability=settings.durability)
         if store.is_new():
-            cls._initialise(store, settings, metrics.get("source"))
+            cls._initialise(store, settings, loaded.metrics.get("source"))
         else:
-            _warn_if_warmed_elsewhere(store, settings, metrics)
+            _warn_if_warmed_elsewhere(store, settings, loaded.metrics)
         book, directory, next_seq = store.load()
-        service = cls(settings, model, rules, store, book, directory, next_seq)
+        service = cls(settings, loaded, store, book, directory, next_seq)
         # Fail at startup, not on the first request, if the model or a rule needs a column
         # the service does not compute (a graph feature, say).
+        service._probe(loaded)
+        return service
+
+    def _probe(self, loaded: LoadedRun) -> None:
+        """Score one made-up row with `loaded`: ValueError if it reads a column not computed here."""
         probe_tx = StreamTransaction("a", "b", 0, 1.0, 1.0)
-        probe = service._values(
-            probe_tx, _EPOCH, _probe_body(), dict.fromkeys(STREAM_FEATURES, 0.0)
-        )
+        probe = self._values(probe_tx, _EPOCH, _probe_body(), dict.fromkeys(STREAM_FEATURES, 0.0))
         try:
-            model.score(probe)
-            rules.hits(probe)
+            loaded.model.score(probe)
+            loaded.rules.hits(probe)
         except Exception as exc:
             raise ValueError(
-                f"{run}: the served detector or rules cannot be computed "
+                f"{loaded.folder}: the served detector or rules cannot be computed "
                 f"from the streamable features: {exc}"
             ) from None
-        return service
+
+    def reload(self) -> tuple[LoadedRun, LoadedRun]:
+        """Load the run folder's newly published invocation and serve it; (old, new).
+
+        Everything is loaded and checked beside the served run, then swapped in
+        one assignment under the scoring lock: a request scores wholly with one
+        or the other, and the account state is kept. Raises (the served run
+        stays) on a damaged folder, a model the service cannot compute, or
+        `StateConflict` when the new run was made from other data.
+        """
+        with self._reload_lock:  # a SIGHUP and a POST at once: one after the other
+            fresh = load_run(self.settings.run_dir, detector=self.settings.detector)
+            conflict = state_conflict(self.loaded, fresh, run=self.settings.run_dir)
+            if conflict is not None:
+                raise StateConflict(conflict)
+            self._probe(fresh)
+            with self._lock:
+                old, self.loaded = self.loaded, fresh
+            return old, fresh
 
     @staticmethod
     def _initialise(store: StateStore, settings: ServeSettings, source: str | None) -> None:
@@ -275,12 +277,13 @@ class Service:
             except OutOfOrder as exc:
                 raise ServeError([str(exc)], status=409) from None
             values = self._values(tx, when, body, feats)
-            score = self.model.score(values)
-            rules = self.rules.hits(values)
+            loaded = self.loaded  # one run's model and rules for this request, even across a reload
+            score = loaded.model.score(values)
+            rules = loaded.rules.hits(values)
             seq = self.next_seq
             touched = self.book.apply(tx, seq)
             self.next_seq = seq + 1
-            model_alert = score > self.model.threshold
+            model_alert = score > loaded.model.threshold
             rows = tuple(
                 AccountRow.of(k, self.book.accounts[k], 2 * (seq + 1))
                 for k in dict.fromkeys(touched.accounts)
@@ -288,7 +291,7 @@ class Service:
             scored = (
                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 body.model_dump_json(),
-                self.model.detector,
+                loaded.model.detector,
                 score,
                 int(model_alert or bool(rules)),
                 json.dumps(rules),
@@ -300,10 +303,19 @@ class Service:
         reasons: list[str] = []
         if model_alert:
             try:
-                reasons = self.model.explain(values)
+                reasons = loaded.model.explain(values)
             except Exception:
                 log.exception("reasons failed", extra={"event": "reasons_failed", "seq": seq})
-        return Scored(seq, score, model_alert, rules, features, reasons), future
+        warnings = loaded.inputs.warnings(
+            payment_format=body.payment_format, payment_currency=body.payment_currency,
+            receiving_currency=body.receiving_currency,
+        )  # fmt: skip
+        model = loaded.model
+        answer = Scored(
+            seq, model.detector, model.threshold, score, model_alert, rules, features, reasons,
+            warnings,
+        )  # fmt: skip
+        return answer, future
 
     def fail(self, reason: str) -> None:
         self.broken = f"the state file could not be written ({reason}); restart the service"

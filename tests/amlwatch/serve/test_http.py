@@ -178,15 +178,18 @@ def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> No
     assert 'amlwatch_state_info{durability="process",synchronous="NORMAL"} 1.0' in text
 
 
-def test_sighup_is_no_reload_and_does_not_end_the_service(
+def test_sighup_reloads_the_same_run_and_does_not_end_the_service(
     keyed: Server, client: httpx.Client
 ) -> None:
     import signal
 
     assert keyed.process is not None
-    keyed.process.send_signal(signal.SIGHUP)  # a "reload" by habit, as basketcast serve has one
-    deadline = time.monotonic() + 30
-    while "sighup_ignored" not in keyed.tail() and time.monotonic() < deadline:
+    invocation = client.get("/v1/health").json()["invocation_id"]
+    keyed.process.send_signal(signal.SIGHUP)  # a reload, as in basketcast serve
+    deadline = time.monotonic() + 60
+    while '"event": "reloaded"' not in keyed.tail() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert "sighup_ignored" in keyed.tail() and keyed.alive()
-    assert client.get("/v1/health").status_code == 200
+    assert '"event": "reloaded"' in keyed.tail() and keyed.alive()
+    health = client.get("/v1/health").json()
+    assert health["invocation_id"] == invocation and health["detector"] == "gan"
+    assert 'amlwatch_reloads_total{outcome="ok"} 1.0' in client.get("/metrics").text
