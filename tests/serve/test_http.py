@@ -86,6 +86,7 @@ CASES: list[tuple[str, str, str, Any, int]] = [
     ("an hour of 25 in the query", "GET", "/v1/users/{user}/next-basket?order_dow=3&order_hour_of_day=25", lambda i: {}, 422),
     ("no API key", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i), "headers": {"X-API-Key": ""}}, 401),
     ("a wrong API key", "POST", "/v1/users/{user}/orders", lambda i: {"json": _body(i), "headers": {"X-API-Key": "nope"}}, 401),
+    ("no API key and a bad body", "POST", "/v1/users/{user}/orders", lambda i: {"json": {"order_id": "x"}, "headers": {"X-API-Key": ""}}, 401),
     ("a reload without the key", "POST", "/v1/admin/reload", lambda i: {"headers": {"X-API-Key": ""}}, 401),
     ("an unknown route", "GET", "/v1/nothing", lambda i: {}, 404),
 ]  # fmt: skip

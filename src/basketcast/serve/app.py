@@ -227,18 +227,24 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         # Plain JSON in the documented shape: no per-candidate models on the hot path.
         return JSONResponse(await answer(request.app, user_id, context))  # type: ignore[return-value]
 
+    async def require_key(x_api_key: ApiKey = None) -> None:
+        # A dependency runs before the body is validated: a client without the key learns
+        # nothing about the fields (401, not a 422 listing them). Async, so it costs no
+        # hop to a worker thread.
+        check_api_key(settings.api_key, x_api_key)
+
     @app.post(
         "/v1/users/{user_id}/orders",
         status_code=201,
         response_model=OrderCreated,
         responses={**_ERRORS, 200: _REPLAYED, 409: _ERROR, 415: _ERROR},
+        dependencies=[Depends(require_key)],
     )
     async def post_order(
         user_id: UserId,
         body: OrderBody,
         request: Request,
         response: Response,
-        x_api_key: ApiKey = None,
     ) -> OrderCreated:
         """Store a new order of the user durably (201 only once it is on disk) and update them.
 
@@ -248,7 +254,6 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         """
         # Async with one hop to a worker thread for the store's fsync: a sync route with a
         # sync dependency cost two thread hand-offs per POST under the GIL.
-        check_api_key(settings.api_key, x_api_key)
         service = _state(request)
         order = PostedOrder(
             order_id=body.order_id,
@@ -272,10 +277,14 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
             received_at=stored.received_at,
         )
 
-    @app.post("/v1/admin/reload", response_model=ReloadResponse, responses=_ERRORS)
-    async def reload_route(request: Request, x_api_key: ApiKey = None) -> ReloadResponse:
+    @app.post(
+        "/v1/admin/reload",
+        response_model=ReloadResponse,
+        responses=_ERRORS,
+        dependencies=[Depends(require_key)],
+    )
+    async def reload_route(request: Request) -> ReloadResponse:
         """Re-read the run folder given at startup (models and statistics); no downtime."""
-        check_api_key(settings.api_key, x_api_key)
         _state(request)
         return await reload(request.app)
 
