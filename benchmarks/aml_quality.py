@@ -203,7 +203,7 @@ def main() -> None:
         return
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
     table = pl.DataFrame(rows, infer_schema_length=None)
-    metrics = ["f1", "f2", "pr_auc", "recall_at_10_per_10k", "alerts_per_10k"]
+    metrics = ["f1", "f2", "pr_auc", "recall_at_10_per_10k", "alerts_per_10k", "rings_found"]
     metrics += sorted(c for c in table.columns if c.startswith("recall_") and "per_10k" not in c)
     print(
         "| metric | " + " | ".join(table.get_column("detector").unique(maintain_order=True)) + " |"
@@ -225,7 +225,7 @@ def main() -> None:
             out.append(value[row] - value[base])
         return out
 
-    for metric in ("f1", "pr_auc"):
+    for metric in ("f1", "pr_auc", "rings_found"):
         diff = lift("xgboost_graph", "xgboost_tabular", metric)
         print(
             f"{metric} lift of graph features (xgboost_graph - xgboost_tabular): "
@@ -247,8 +247,12 @@ def main() -> None:
         "xgboost_graph_bagged",
     ):
         if name in names:
-            diff = lift(name, "xgboost_tabular")
-            print(f"F1 lift of {name} over xgboost_tabular: {interval(diff)}; per seed {diff}")
+            for metric in ("f1", "rings_found"):
+                diff = lift(name, "xgboost_tabular", metric)
+                print(
+                    f"{metric} lift of {name} over xgboost_tabular: {interval(diff)}; "
+                    f"per seed {diff}"
+                )
 
 
 if __name__ == "__main__":
