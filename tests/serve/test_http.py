@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from basketcast.client import ServiceError
+from tests.offline_docs import assert_docs_are_served_offline
 
 from .conftest import API_KEY, Run, Server
 
@@ -247,3 +248,7 @@ def test_a_post_is_rebuilt_in_the_background_without_a_get(
 def _rebuilt(metrics: str) -> float:
     line = next(x for x in metrics.splitlines() if x.startswith("basketcast_user_rebuilds_total"))
     return float(line.split()[-1])
+
+
+def test_the_api_docs_load_nothing_from_outside_the_server(http: httpx.Client) -> None:
+    assert_docs_are_served_offline(http)

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from amlwatch.serve.commit import make_committer
@@ -157,7 +158,9 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
                 loop.remove_signal_handler(signal.SIGHUP)
             log.info("stopped", extra={"event": "stopped"})
 
-    app = FastAPI(
+    # /docs and /redoc from the package's own copy of Swagger UI and ReDoc, not a CDN:
+    # a bank's or a shop's server often has no way out to the internet.
+    app = FastAPIOffline(
         title="amlwatch",
         summary="Real-time money-laundering scores from a finished amlwatch run.",
         version="1",

@@ -20,6 +20,7 @@ import anyio
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from basketcast.serve.batcher import Batcher
@@ -144,7 +145,9 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
             service.close()
             log.info("stopped", extra={"event": "stopped"})
 
-    app = FastAPI(
+    # /docs and /redoc from the package's own copy of Swagger UI and ReDoc, not a CDN:
+    # a bank's or a shop's server often has no way out to the internet.
+    app = FastAPIOffline(
         title="basketcast",
         summary="Next-basket predictions from a finished basketcast run, updated per posted order.",
         version="1",

@@ -14,6 +14,7 @@ import pytest
 
 from amlwatch.features import build_features, feature_names
 from amlwatch.serve.model import choose_model
+from tests.offline_docs import assert_docs_are_served_offline
 
 from .conftest import API_KEY, Run, Server, body
 
@@ -193,3 +194,7 @@ def test_sighup_reloads_the_same_run_and_does_not_end_the_service(
     health = client.get("/v1/health").json()
     assert health["invocation_id"] == invocation and health["detector"] == "gan"
     assert 'amlwatch_reloads_total{outcome="ok"} 1.0' in client.get("/metrics").text
+
+
+def test_the_api_docs_load_nothing_from_outside_the_server(client: httpx.Client) -> None:
+    assert_docs_are_served_offline(client)
