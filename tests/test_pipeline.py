@@ -270,3 +270,22 @@ def test_predict_from_a_run_without_saved_stats_says_to_rerun(first_run, synth_d
         pipeline.predict(old, synth_dir, tmp_path / "out.csv")
     assert str(old / "stats") in str(error.value)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_next_answers_every_user_and_a_pending_test_order_as_the_run(
+    first_run, synth_dir, tmp_path
+):
+    ten = _ten_test_users(synth_dir, tmp_path / "ten")
+    nxt = pipeline.predict(first_run.out, tmp_path / "ten", tmp_path / "next.csv", orders="next")
+    assert nxt.columns == [
+        "user_id", "order_id", "order_dow", "order_hour_of_day", "days_since_prior_order",
+        "products",
+    ]  # fmt: skip
+    # These users' next orders are their pending test orders: the run's own baskets.
+    original = pl.read_csv(first_run.out / "submission.csv").join(ten, on="order_id", how="semi")
+    assert nxt.select("order_id", "products").sort("order_id").equals(original.sort("order_id"))
+    # On the whole folder every user gets one next basket, the train users a new order.
+    every = pipeline.predict(first_run.out, synth_dir, tmp_path / "all.csv", orders="next")
+    users = pl.read_parquet(synth_dir / "orders.parquet").get_column("user_id").unique()
+    assert sorted(every.get_column("user_id").to_list()) == sorted(users.to_list())
+    assert pl.read_csv(tmp_path / "all.csv").height == users.len()

@@ -252,7 +252,9 @@ def predict_command(
         str,
         typer.Option(
             "--orders",
-            help="Which target orders: test (as run's submission and truth.csv), train or all.",
+            help="Which target orders: test (as run's submission and truth.csv), train, all, "
+            "or next: every user's next order (a live history needs no target orders; the CSV "
+            "adds user_id and the typical day, hour and gap it assumes).",
         ),
     ] = "test",
 ) -> None:
@@ -271,8 +273,8 @@ def predict_command(
         raise UsageError(
             f"--out {out} is an output the run published; choose a path outside its folder"
         )
-    if orders not in ("test", "train", "all"):
-        raise typer.BadParameter(f"--orders must be test, train or all, not {orders!r}")
+    if orders not in ("test", "train", "all", "next"):
+        raise typer.BadParameter(f"--orders must be test, train, all or next, not {orders!r}")
     with err_console.status("predicting"):
         submission = predict(run_dir, data, out, orders=orders)  # type: ignore[arg-type]
     console.print(

@@ -22,6 +22,7 @@ from basketcast.data.dataset import DataError, Dataset, Problem
 from basketcast.data.load import load_dataset
 from basketcast.errors import UsageError
 from basketcast.io import write_frame
+from basketcast.next_orders import NEXT_CONTEXT, with_next_orders
 from basketcast.run_checks import OrderSet, complete_orders, target_orders
 from basketcast.runfolder import MANIFEST, published_folder, verify_outputs
 
@@ -46,7 +47,9 @@ def predict(
     """Baskets for the target orders in `data` from the models a run saved; no retraining.
 
     `orders` chooses which target orders: ``"test"`` (the default, as `run`'s
-    submission and `truth.csv`), ``"train"`` or ``"all"``. A target order
+    submission and `truth.csv`), ``"train"``, ``"all"``, or ``"next"``: every
+    user's next order (`basketcast.next_orders`), for a live history with no
+    target orders; its CSV adds ``user_id`` and the context assumed. A target order
     whose user has no earlier order gets ``None`` (nothing can be a
     reorder). Writes the submission CSV `out` and returns it.
 
@@ -62,9 +65,17 @@ def predict(
         when the run has no saved statistics.
     """
     dataset = load_dataset(data)
+    wanted = orders
+    if orders == "next":  # every user's next order, with its typical context
+        dataset, orders = with_next_orders(dataset), "test"
     probs, p_none = _probabilities(run_dir, dataset, data, orders)
     baskets = select_baskets(probs.select("order_id", "product_id", "p"), p_none)
     submission = complete_orders(baskets.select("order_id", "products"), dataset, orders=orders)
+    if wanted == "next":  # the orders are new: say whose they are and what context they assume
+        context = dataset.orders.select("order_id", "user_id", *NEXT_CONTEXT)
+        submission = submission.join(context, on="order_id", how="left").select(
+            "user_id", "order_id", *NEXT_CONTEXT, "products"
+        )
     write_frame(submission, out)
     return submission
 

@@ -24,7 +24,7 @@ from basketcast.errors import UsageError
 
 __all__ = ["OrderSet", "check_run_inputs", "complete_orders", "target_orders", "thread_note"]
 
-OrderSet = Literal["test", "train", "all"]
+OrderSet = Literal["test", "train", "all", "next"]
 
 
 def check_run_inputs(dataset: Dataset, data: Path, config: RunConfig) -> None:
