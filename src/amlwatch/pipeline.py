@@ -26,7 +26,7 @@ from amlwatch.features import build_features
 from amlwatch.io import write_frame, write_text
 from runkit.runfolder import RunFolder, check_writable, open_run_folder
 
-__all__ = ["ALERT_IDENTITY", "RunResult", "run"]
+__all__ = ["ALERT_IDENTITY", "RunResult", "detector_alerts", "run"]
 
 ALERT_IDENTITY = (
     "txn_id",
@@ -65,6 +65,32 @@ def _currencies(transactions: pl.DataFrame) -> list[str]:
         [transactions.get_column(c).cast(pl.String).alias("currency") for c in _CURRENCY_COLUMNS]
     )
     return sorted(both.drop_nulls().unique().to_list())
+
+
+def detector_alerts(
+    name: str,
+    det: Detector,
+    rows: pl.DataFrame,
+    scores: np.ndarray,
+    identities: pl.DataFrame,
+    *,
+    top: int,
+) -> pl.DataFrame:
+    """The rows of `rows` whose score is above the detector's threshold, named by
+    `identities` (ALERT_IDENTITY by txn_id), with the detector, score and reasons."""
+    hit = scores > (det.threshold_ if det.threshold_ is not None else np.inf)
+    flagged = rows.filter(pl.Series(hit))
+    return (
+        flagged.select("txn_id")
+        .join(identities, on="txn_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.lit(name).alias("detector"),
+            pl.Series("score", scores[hit]),
+            pl.Series(
+                "reasons", ["; ".join(r) for r in det.reasons(flagged, top=top)], dtype=pl.String
+            ),
+        )
+    )
 
 
 def _peak_rss_gib() -> float:
@@ -159,20 +185,8 @@ def _run_into(
                     )
             seconds[f"detector:{spec.name}"] = time.perf_counter() - t0
             test_scores[spec.name] = s_test
-            hit = s_test > (det.threshold_ if det.threshold_ is not None else np.inf)
-            flagged = test.filter(pl.Series(hit))
             alerts.append(
-                flagged.select("txn_id")
-                .join(identities, on="txn_id", how="left", maintain_order="left")
-                .with_columns(
-                    pl.lit(spec.name).alias("detector"),
-                    pl.Series("score", s_test[hit]),
-                    pl.Series(
-                        "reasons",
-                        ["; ".join(r) for r in det.reasons(flagged, top=cfg.reasons_top)],
-                        dtype=pl.String,
-                    ),
-                )
+                detector_alerts(spec.name, det, test, s_test, identities, top=cfg.reasons_top)
             )
             if isinstance(det, RulesDetector):
                 rule_hits = det.hit_counts(test)

@@ -44,7 +44,7 @@ from amlwatch.detectors.threads import thread_budget
 from amlwatch.detectors.xgb import XGBoostDetector
 from amlwatch.evaluate import Period, evaluate_at_threshold, evaluation_table
 from amlwatch.features import build_features
-from amlwatch.pipeline import ALERT_IDENTITY
+from amlwatch.pipeline import ALERT_IDENTITY, detector_alerts
 from runkit.runfolder import MANIFEST, published_folder, verify_outputs
 
 __all__ = ["ScoreResult", "load_scorers", "score"]
@@ -186,20 +186,7 @@ def score(
             scores[name] = s
             assert det.threshold_ is not None
             hit = s > det.threshold_
-            flagged = rows.filter(pl.Series(hit))
-            alerts.append(
-                flagged.select("txn_id")
-                .join(identities, on="txn_id", how="left", maintain_order="left")
-                .with_columns(
-                    pl.lit(name).alias("detector"),
-                    pl.Series("score", s[hit]),
-                    pl.Series(
-                        "reasons",
-                        ["; ".join(r) for r in det.reasons(flagged, top=config.reasons_top)],
-                        dtype=pl.String,
-                    ),
-                )
-            )
+            alerts.append(detector_alerts(name, det, rows, s, identities, top=config.reasons_top))
             row: dict[str, Any] = {
                 "detector": name,
                 "threshold": float(det.threshold_),
