@@ -16,11 +16,10 @@ are computed over both with the run's settings, and only the new rows are
 scored. Scored this way, a new row gets the very features (and so the very
 score) it would have had in a run over the history and the new data together.
 
-What is scored: the run's XGBoost detectors (their boosters in ``models/``) and
-its rules. The other kinds keep no model a batch can load (Isolation Forest,
-the two-stage and bagged XGBoost, the combined kinds), or are served elsewhere
-(the GAN, through its ONNX graph in `amlwatch serve`); they are listed as
-skipped, with why.
+What is scored: the run's XGBoost detectors (their boosters in ``models/``),
+its GAN (its saved weights, ``models/NAME/gan/``) and its rules. The other
+kinds keep no model a batch can load (Isolation Forest, the two-stage and
+bagged XGBoost, the combined kinds); they are listed as skipped, with why.
 """
 
 from __future__ import annotations
@@ -107,7 +106,14 @@ def load_scorers(
                 assert isinstance(model, XGBoostDetector)
                 ok[spec.name] = model.load(path).restored(threshold)
         elif spec.kind == "gan":
-            why[spec.name] = "the GAN is scored by `amlwatch serve` (its ONNX graph), not here"
+            saved = folder / "models" / spec.name / "gan"
+            if not (saved / "gan.json").exists():
+                why[spec.name] = f"no models/{spec.name}/gan/ in the run"
+            else:
+                from amlwatch.gan import GANDetector  # PyTorch: only for a run with a GAN
+
+                gan = GANDetector.load(saved)  # its saved threshold is the run's chosen one
+                ok[spec.name] = gan if threshold is None else gan.set_threshold(threshold)
         else:
             why[spec.name] = f"kind {spec.kind!r} keeps no model in the run folder"
     if names is not None:

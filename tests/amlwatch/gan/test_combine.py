@@ -11,6 +11,7 @@ from amlwatch.config import DetectorSpec, RunConfig
 from amlwatch.data.ledger import Ledger
 from amlwatch.gan import GANDetector, combine
 from amlwatch.pipeline import RunResult, run
+from amlwatch.score import score
 
 TINY = {"gan": {"max_epochs": 2, "epoch_rows": 2048, "batch_size": 256, "hidden": 32}}
 
@@ -66,3 +67,14 @@ def test_the_gan_row_writes_its_model_and_a_triton_repository(result: RunResult)
     loaded = GANDetector.load(models / "gan")
     scores = loaded.decision_function(result.test_frame)
     np.testing.assert_allclose(scores, result.test_scores["GAN"], rtol=1e-6)
+
+
+def test_amlwatch_score_scores_the_saved_gan_as_the_run_did(
+    result: RunResult, small_ledger: Ledger
+) -> None:
+    scored = score(result.out, small_ledger, use_history=False)
+    test_rows = result.test_frame.get_column("txn_id").to_numpy()
+    np.testing.assert_allclose(
+        scored.scores.get_column("GAN").to_numpy()[test_rows], result.test_scores["GAN"], rtol=1e-6
+    )
+    assert set(scored.skipped) == {"GAN OR rules", "XGBoost + GAN score"}
