@@ -80,13 +80,7 @@ def evaluate_scores(
         threshold = f_beta_threshold(valid.scores, valid.labels, beta=beta)
     else:
         threshold = budget_threshold(valid.scores, per_10k=budget)
-    alerts = np.asarray(test.scores) > threshold
-    row: dict[str, Any] = {"detector": name, "threshold": threshold}
-    row.update(_alert_metrics(alerts, test, beta))
-    row["pr_auc"] = average_precision(test.scores, test.labels)
-    for b in budgets:
-        row[f"recall_at_{b:g}_per_10k"] = recall_at_budget(test.scores, test.labels, b)
-    return row
+    return evaluate_at_threshold(name, threshold=threshold, period=test, beta=beta, budgets=budgets)
 
 
 def evaluate_at_threshold(
