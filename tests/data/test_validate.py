@@ -312,6 +312,21 @@ def test_stored_floats_that_are_not_whole_are_flagged(raw_tables: Tables) -> Non
     assert problem.count == 1 and problem.examples == ("row 3: order_number='3.5'",)
 
 
+def test_text_ids_written_as_whole_decimals_read_as_parquet_floats_do(raw_tables: Tables) -> None:
+    # A float column's export ("21.0") is the whole number it holds, as in Parquet (above);
+    # anything else after the point is still flagged, by its row.
+    plain = validate({n: f.lazy() for n, f in raw_tables.items()})
+    decimal = edit(dict(raw_tables), ORDERS, {"order_id": "21"}, "order_id", " 21.0 ")
+    decimal = edit(decimal, PRIOR, {"order_id": "10", "product_id": "1"}, "product_id", "1.00")
+    read = validate({n: f.lazy() for n, f in decimal.items()})
+    assert read.orders.equals(plain.orders) and read.prior.equals(plain.prior)
+    half = edit(dict(raw_tables), ORDERS, {"order_id": "21"}, "order_id", "21.5")
+    half = edit(half, ORDERS, {"order_id": "10"}, "order_number", "1.0")
+    problem = find(problems_of(half), ORDERS, "order_id", "not whole numbers")
+    assert problem.count == 1 and problem.examples == ("row 5: order_id='21.5'",)
+    assert not [p for p in problems_of(half) if p.column == "order_number"]
+
+
 def test_stored_type_that_cannot_be_cast_is_named(raw_tables: Tables) -> None:
     tables = {n: f.lazy() for n, f in raw_tables.items()}
     tables[ORDERS] = tables[ORDERS].with_columns(order_dow=pl.concat_list(pl.col("order_dow")))

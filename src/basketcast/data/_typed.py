@@ -143,6 +143,7 @@ def _read_typed(ctx: _Context, lf: pl.LazyFrame, table: TableSchema) -> pl.DataF
         _unreadable(ctx, table.name, exc)
         return None
     counts = collected.select(pl.col(_BAD + c).sum() for c in bad).row(0) if bad else ()
+    collected, counts = _accept_whole_decimals(lf, table, stored, collected, bad, counts)
     for column, count in zip(bad, counts, strict=True):
         if count:
             _report_bad(ctx, lf, table, column, bad[column], count)
@@ -157,6 +158,43 @@ def _read_typed(ctx: _Context, lf: pl.LazyFrame, table: TableSchema) -> pl.DataF
 
 
 _WHOLE = r"^\s*[+-]?[0-9]+\s*$"
+_WHOLE_DECIMAL = r"^\s*[+-]?[0-9]+\.0*\s*$"  # "12.0": a whole number as a float export writes it
+
+
+def _accept_whole_decimals(
+    lf: pl.LazyFrame,
+    table: TableSchema,
+    stored: pl.Schema,
+    collected: pl.DataFrame,
+    bad: dict[str, pl.Expr],
+    counts: tuple[int, ...],
+) -> tuple[pl.DataFrame, tuple[int, ...]]:
+    """Read text integers written as whole decimals ("12.0", as a float column exports) as
+    the numbers they are, as a Parquet float column's whole values are read.
+
+    Only text columns that failed the cast are read again, so valid files pay nothing;
+    `bad` is updated for the examples of what is still wrong.
+    """
+    redo = [
+        c
+        for c, n in zip(bad, counts, strict=True)
+        if n and table.columns[c].is_integer() and stored[c] == pl.String
+    ]
+    if not redo:
+        return collected, counts
+    fixed = {}
+    for c in redo:
+        text = pl.col(c).str.strip_chars()
+        as_whole = pl.when(text.str.contains(_WHOLE_DECIMAL).fill_null(False))
+        fixed[c] = as_whole.then(text.str.replace(r"\.0*$", "")).otherwise(pl.col(c))
+        fixed[c] = fixed[c].cast(table.columns[c], strict=False)
+        bad[c] = pl.col(c).is_not_null() & fixed[c].is_null()  # the examples read this mask
+    again = lf.select(
+        *(fixed[c].alias(c) for c in redo), *(bad[c].alias(_BAD + c) for c in redo)
+    ).collect(engine="streaming")
+    collected = collected.with_columns(again)
+    counts = collected.select(pl.col(_BAD + c).sum() for c in bad).row(0)
+    return collected, counts
 
 
 def _report_bad(
