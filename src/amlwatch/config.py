@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from amlwatch.cases import DEFAULT_CASE_WINDOW_DAYS
 from amlwatch.features.flow import FlowConfig
 from amlwatch.features.graph import GraphConfig
 
@@ -63,6 +64,8 @@ class RunConfig:
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     reasons_top: int = 3
     threads: int = 0  # the detectors' threads (XGBoost, Isolation Forest); 0 = every core
+    # Alerts sharing an account at most this many days apart are one case (`amlwatch.cases`).
+    case_window_days: float = DEFAULT_CASE_WINDOW_DAYS
     graph: GraphConfig = field(default_factory=GraphConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     detectors: tuple[DetectorSpec, ...] = DEFAULT_DETECTORS
@@ -82,6 +85,8 @@ class RunConfig:
                 "fractions must be three positive shares (train, validation, test) summing "
                 f"to 1, got {list(fractions)}"
             )
+        if not self.case_window_days > 0:  # `not >` also refuses NaN
+            raise ValueError(f"case_window_days must be > 0, got {self.case_window_days}")
         if self.reasons_top < 0:
             raise ValueError(f"reasons_top must be >= 0, got {self.reasons_top}")
         if self.seed < 0:
@@ -116,6 +121,7 @@ _RUN_TYPES: dict[str, str] = {
     "fractions": "numbers",
     "reasons_top": "int",
     "threads": "int",
+    "case_window_days": "number",
 }
 
 

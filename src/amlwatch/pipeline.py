@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from amlwatch.cases import assign_cases
+from amlwatch.cases import DEFAULT_CASE_WINDOW_DAYS, assign_cases
 from amlwatch.config import RunConfig, ThresholdRule
 from amlwatch.data.ledger import Ledger
 from amlwatch.data.load import load_ledger
@@ -54,6 +54,7 @@ class RunResult:
     rule_hits: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    case_window_days: float = DEFAULT_CASE_WINDOW_DAYS
 
 
 _CURRENCY_COLUMNS = ("payment_currency", "receiving_currency")
@@ -197,7 +198,11 @@ def _run_into(
             if booster is not None:
                 booster.save_model(str(folder.output(f"models/{spec.name}.ubj")))
     table = evaluation_table(rows) if rows else None
-    alert_frame = assign_cases(pl.concat(alerts)) if alerts else pl.DataFrame()
+    alert_frame = (
+        assign_cases(pl.concat(alerts), window_days=cfg.case_window_days)
+        if alerts
+        else pl.DataFrame()
+    )
     write_frame(alert_frame, folder.output("alerts.parquet"))
     if table is not None:
         write_frame(table, folder.output("evaluation.csv"))
@@ -220,7 +225,15 @@ def _run_into(
     write_text(folder.output("config.json"), json.dumps(cfg.to_dict(), indent=2, default=str))
     write_text(folder.output("metrics.json"), json.dumps(metrics, indent=2, default=str))
     result = RunResult(
-        folder.root, table, alert_frame, test_scores, test, rule_hits, seconds, warnings
+        folder.root,
+        table,
+        alert_frame,
+        test_scores,
+        test,
+        rule_hits,
+        seconds,
+        warnings,
+        case_window_days=cfg.case_window_days,
     )
     from amlwatch.report import write_report
 

@@ -211,7 +211,11 @@ def score(
                 row |= {k: v for k, v in measured.items() if k not in row}
             summary.append(row)
     shift = pl.col("txn_id") - first_new  # the row in the scored file, 0-based
-    alert_frame = assign_cases(pl.concat(alerts).with_columns(shift)) if alerts else pl.DataFrame()
+    alert_frame = (  # the run's case window (`amlwatch.cases`), recorded in its config.json
+        assign_cases(pl.concat(alerts).with_columns(shift), window_days=config.case_window_days)
+        if alerts
+        else pl.DataFrame()
+    )
     score_frame = rows.select(shift).with_columns(
         pl.Series(name, values) for name, values in scores.items()
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from amlwatch.config import ThresholdRule, load_config
+from amlwatch.config import RunConfig, ThresholdRule, config_from_dict, load_config
 
 GOOD = """
 [run]
 seed = 3
 threshold = "budget"
 fractions = [0.5, 0.25, 0.25]
+case_window_days = 30
 [graph]
 window_days = 20
 [flow]
@@ -37,6 +39,10 @@ BAD = [
     ("[run]\nfractions = [0.5, 0.5]\n", ["fractions must be three positive shares"]),
     ("[run]\nreasons_top = -1\n", ["reasons_top must be >= 0"]),
     ("[run]\nseed = -2\n", ["seed must be >= 0"]),
+    ("[run]\ncase_window_days = 0\n", ["case_window_days must be > 0, got 0"]),
+    ("[run]\ncase_window_days = -3.5\n", ["case_window_days must be > 0, got -3.5"]),
+    ("[run]\ncase_window_days = nan\n", ["case_window_days must be > 0, got nan"]),
+    ('[run]\ncase_window_days = "14d"\n', ["[run] case_window_days must be a number, got '14d'"]),
     ("[graph]\nwindow_days = 2.5\n", ["[graph] window_days must be an integer, got 2.5"]),
     ('[flow]\nlow = "0.9"\n', ["[flow] low must be a number, got '0.9'"]),
     (  # wrong types are listed together
@@ -65,6 +71,7 @@ def test_a_good_config_loads(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert (cfg.seed, cfg.threshold, cfg.fractions) == (3, ThresholdRule.BUDGET, (0.5, 0.25, 0.25))
     assert (cfg.graph.window_days, cfg.flow.delta_days) == (20, 5)
+    assert cfg.case_window_days == 30
     assert [(d.name, d.kind, d.params) for d in cfg.detectors] == [("x", "xgboost", {"rounds": 5})]
 
 
@@ -80,3 +87,10 @@ def test_a_bad_config_is_one_error_naming_the_file(
     assert message.startswith(f"{path}: ")
     for part in expected:
         assert part in message
+
+
+def test_the_case_window_is_recorded_and_read_back() -> None:
+    # `amlwatch score` groups a run's alerts with the window the run used (its config.json).
+    assert RunConfig().case_window_days == 14.0
+    cfg = RunConfig(case_window_days=45.5)
+    assert config_from_dict(json.loads(json.dumps(cfg.to_dict()))).case_window_days == 45.5

@@ -18,6 +18,7 @@ import pytest
 import xgboost as xgb
 from typer.testing import CliRunner
 
+from amlwatch.cases import assign_cases
 from amlwatch.cli import app
 from amlwatch.config import config_from_dict
 from amlwatch.data import load_ledger
@@ -29,7 +30,7 @@ from tests.amlwatch.test_cli import FAST_CONFIG
 
 runner = CliRunner()
 CONFIG = (
-    FAST_CONFIG
+    FAST_CONFIG.replace("seed = 1\n", "seed = 1\ncase_window_days = 2\n")  # not the default
     + '[[detector]]\nname = "tabular"\nkind = "xgboost"\n'
     + 'params = { rounds = 20, families = ["transaction", "account", "pair"] }\n'
 )
@@ -115,6 +116,13 @@ def test_labelled_data_is_measured_at_the_run_thresholds(world: Path) -> None:
         alerted = result.alerts.filter(pl.col("detector") == row["detector"])
         assert row["cases"] == alerted.get_column("case_id").n_unique()
     assert result.skipped == {"iforest": "kind 'iforest' keeps no model in the run folder"}
+
+
+def test_alerts_are_grouped_with_the_window_the_run_recorded(world: Path) -> None:
+    result = score(world / "run", world / "later")
+    alerts = result.alerts.drop("case_id", "case_size")
+    assert assign_cases(alerts, window_days=2).equals(result.alerts)
+    assert not assign_cases(alerts).equals(result.alerts)  # the 14-day default groups otherwise
 
 
 def test_history_matters_and_data_the_history_holds_is_counted_once(world: Path) -> None:

@@ -141,7 +141,10 @@ def write_report(result: RunResult, ledger: Ledger, path: str | Path) -> Path:
             )
             mine = result.alerts.filter(pl.col("detector") == name)
             cases = mine.get_column("case_id").n_unique() if "case_id" in mine.columns else 0
-            summary = f"<p>{mine.height:,} alerts in {cases:,} cases (alerts linked by shared accounts).</p>"
+            summary = (
+                f"<p>{mine.height:,} alerts in {cases:,} cases (alerts linked by a shared "
+                f"account, at most {result.case_window_days:g} days apart).</p>"
+            )
             parts += [f"<h3>{html.escape(name)}</h3>", summary, _table(top)]
     if result.warnings:
         parts += [
