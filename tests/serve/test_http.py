@@ -164,6 +164,13 @@ def test_a_body_that_is_not_json_is_a_415_before_it_is_read(
     assert basket.status_code == 200
     assert http.post("/v1/admin/reload", headers=key).status_code == 200
     assert server.alive() and http.get("/v1/health").json()["posted_orders"] == 0
+    # Counted under the route it was sent to; only a path no route has is "unmatched".
+    nowhere = http.post("/v1/nowhere", content=b"x", headers={"Content-Type": "text/plain"})
+    assert nowhere.status_code == 415
+    text = http.get("/metrics").text
+    route = "/v1/users/{user_id}/orders"
+    assert f'basketcast_requests_total{{method="POST",route="{route}",status="415"}}' in text
+    assert 'basketcast_requests_total{method="POST",route="unmatched",status="415"}' in text
 
 
 def test_health_metrics_and_openapi(server: Server, ids: dict[str, Any]) -> None:

@@ -291,7 +291,9 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             counter=metrics.fast_path,
         )
     inner = JsonBody(inner)  # 415 for a body that is not JSON, before anything reads it
-    observed = RequestLog(inner, requests=metrics.requests, latency=metrics.latency, log=log)
+    observed = RequestLog(
+        inner, requests=metrics.requests, latency=metrics.latency, log=log, routes=app.routes
+    )
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 
 

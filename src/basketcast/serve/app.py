@@ -321,6 +321,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         requests=metrics.requests,
         latency=metrics.latency,
         log=log,
+        routes=app.routes,
     )
     return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 

@@ -161,6 +161,11 @@ def test_a_body_that_is_not_json_is_a_415(client: httpx.Client) -> None:
                     headers={"content-type": "application/json; charset=utf-8"})  # fmt: skip
     assert r.status_code == 200, r.text
     assert client.get("/v1/health", headers={"content-type": "text/plain"}).status_code == 200
+    # Counted under the route it was sent to; only a path no route has is "unmatched".
+    assert client.post("/v1/nowhere", content=sent).status_code == 415
+    text = client.get("/metrics").text
+    assert 'amlwatch_requests_total{method="POST",route="/v1/transactions",status="415"}' in text
+    assert 'amlwatch_requests_total{method="POST",route="unmatched",status="415"}' in text
 
 
 def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> None:
