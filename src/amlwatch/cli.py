@@ -68,7 +68,7 @@ from amlwatch.errors import DataError  # noqa: E402
 _HELP = """amlwatch: score bank transactions for money laundering from tabular and graph features.
 
 Start with `amlwatch demo` (a synthetic bank world, end to end, with a report), or
-`amlwatch synth world` then `amlwatch run world --out run`.
+`amlwatch synth --out world` then `amlwatch run world --out run`.
 """
 
 app = typer.Typer(
@@ -172,12 +172,49 @@ def validate_command(data: DataArg) -> None:
     _print_warnings(ledger.warnings)
 
 
+def _table_format(value: str | None) -> str | None:
+    # As basketcast's `--format` (amlwatch does not import basketcast).
+    if value is not None and value not in ("csv", "parquet"):
+        raise typer.BadParameter(f"--format must be csv or parquet, not {value!r}")
+    return value
+
+
+def _synth_target(
+    positional: Path | None, out: Path | None, format: str | None, parquet: bool
+) -> tuple[Path, str]:
+    """The folder and format of `amlwatch synth`, from the project's `--out DIR --format F`
+    or the old `OUT [--parquet]` (still accepted, so scripts keep working)."""
+    if positional is not None and out is not None:
+        raise typer.BadParameter(
+            f"give the folder once (OUT {positional} is the old form of --out)",
+            param_hint="'--out'",
+        )
+    if parquet and format == "csv":
+        raise typer.BadParameter(
+            "the old form of --format parquet contradicts --format csv", param_hint="'--parquet'"
+        )
+    folder = out if out is not None else positional
+    if folder is None:
+        raise typer.BadParameter(
+            "required: the folder to write the world into", param_hint="'--out'"
+        )
+    if positional is not None or parquet:
+        old = ", ".join(n for n, used in (("OUT", positional), ("--parquet", parquet)) if used)
+        err_console.print(
+            f"note: the old form ({old}) still works; the project's is --out DIR --format "
+            "csv|parquet",
+            highlight=False,
+        )
+    return folder, "parquet" if parquet else format or "csv"
+
+
 @app.command("synth")
 @friendly_errors
 def synth_command(
     out: Annotated[
-        Path, typer.Argument(metavar="OUT", help="Folder to write transactions and accounts into.")
-    ],
+        Path | None,
+        typer.Option("--out", help="Folder to write transactions and accounts into."),
+    ] = None,
     transactions: Annotated[
         int, typer.Option(min=1000, help="About this many transactions.")
     ] = 300_000,
@@ -189,19 +226,29 @@ def synth_command(
         typer.Option(min=0.0, help="Share of laundering transactions (below 0.2)."),
     ] = 0.001,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
-    parquet: Annotated[bool, typer.Option(help="Write Parquet instead of CSV.")] = False,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or parquet.  [default: csv]", callback=_table_format),
+    ] = None,
+    positional: Annotated[
+        Path | None, typer.Argument(metavar="OUT", hidden=True, help="Old form of --out.")
+    ] = None,
+    parquet: Annotated[
+        bool, typer.Option("--parquet", hidden=True, help="Old form of --format parquet.")
+    ] = False,
 ) -> None:
     """Generate a seeded synthetic bank world in AMLworld's layout."""
     from amlwatch.synth import SynthConfig, generate, write_world
 
+    folder, table_format = _synth_target(positional, out, format, parquet)
     world = generate(
         SynthConfig(n_transactions=transactions, days=days, laundering_rate=rate, seed=seed)
     )
-    write_world(world, out, format="parquet" if parquet else "csv")
+    write_world(world, folder, format=table_format)
     tx = world.transactions
     console.print(
         f"wrote {tx.height:,} transactions ({int(tx.get_column('is_laundering').sum()):,} laundering), "
-        f"{world.accounts.height:,} accounts to {out}",
+        f"{world.accounts.height:,} accounts to {folder}",
         highlight=False,
     )
 

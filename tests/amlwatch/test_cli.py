@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from amlwatch.cli import app
@@ -37,6 +38,7 @@ def test_synth_validate_run(tmp_path: Path) -> None:
         app,
         [
             "synth",
+            "--out",
             str(data),
             "--transactions",
             "6000",
@@ -95,7 +97,7 @@ def test_an_out_path_that_is_a_file_exits_2_and_leaves_the_file(tmp_path: Path) 
     taken.write_text("keep me")
     for args in (
         ["run", str(tmp_path / "missing-data"), "--out", str(taken)],
-        ["synth", str(taken), "--transactions", "2000", "--days", "40"],
+        ["synth", "--out", str(taken), "--transactions", "2000", "--days", "40"],
     ):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, res.output
@@ -103,6 +105,46 @@ def test_an_out_path_that_is_a_file_exits_2_and_leaves_the_file(tmp_path: Path) 
         assert f"cannot use {taken}" in shown or f"cannot write {taken}" in shown, shown
         assert "Traceback" not in res.output
     assert taken.read_text() == "keep me"
+
+
+SMALL = ["--transactions", "1000", "--days", "40"]
+
+
+def test_synth_takes_out_and_format_as_basketcast_synth_does(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "p"), "--format", "parquet", *SMALL])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
+        "accounts.parquet", "transactions.parquet",
+    ]  # fmt: skip
+    res = runner.invoke(app, ["synth", "--out", str(tmp_path / "c"), *SMALL])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "c" / "transactions.csv").exists()  # csv by default
+
+
+def test_synth_still_takes_the_old_positional_out_and_parquet(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["synth", str(tmp_path / "old"), "--parquet", *SMALL])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "old" / "transactions.parquet").exists()
+    assert "old form" in res.output  # a note on stderr, pointing to --out and --format
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["OLD", "--out", "NEW"], "give the folder once"),
+        (["--out", "NEW", "--parquet", "--format", "csv"], "contradicts --format csv"),
+        (["--out", "NEW", "--format", "json"], "--format must be csv or parquet, not 'json'"),
+        ([], "required: the folder"),
+    ],
+)
+def test_synth_conflicting_or_missing_options_are_one_error_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    args = [str(tmp_path / a) if a in ("OLD", "NEW") else a for a in args]
+    res = runner.invoke(app, ["synth", *args, *SMALL])
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.output.replace("│", " ").split())
+    assert not any(tmp_path.iterdir())  # refused before anything is written
 
 
 def test_bad_detector_config_exits_2_before_reading_data(tmp_path: Path) -> None:
