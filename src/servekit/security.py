@@ -44,6 +44,7 @@ class BodyLimit:
     def __init__(self, app: Any, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.state = app.state  # so tests and the server can reach the app's state
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -71,7 +71,7 @@ def test_doubtful_requests_are_left_to_fastapi() -> None:
 
 
 async def _answers(app: Any, requests: list[tuple[str, str]]) -> list[tuple[int, bytes]]:
-    inner = app.app.app  # BodyLimit -> RequestLog -> fast path or FastAPI
+    inner = app.app.app  # RequestLog -> BodyLimit -> JsonBody -> fast path or FastAPI
     while not hasattr(inner, "router"):
         inner = inner.app
     transport = httpx.ASGITransport(app=app)

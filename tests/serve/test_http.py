@@ -171,6 +171,11 @@ def test_a_body_that_is_not_json_is_a_415_before_it_is_read(
     route = "/v1/users/{user_id}/orders"
     assert f'basketcast_requests_total{{method="POST",route="{route}",status="415"}}' in text
     assert 'basketcast_requests_total{method="POST",route="unmatched",status="415"}' in text
+    # The size limit answers before routing too; its 413 is still logged and counted.
+    huge = json.dumps(_body(ids, product_ids=list(range(50_000))))
+    assert http.post(path, content=huge, headers=typed).status_code == 413
+    text = http.get("/metrics").text
+    assert f'basketcast_requests_total{{method="POST",route="{route}",status="413"}}' in text
 
 
 def test_health_metrics_and_openapi(server: Server, ids: dict[str, Any]) -> None:

@@ -291,10 +291,11 @@ def create_app(settings: ServeSettings, *, service: Service) -> Any:
             counter=metrics.fast_path,
         )
     inner = JsonBody(inner)  # 415 for a body that is not JSON, before anything reads it
-    observed = RequestLog(
+    inner = BodyLimit(inner, max_bytes=settings.max_body_bytes)
+    # Outermost, so that every answer (a 413 or a 415 too) is logged and counted.
+    return RequestLog(
         inner, requests=metrics.requests, latency=metrics.latency, log=log, routes=app.routes
     )
-    return BodyLimit(observed, max_bytes=settings.max_body_bytes)
 
 
 async def _quiet(job: Any) -> None:

@@ -316,14 +316,13 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         route=route,
         on_error=lambda exc: (exc.status, _error_body(exc.status, exc.reasons)),
     )
-    observed = RequestLog(
-        JsonBody(fast if settings.fast_path else app),
-        requests=metrics.requests,
-        latency=metrics.latency,
-        log=log,
-        routes=app.routes,
+    limited = BodyLimit(
+        JsonBody(fast if settings.fast_path else app), max_bytes=settings.max_body_bytes
     )
-    return BodyLimit(observed, max_bytes=settings.max_body_bytes)
+    # Outermost, so that every answer (a 413 or a 415 too) is logged and counted.
+    return RequestLog(
+        limited, requests=metrics.requests, latency=metrics.latency, log=log, routes=app.routes
+    )
 
 
 _TITLES = {

@@ -168,6 +168,17 @@ def test_a_body_that_is_not_json_is_a_415(client: httpx.Client) -> None:
     assert 'amlwatch_requests_total{method="POST",route="unmatched",status="415"}' in text
 
 
+def test_a_body_over_the_limit_is_counted_as_a_413(client: httpx.Client) -> None:
+    # The size limit answers before routing too; its 413 is still logged and counted.
+    huge = json.dumps({**GOOD, "to_bank": "x" * 40_000})
+    sent = client.post(
+        "/v1/transactions", content=huge, headers={"content-type": "application/json"}
+    )
+    assert sent.status_code == 413
+    text = client.get("/metrics").text
+    assert 'amlwatch_requests_total{method="POST",route="/v1/transactions",status="413"}' in text
+
+
 def test_health_and_prometheus_metrics(aml_run: Run, client: httpx.Client) -> None:
     health = client.get("/v1/health").json()
     assert health["detector"] == "gan" and health["kind"] == "gan_onnx"
