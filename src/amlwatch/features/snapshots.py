@@ -1,16 +1,26 @@
 """PageRank and community snapshots of the graph window, optionally in a second process.
 
 The snapshots are the graph family's slowest calls (Leiden above all) and they do
-not depend on the per-day features, so `Snapshots` can compute them in one worker
+not depend on the per-day features, so `Snapshots` can compute them in a worker
 process while the main process computes everything else; the values are the same
 either way (each refresh reseeds igraph's random number generator).
+
+The worker is a fresh interpreter (``python -m amlwatch.features.snapshots``), not
+a fork: a process forked after an OpenMP thread pool has started (XGBoost's, as
+`amlwatch score` loads its boosters before it computes features) deadlocks in
+igraph's PageRank. A fresh interpreter does not re-run the caller's main module
+either, as multiprocessing's spawn would. Inputs and results pass through an
+``.npz`` file in a temporary folder.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import random
-from concurrent.futures import Future, ProcessPoolExecutor
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -84,16 +94,17 @@ def snapshots(
     return ranks, sizes
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """Fork where there is one: the worker touches only NumPy and igraph (no Polars, no
-    Numba threads), and unlike spawn it does not re-import the caller's main module,
-    so a script without a `__main__` guard still works. Spawn elsewhere."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+def _worker_env() -> dict[str, str]:
+    """The caller's environment, with this copy of amlwatch first on the path, so the
+    worker runs the same code even when the caller put it on `sys.path` itself."""
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding the amlwatch package
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+    return env
 
 
 class Snapshots:
-    """`snapshots(...)`, computed in one worker process when `background`, else on `result()`."""
+    """`snapshots(...)`, computed in a worker process when `background`, else on `result()`."""
 
     def __init__(
         self,
@@ -107,22 +118,64 @@ class Snapshots:
         background: bool,
     ) -> None:
         self._args = (day, key, n, refresh, window_days, seed)
-        self._pool: ProcessPoolExecutor | None = None
-        self._future: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._worker: subprocess.Popen[bytes] | None = None
         if background:
-            self._pool = ProcessPoolExecutor(1, mp_context=_context())
-            self._future = self._pool.submit(snapshots, *self._args)
+            self._folder = tempfile.TemporaryDirectory(prefix="amlwatch-snapshots-")
+            inputs = Path(self._folder.name, "inputs.npz")
+            np.savez(inputs, day=day, key=key, n=n, refresh=np.asarray(refresh, dtype=np.int64),
+                     window_days=window_days, seed=seed)  # fmt: skip
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "amlwatch.features.snapshots", self._folder.name],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=_worker_env(),
+            )
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(ranks, sizes), each (refreshes, accounts) float32."""
-        if self._future is None:
+        if self._worker is None or self._folder is None:
             return snapshots(*self._args)
         try:
-            return self._future.result()
+            _, err = self._worker.communicate()
+            if self._worker.returncode != 0:
+                tail = err.decode(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(
+                    f"the graph snapshot worker failed (exit {self._worker.returncode}): "
+                    + " | ".join(tail)
+                )
+            with np.load(Path(self._folder.name, "results.npz")) as results:
+                return results["ranks"], results["sizes"]
         finally:
             self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the worker if it still runs, and remove its files."""
+        if self._worker is not None:
+            if self._worker.poll() is None:
+                self._worker.kill()
+            self._worker.wait()
+            if self._worker.stderr is not None:
+                self._worker.stderr.close()
+            self._worker = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+def _work(folder: str) -> None:
+    """The worker's job: read the inputs, compute, write the results (then rename, so a
+    killed worker never leaves a half-written file to be read)."""
+    with np.load(Path(folder, "inputs.npz")) as inputs:
+        ranks, sizes = snapshots(
+            inputs["day"], inputs["key"], int(inputs["n"]), inputs["refresh"].tolist(),
+            int(inputs["window_days"]), int(inputs["seed"]),
+        )  # fmt: skip
+    partial = Path(folder, "results.partial.npz")
+    np.savez(partial, ranks=ranks, sizes=sizes)
+    partial.replace(Path(folder, "results.npz"))
+
+
+if __name__ == "__main__":
+    _work(sys.argv[1])
