@@ -11,10 +11,10 @@ user's orders up to L that held another product of the aisle tells "bought
 something else from this aisle since" apart from "always buys several things
 in this aisle".
 
-Everything is read off one table of the user's orders per aisle (lines per
-user × aisle × order, with running counts), joined exactly at each product's
-last order: no per-user loops and no as-of joins. After L the product itself
-is never bought, so every aisle line after L is another product's.
+Everything is read off the user's lines sorted once by aisle and order, as
+running counts at each product's last line: no per-user loops, no as-of
+joins. After L the product itself is never bought, so every aisle line after
+L is another product's.
 
 Per user only (no fitted statistics); needs the products table for the
 aisles; off by default (`features.include = ["substitutes"]`).
@@ -38,76 +38,72 @@ DESCRIPTIONS: dict[str, str] = {
     "sub_aisle_rate_before": "share of the user's orders up to the last purchase with another product of its aisle",
 }
 
-_KEYS = ["user_id", "aisle_id", "order_number"]
-
 
 def substitutes_features(
     lines: pl.LazyFrame, orders: pl.LazyFrame, products: pl.LazyFrame
 ) -> pl.LazyFrame:
     """One row per (user_id, product_id) with the `DESCRIPTIONS` columns.
 
-    ``lines``: user_id, product_id, order_number (`History.lines`); ``orders``:
-    user_id, order_number (the history orders, empty ones included);
-    ``products``: product_id, aisle_id. A product without an aisle gets nulls.
+    ``lines``: user_id, product_id, order_number, sorted by user, product and
+    order (`History.lines`); ``orders``: user_id, order_number (the history
+    orders, numbered 1..n as validation ensures); ``products``: product_id,
+    aisle_id. A product not in ``products`` gets nulls.
+
+    The lines are sorted once by user, aisle and order; every count is then a
+    running sum read at a product's last line, at the end of its order's run
+    of lines, or at the end of the user's aisle, so nothing is grouped by hash
+    but the products' lone orders.
     """
-    number = pl.col("order_number")
+    user, product, aisle, number = (
+        pl.col(c) for c in ("user_id", "product_id", "aisle_id", "order_number")
+    )
+    # In the history's order (user, product, order): the product's last purchase.
+    last_of_product = ~((user == user.shift(-1)) & (product == product.shift(-1))).fill_null(False)
+    new_aisle = ((user != user.shift(1)) | (aisle != aisle.shift(1))).fill_null(True)
+    new_order = (new_aisle | (number != number.shift(1))).fill_null(True)
+    order_ends = new_order.shift(-1).fill_null(True)
+    aisle_ends = new_aisle.shift(-1).fill_null(True)
+    row, runs, lasts = pl.int_range(pl.len()), pl.col("runs"), pl.col("lasts")
+
+    def at(end: pl.Expr, value: pl.Expr) -> pl.Expr:
+        """``value`` at the next row where ``end`` holds (this one included)."""
+        return pl.when(end).then(value).fill_null(strategy="backward")
+
     shelf = (
         lines.select("user_id", "product_id", "order_number")
+        .with_columns(is_last=last_of_product)
         .join(products.select("product_id", "aisle_id"), on="product_id", how="inner")
-        .with_columns(n_lines=pl.len().over(_KEYS))
-    )
-    # ``alone``: the product's orders where it was the aisle's only product, which do not
-    # count as "another product of the aisle" up to L.
-    per_product = shelf.group_by("user_id", "aisle_id", "product_id").agg(
-        last=number.max(), alone=(pl.col("n_lines") == 1).sum()
-    )
-    # Lines per user × aisle × order, with how many of the aisle's products were last
-    # bought there; running sums over the aisle's orders are then "up to and including".
-    last_here = per_product.group_by(
-        "user_id", "aisle_id", pl.col("last").alias("order_number")
-    ).agg(n_last=pl.len())
-    aisle_orders = (
-        shelf.group_by(_KEYS)
-        .agg(n_lines=pl.len())
-        .join(last_here, on=_KEYS, how="left")
-        .with_columns(pl.col("n_last").fill_null(0))
-        .sort(_KEYS)
+        .sort("user_id", "aisle_id", "order_number")
         .with_columns(
-            k=pl.int_range(1, pl.len() + 1).over("user_id", "aisle_id"),
-            lines_cum=pl.col("n_lines").cum_sum().over("user_id", "aisle_id"),
-            last_cum=pl.col("n_last").cum_sum().over("user_id", "aisle_id"),
+            # Running counts over the user's aisles: orders (runs of lines) and last purchases.
+            runs=new_order.cum_sum(),
+            lasts=pl.col("is_last").cum_sum(),
+            # The product was the aisle's only line in this order.
+            alone=new_order & order_ends,
         )
-    )
-    totals = aisle_orders.group_by("user_id", "aisle_id").agg(
-        k_all=pl.len(), lines_all=pl.col("n_lines").sum(), last_all=pl.col("n_last").sum()
-    )
-    # Position of each order among the user's history orders (1-based), and their count.
-    position = orders.select("user_id", "order_number").with_columns(
-        pos=number.rank("ordinal").over("user_id"), n_orders=pl.len().over("user_id")
-    )
-    values = (
-        per_product.join(
-            aisle_orders.select(*_KEYS, "k", "lines_cum", "last_cum"),
-            left_on=["user_id", "aisle_id", "last"],
-            right_on=_KEYS,
-            how="left",
+        .with_columns(
+            first_run=pl.when(new_aisle).then(runs).forward_fill(),
+            row_end=at(order_ends, row),
+            lasts_end=at(order_ends, lasts),
+            aisle_row_end=at(aisle_ends, row),
+            aisle_runs_end=at(aisle_ends, runs),
+            aisle_lasts_end=at(aisle_ends, lasts),
+            alone=pl.col("alone").sum().over("user_id", "product_id"),
         )
-        .join(totals, on=["user_id", "aisle_id"], how="left")
-        .join(
-            position, left_on=["user_id", "last"], right_on=["user_id", "order_number"], how="left"
-        )
+        .filter("is_last")
     )
-    since = pl.col("n_orders") - pl.col("pos")
-    aisle_since = pl.col("k_all") - pl.col("k")
-    return values.select(
+    n_orders = orders.group_by("user_id").agg(n_orders=number.max())
+    since = pl.col("n_orders") - number
+    aisle_since = pl.col("aisle_runs_end") - runs
+    return shelf.join(n_orders, on="user_id", how="left").select(
         "user_id",
         "product_id",
         sub_orders_since=since,
         sub_aisle_orders_since=aisle_since,
-        sub_aisle_lines_since=pl.col("lines_all") - pl.col("lines_cum"),
-        sub_aisle_products_since=pl.col("last_all") - pl.col("last_cum"),
+        sub_aisle_lines_since=pl.col("aisle_row_end") - pl.col("row_end"),
+        sub_aisle_products_since=pl.col("aisle_lasts_end") - pl.col("lasts_end"),
         sub_aisle_share_since=pl.when(since > 0).then(aisle_since / since),
-        sub_aisle_rate_before=(pl.col("k") - pl.col("alone")) / pl.col("pos"),
+        sub_aisle_rate_before=(runs - pl.col("first_run") + 1 - pl.col("alone")) / number,
     )
 
 
