@@ -14,6 +14,7 @@ from basketcast.data.dataset import Dataset
 from basketcast.data.sources.synthetic import synthetic
 from basketcast.data.validate import validate
 from basketcast.features import (
+    REGISTRY,
     FittedStats,
     StatsError,
     build_features,
@@ -72,6 +73,22 @@ def test_shards_transformed_alone_equal_the_one_shot_frame(synth, batch, depth):
     want = batch.items.filter(pl.col("depth") == depth)
     assert_same_rows(items, want, ITEM_KEYS)
     assert_same_rows(orders, batch.orders.filter(pl.col("depth") == depth), ORDER_KEYS)
+
+
+@pytest.mark.parametrize("family", ["substitutes"])
+def test_an_opt_in_familys_shards_equal_the_one_shot_frame(synth, family):
+    """Per-user opt-in families pass the same seam: shards transformed alone give the batch's rows."""
+    config = FeatureConfig(history_targets=0, include=(family,))
+    stats = fit_stats(synth, config=config)
+    want = transform_users(synth, stats, config=config).items
+    assert set(REGISTRY.family(family).columns) <= set(want.columns)
+    users = synth.orders.get_column("user_id").unique()
+    shard = shard_of(users, 4)
+    parts = [
+        transform_users(select_users(synth, users.filter(shard == k)), stats, config=config)
+        for k in range(4)
+    ]
+    assert_same_rows(pl.concat([p.items for p in parts]), want, ITEM_KEYS)
 
 
 def test_one_user_with_saved_stats_equals_the_batch(synth, batch, tmp_path: Path):

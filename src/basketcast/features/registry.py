@@ -19,6 +19,7 @@ from basketcast.features.item_pattern import ITEM_PATTERN
 from basketcast.features.order import ORDER
 from basketcast.features.product import PRODUCT
 from basketcast.features.product_facts import PRODUCT_FACTS
+from basketcast.features.substitutes import SUBSTITUTES
 from basketcast.features.tifu import TIFU
 from basketcast.features.user import USER
 from basketcast.features.user_product import USER_PRODUCT
@@ -120,11 +121,12 @@ REGISTRY = Registry(
         DAY_GAP,
         TIFU,
         PRODUCT_FACTS,
+        SUBSTITUTES,
         ORDER,
     )
 )
 """Every feature family basketcast has, in item-frame column order (the order family last).
-`ITEM_PATTERN`, `DAY_GAP`, `TIFU` and `PRODUCT_FACTS` are opt-in (``default_on=False``)."""
+`ITEM_PATTERN`, `DAY_GAP`, `TIFU`, `PRODUCT_FACTS` and `SUBSTITUTES` are opt-in (``default_on=False``)."""
 
 
 def describe(column: str) -> str:
