@@ -16,8 +16,9 @@ summarises the item frame for the None model). Look up a family with
 ``REGISTRY.family(name)``, the owner of a column with
 ``REGISTRY.family_of(column)``. ``features.exclude = ["context"]`` in the
 configuration switches families off by name. A family with
-``default_on=False`` (``item_pattern``, ``day_gap``, ``tifu``, ``product_facts``) is opt-in: computed
-only when ``features.include`` names it; a family goes on by default only
+``default_on=False`` (``item_pattern``, ``day_gap``, ``tifu``, ``product_facts``,
+``embedding``) is opt-in: computed only when ``features.include`` names it; a
+family goes on by default only
 where ``benchmarks/ablation.py`` shows it helps on the real data sets.
 
 The seam

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from basketcast.features.category import CATEGORY
 from basketcast.features.context import CONTEXT
 from basketcast.features.day_gap import DAY_GAP
+from basketcast.features.embedding import EMBEDDING
 from basketcast.features.family import FeatureFamily, Scope
 from basketcast.features.item_pattern import ITEM_PATTERN
 from basketcast.features.order import ORDER
@@ -120,11 +121,12 @@ REGISTRY = Registry(
         DAY_GAP,
         TIFU,
         PRODUCT_FACTS,
+        EMBEDDING,
         ORDER,
     )
 )
 """Every feature family basketcast has, in item-frame column order (the order family last).
-`ITEM_PATTERN`, `DAY_GAP`, `TIFU` and `PRODUCT_FACTS` are opt-in (``default_on=False``)."""
+`ITEM_PATTERN`, `DAY_GAP`, `TIFU`, `PRODUCT_FACTS` and `EMBEDDING` are opt-in (``default_on=False``)."""
 
 
 def describe(column: str) -> str:
