@@ -108,16 +108,34 @@ def tifu_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return Run(data=data, out=out)
 
 
-@pytest.mark.parametrize("which", ["default", "tifu"])
+@pytest.fixture(scope="module")
+def embedding_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A small run with the opt-in embedding family, whose product vectors are sliced to
+    a user's products (`joins_product_stats`)."""
+    from basketcast import pipeline
+    from basketcast.config import load_config
+    from basketcast.data.sources.synthetic import synthetic, write_synthetic
+
+    from .conftest import FAST
+
+    root = tmp_path_factory.mktemp("serve-embedding")
+    data, out = root / "data", root / "run"
+    write_synthetic(synthetic(120, seed=11, threads=1), data, format="parquet")
+    config = {**FAST, "model.num_boost_round": 10, "features.include": ["embedding"]}
+    pipeline.run(data, out, config=load_config(**config))
+    return Run(data=data, out=out)
+
+
+@pytest.mark.parametrize("which", ["default", "tifu", "embedding"])
 def test_a_few_users_rows_from_sliced_tables_equal_the_whole_tables(
-    which: str, run: Run, tifu_run: Run, monkeypatch: pytest.MonkeyPatch
+    which: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rebuild joins product statistics and the catalogue cut to the users' products:
     the same rows as the whole tables give."""
     import basketcast.serve.features as serving
     from basketcast.serve.history import OrderHistory
 
-    chosen = run if which == "default" else tifu_run
+    chosen: Run = request.getfixturevalue({"default": "run"}.get(which, f"{which}_run"))
     history = OrderHistory(load_dataset(chosen.data))
     scorer = ModelScorer(chosen.out)
     users = sorted(chosen.test_users())[:7]
@@ -129,12 +147,15 @@ def test_a_few_users_rows_from_sliced_tables_equal_the_whole_tables(
     assert catalogue.height < history.catalogue.height
 
     sliced = scorer.base_rows(tables.dataset)
+    if which == "embedding":
+        assert {"emb_user_cos", "emb_other_max_cos"} <= set(sliced.columns)
+        assert sliced["emb_user_cos"].drop_nulls().len() > 0
     if which == "tifu":  # a per-request family here: the request's rows equal the batch's
         _assert_finished_rows_equal_the_batch_transform(scorer, tables.dataset, sliced)
     monkeypatch.setattr(serving, "_FEW_LINES", -1)  # whole statistics tables
     whole = ModelScorer(chosen.out).base_rows(replace(tables.dataset, products=history.catalogue))
     assert sliced.height > 0
-    _assert_same_rows(sliced, whole, exact=which == "default")
+    _assert_same_rows(sliced, whole, exact=which != "tifu")
 
 
 def _assert_finished_rows_equal_the_batch_transform(

@@ -17,8 +17,8 @@ summarises the item frame for the None model). Look up a family with
 ``REGISTRY.family_of(column)``. ``features.exclude = ["context"]`` in the
 configuration switches families off by name. A family with
 ``default_on=False`` (``item_pattern``, ``day_gap``, ``tifu``, ``product_facts``,
-``substitutes``) is opt-in: computed
-only when ``features.include`` names it; a family goes on by default only
+``substitutes``, ``embedding``) is opt-in: computed only when ``features.include``
+names it; a family goes on by default only
 where ``benchmarks/ablation.py`` shows it helps on the real data sets.
 
 The seam

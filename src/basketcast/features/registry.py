@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from basketcast.features.category import CATEGORY
 from basketcast.features.context import CONTEXT
 from basketcast.features.day_gap import DAY_GAP
+from basketcast.features.embedding import EMBEDDING
 from basketcast.features.family import FeatureFamily, Scope
 from basketcast.features.item_pattern import ITEM_PATTERN
 from basketcast.features.order import ORDER
@@ -122,11 +123,13 @@ REGISTRY = Registry(
         TIFU,
         PRODUCT_FACTS,
         SUBSTITUTES,
+        EMBEDDING,
         ORDER,
     )
 )
 """Every feature family basketcast has, in item-frame column order (the order family last).
-`ITEM_PATTERN`, `DAY_GAP`, `TIFU`, `PRODUCT_FACTS` and `SUBSTITUTES` are opt-in (``default_on=False``)."""
+`ITEM_PATTERN`, `DAY_GAP`, `TIFU`, `PRODUCT_FACTS`, `SUBSTITUTES` and `EMBEDDING` are opt-in
+(``default_on=False``)."""
 
 
 def describe(column: str) -> str:
