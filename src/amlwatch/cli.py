@@ -228,7 +228,9 @@ def synth_command(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
     format: Annotated[
         str | None,
-        typer.Option("--format", help="csv or parquet.  [default: csv]", callback=_table_format),
+        typer.Option(
+            "--format", help="csv or parquet (csv when not given).", callback=_table_format
+        ),
     ] = None,
     positional: Annotated[
         Path | None, typer.Argument(metavar="OUT", hidden=True, help="Old form of --out.")
