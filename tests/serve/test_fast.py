@@ -90,40 +90,34 @@ def test_answers_equal_the_query_plan(
         assert max(abs(a.candidates[k] - b.candidates[k]) for k in a.candidates) <= 1e-6
 
 
-@pytest.fixture(scope="module")
-def tifu_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """A small run with the opt-in tifu family, whose statistic (a neighbour index over
-    every user) must never be sliced to a user's products."""
+def _run_with(tmp_path_factory: pytest.TempPathFactory, family: str) -> Run:
+    """A small run with one opt-in family switched on."""
     from basketcast import pipeline
     from basketcast.config import load_config
     from basketcast.data.sources.synthetic import synthetic, write_synthetic
 
     from .conftest import FAST
 
-    root = tmp_path_factory.mktemp("serve-tifu")
+    root = tmp_path_factory.mktemp(f"serve-{family}")
     data, out = root / "data", root / "run"
     write_synthetic(synthetic(120, seed=11, threads=1), data, format="parquet")
-    config = {**FAST, "model.num_boost_round": 10, "features.include": ["tifu"]}
+    config = {**FAST, "model.num_boost_round": 10, "features.include": [family]}
     pipeline.run(data, out, config=load_config(**config))
     return Run(data=data, out=out)
+
+
+@pytest.fixture(scope="module")
+def tifu_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The tifu family's statistic (a neighbour index over every user) must never be
+    sliced to a user's products."""
+    return _run_with(tmp_path_factory, "tifu")
 
 
 @pytest.fixture(scope="module")
 def embedding_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """A small run with the opt-in embedding family, whose product vectors are sliced to
-    a user's products (`joins_product_stats`)."""
-    from basketcast import pipeline
-    from basketcast.config import load_config
-    from basketcast.data.sources.synthetic import synthetic, write_synthetic
-
-    from .conftest import FAST
-
-    root = tmp_path_factory.mktemp("serve-embedding")
-    data, out = root / "data", root / "run"
-    write_synthetic(synthetic(120, seed=11, threads=1), data, format="parquet")
-    config = {**FAST, "model.num_boost_round": 10, "features.include": ["embedding"]}
-    pipeline.run(data, out, config=load_config(**config))
-    return Run(data=data, out=out)
+    """The embedding family's product vectors are sliced to a user's products
+    (`joins_product_stats`)."""
+    return _run_with(tmp_path_factory, "embedding")
 
 
 @pytest.mark.parametrize("which", ["default", "tifu", "embedding"])
