@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from basketcast.features.context import CONTEXT
 from basketcast.features.order import _AGGREGATES, _CONTEXT
 from basketcast.features.user import DESCRIPTIONS as USER_COLUMNS
 from basketcast.serve.domain import Context
@@ -51,6 +52,8 @@ class FastFinish:
     ) -> None:
         self.item_names = list(item_names)
         self.order_names = None if order_names is None else list(order_names)
+        self._position = {name: j for j, name in enumerate(self.item_names)}
+        self._base = [(name, j) for j, name in enumerate(self.item_names) if name not in _COMPUTED]
         products = dow_profile.get_column("product_id").to_numpy().astype(np.int64)
         size = int(products.max()) + 1 if products.size else 1
         # share[product, dow]: missing pairs are 0, as the join's fill_null(0.0)
@@ -94,13 +97,18 @@ class FastFinish:
                 "up_days_since_last": since,
                 "up_days_vs_cycle": since / column["up_cycle_days"],
             }
-        finished = {name: _finished(values) for name, values in computed.items()}
+        assert computed.keys() == _COMPUTED
         items = np.empty((n, len(self.item_names)), dtype=np.float32)
-        for j, name in enumerate(self.item_names):
-            if name in finished:
-                items[:, j] = finished[name]
-            else:  # base columns are finished already, except those the context family reads
-                items[:, j] = _finished(rows.get_column(name).to_numpy())
+        for name, values in computed.items():
+            if name in self._position:
+                items[:, self._position[name]] = _finished(values)
+        # The per-user columns: finished already (Float32, missing as null, so NaN here),
+        # except those the context family reads, which keep their own dtype.
+        series = dict(zip(rows.columns, rows.get_columns(), strict=True))
+        for name, j in self._base:
+            values = series[name].to_numpy()
+            raw = name in CONTEXT.needs or values.dtype != np.float32
+            items[:, j] = _finished(values) if raw else values
         if self.order_names is None:
             return items, None
         return items, self._orders(items, lengths)
@@ -137,7 +145,9 @@ class FastFinish:
         )
 
 
-_NEEDS = ("u_days_mean", "u_hour_mean", "p_hour_mean", "up_days_since_last_hist", "up_cycle_days")
+_COMPUTED = frozenset(CONTEXT.columns)
+"""The columns `matrices` computes per request; every other item column is read from the rows."""
+_NEEDS = CONTEXT.needs
 _FIRST = frozenset({*USER_COLUMNS, *_CONTEXT})
 _ORDER_SOURCE = {f"o_{c}_{a}": (c, a) for c, aggs in _AGGREGATES.items() for a in aggs}
 
