@@ -92,6 +92,29 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return platform.processor()
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")]  # fmt: skip
+    return names[0] if names else platform.processor()
+
+
+def _versions() -> dict[str, str]:
+    """The packages a request passes through, so that figures of two days can be compared."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("python", "numpy", "polars", "xgboost-cpu", "xgboost", "numba", "fastapi",
+                 "starlette", "uvicorn", "uvloop", "httptools", "httpx", "httpcore", "pydantic"):  # fmt: skip
+        try:
+            found[name] = platform.python_version() if name == "python" else version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
 def server_side(metrics: str) -> dict[str, dict[str, float | int]]:
     """Per route: requests and the server's own p50/p99 (upper bucket edge) from /metrics."""
     buckets: dict[str, list[tuple[float, float]]] = {}
@@ -325,8 +348,10 @@ def main(argv: list[str] | None = None) -> None:
             rss_idle = _rss_mb(process.pid)
             load_avg = os.getloadavg()
             cpu_before = _cpu_seconds(process.pid)
+            client_before = time.process_time()  # the load generator shares the cores
             result = _run_loop(load(url, process.pid, args, pool, products, first_order))
             server_cpu = _cpu_seconds(process.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
             metrics = __import__("httpx").get(f"{url}/metrics", timeout=10).text
         finally:
             process.send_signal(signal.SIGTERM)
@@ -357,6 +382,11 @@ def main(argv: list[str] | None = None) -> None:
         "server_cpu_ms_per_request": round(
             1000 * server_cpu / max(sum(result["requests"].values()), 1), 2
         ),
+        "client_cpu_ms_per_request": round(
+            1000 * client_cpu / max(sum(result["requests"].values()), 1), 2
+        ),
+        "cpu_model": _cpu_model(),
+        "versions": _versions(),
         "server_side_latency": server_side(metrics),
         "batch_metrics": batches,
     }
