@@ -204,7 +204,9 @@ class ModelScorer:
     def _score_fast(self, jobs: Sequence[Job], lengths: np.ndarray) -> list[Scored]:
         """`score_many` through `FastFinish`: the same answers without a Polars query."""
         assert self._fast is not None
-        rows = pl.concat([rows for rows, _ in jobs], rechunk=True)
+        # Most batches under load are one request: its rows are read in place (a slice of
+        # the bulk frame), as copying them into a new frame cost a tenth of the loop's time.
+        rows = jobs[0][0] if len(jobs) == 1 else pl.concat([r for r, _ in jobs], rechunk=True)
         items, orders = self._fast.matrices(rows, lengths, [context for _, context in jobs])
         p = self.items.predict_matrix(items)
         p_none: list[float | None] = [None] * len(jobs)
