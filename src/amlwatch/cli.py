@@ -208,7 +208,18 @@ def _synth_target(
     return folder, "parquet" if parquet else format or "csv"
 
 
-@app.command("synth")
+class _UsageWithoutHidden(typer.core.TyperCommand):
+    """A command whose usage line leaves out hidden parameters (Click prints hidden arguments)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not getattr(param, "hidden", False):
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+@app.command("synth", cls=_UsageWithoutHidden)
 @friendly_errors
 def synth_command(
     out: Annotated[

@@ -128,6 +128,14 @@ def test_synth_still_takes_the_old_positional_out_and_parquet(tmp_path: Path) ->
     assert "old form" in res.output  # a note on stderr, pointing to --out and --format
 
 
+def test_synth_usage_line_shows_only_the_current_form() -> None:
+    res = runner.invoke(app, ["synth", "--help"], prog_name="amlwatch", terminal_width=200)
+    assert res.exit_code == 0, res.output
+    usage = next(line for line in res.output.splitlines() if "Usage:" in line)
+    assert usage.split("Usage:")[1].split() == ["amlwatch", "synth", "[OPTIONS]"]  # not [OUT]
+    assert "--out" in res.output and "--parquet" not in res.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
