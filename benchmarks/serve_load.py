@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -252,6 +253,7 @@ async def load(
         cursor = 0
         start = time.perf_counter()
         measured_from = start + args.warmup
+        wall_of_measured_from = time.time() + args.warmup  # to line the timeline up with other logs
         lag = []
         for at, kind in events:
             delay = start + at - time.perf_counter()
@@ -272,9 +274,10 @@ async def load(
     distinct_users = int(min(cursor, pool.size))
     if args.timeline is not None:  # one line per answered request: when it was due, how long
         with args.timeline.open("w") as fh:
-            fh.write("kind,sent_s,latency_ms\n")
+            fh.write("kind,sent_s,latency_ms,sent_unix\n")
             for kind, sent, took in sorted(timeline, key=lambda t: t[1]):
-                fh.write(f"{kind},{sent - measured_from:.4f},{took * 1000:.2f}\n")
+                at = sent - measured_from
+                fh.write(f"{kind},{at:.4f},{took * 1000:.2f},{wall_of_measured_from + at:.4f}\n")
     return {
         "sent_seconds": round(sent_for, 2),
         "elapsed_seconds": round(elapsed, 2),
@@ -323,6 +326,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--timeline", type=Path, default=None, help="CSV of every answered request's latency"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait after the server is up, before any load",
+    )
+    parser.add_argument(
+        "--server-log", type=Path, default=None, help="keep a copy of the server's log here"
+    )
     args = parser.parse_args(argv)
     span = args.warmup + args.duration
     if args.warmup < 0 or span > 600 or args.get_rate * span > 200_000:
@@ -345,6 +357,10 @@ def main(argv: list[str] | None = None) -> None:
         log = Path(tmp) / "server.log"
         process, url, startup = start_server(args.run, args.data, Path(tmp) / "orders.sqlite3", log)
         try:
+            settle_rss = []
+            for _ in range(int(args.settle * 2)):  # memory the start-up freed is returned meanwhile
+                time.sleep(0.5)
+                settle_rss.append(round(_rss_mb(process.pid)[0]))
             rss_idle = _rss_mb(process.pid)
             load_avg = os.getloadavg()
             cpu_before = _cpu_seconds(process.pid)
@@ -356,6 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
+            if args.server_log is not None:  # one JSON line per request, with its server-side ms
+                shutil.copyfile(log, args.server_log)
     batches = [line for line in metrics.splitlines() if line.startswith("basketcast_score_batch")]
     record = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -376,6 +394,9 @@ def main(argv: list[str] | None = None) -> None:
         "clients": args.clients,
         "connections": args.connections,
         "startup_seconds": round(startup, 1),
+        "settle_seconds": args.settle,
+        "settle_rss_mb": settle_rss,
+        "jemalloc_conf": os.environ.get("_RJEM_MALLOC_CONF"),  # Polars' allocator, if tuned
         "server_rss_mb_idle": round(rss_idle[0], 1),
         **result,
         "server_cpu_seconds": round(server_cpu, 1),
