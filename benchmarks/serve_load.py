@@ -337,8 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     span = args.warmup + args.duration
-    if args.warmup < 0 or span > 600 or args.get_rate * span > 200_000:
-        parser.error("bounded: at most 600 s and 200,000 GETs")
+    if args.warmup < 0 or args.settle < 0 or span > 600 or args.get_rate * span > 200_000:
+        parser.error("--warmup and --settle are >= 0; bounded: at most 600 s and 200,000 GETs")
 
     orders = pl.read_parquet(args.data / "orders.parquet", columns=["order_id", "user_id"])
     users = orders.get_column("user_id").unique().sort().to_numpy()
@@ -396,7 +396,8 @@ def main(argv: list[str] | None = None) -> None:
         "startup_seconds": round(startup, 1),
         "settle_seconds": args.settle,
         "settle_rss_mb": settle_rss,
-        "jemalloc_conf": os.environ.get("_RJEM_MALLOC_CONF"),  # Polars' allocator, if tuned
+        # Polars' allocator settings: Polars' own, then any the user appended (later ones win).
+        "jemalloc_conf": os.environ.get("_RJEM_MALLOC_CONF"),
         "server_rss_mb_idle": round(rss_idle[0], 1),
         **result,
         "server_cpu_seconds": round(server_cpu, 1),

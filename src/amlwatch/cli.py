@@ -63,6 +63,7 @@ from typing import Annotated, Any, TypeVar  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
+from amlwatch._cli_usage import UsageWithoutHidden  # noqa: E402
 from amlwatch.errors import DataError  # noqa: E402
 
 _HELP = """amlwatch: score bank transactions for money laundering from tabular and graph features.
@@ -208,18 +209,7 @@ def _synth_target(
     return folder, "parquet" if parquet else format or "csv"
 
 
-class _UsageWithoutHidden(typer.core.TyperCommand):
-    """A command whose usage line leaves out hidden parameters (Click prints hidden arguments)."""
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        pieces = [self.options_metavar] if self.options_metavar else []
-        for param in self.get_params(ctx):
-            if not getattr(param, "hidden", False):
-                pieces.extend(param.get_usage_pieces(ctx))
-        return pieces
-
-
-@app.command("synth", cls=_UsageWithoutHidden)
+@app.command("synth", cls=UsageWithoutHidden)
 @friendly_errors
 def synth_command(
     out: Annotated[
