@@ -53,7 +53,12 @@ class FastFinish:
         self.item_names = list(item_names)
         self.order_names = None if order_names is None else list(order_names)
         self._position = {name: j for j, name in enumerate(self.item_names)}
-        self._base = [(name, j) for j, name in enumerate(self.item_names) if name not in _COMPUTED]
+        # (name, position, read raw by the context family): the per-user columns, decided once
+        self._base = [
+            (name, j, name in _NEEDS)
+            for j, name in enumerate(self.item_names)
+            if name not in _COMPUTED
+        ]
         products = dow_profile.get_column("product_id").to_numpy().astype(np.int64)
         size = int(products.max()) + 1 if products.size else 1
         # share[product, dow]: missing pairs are 0, as the join's fill_null(0.0)
@@ -105,9 +110,9 @@ class FastFinish:
         # The per-user columns: finished already (Float32, missing as null, so NaN here),
         # except those the context family reads, which keep their own dtype.
         series = dict(zip(rows.columns, rows.get_columns(), strict=True))
-        for name, j in self._base:
+        for name, j, read_raw in self._base:
             values = series[name].to_numpy()
-            raw = name in CONTEXT.needs or values.dtype != np.float32
+            raw = read_raw or values.dtype != np.float32
             items[:, j] = _finished(values) if raw else values
         if self.order_names is None:
             return items, None
