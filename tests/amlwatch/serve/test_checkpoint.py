@@ -149,10 +149,12 @@ def test_background_checkpoints_keep_the_wal_bounded_and_lose_nothing(
     largest = commit_back_to_back(store, committer_kind, n)
     book = last(n)[1]
     store.close()
-    assert len(threads) >= n // every // 2
-    # PASSIVE rounds on the checkpointer's thread; RESTARTs (when it cannot catch up: likely
-    # here, commits back to back) on the writer's thread, between groups.
-    assert "amlwatch-checkpoint" in threads
+    # PASSIVE rounds on the checkpointer's thread, more than once during the stream; RESTARTs
+    # (when it cannot catch up: likely here, commits back to back) on the writer's thread,
+    # between groups. How many rounds is the scheduler's affair: a busy machine gives the
+    # thread fewer turns (CI once saw 12 rounds for 500 commits, every 16), and each round
+    # then copies more, so only "repeatedly" is asserted.
+    assert threads.count("amlwatch-checkpoint") >= 2
     assert set(threads) <= {"amlwatch-checkpoint", writer}
     # Every commit writes at least 5 pages (events, accounts, pairs, scored, meta): over 2,500
     # frames in all. Commits back to back leave PASSIVE checkpoints no pause to catch up in,
