@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from basketcast._entry import ALLOCATOR_VARIABLE, prepare_allocator
 from basketcast.client import AsyncBasketClient, ServiceError
 
 THREADS = {k: "1" for k in ("OMP_NUM_THREADS", "POLARS_MAX_THREADS", "NUMBA_NUM_THREADS")}
@@ -64,12 +65,19 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def server_allocator() -> str | None:
+    """The allocator setting `basketcast serve` starts with in this environment."""
+    env = dict(os.environ)
+    prepare_allocator(["serve"], env)
+    return env.get(ALLOCATOR_VARIABLE)
+
+
 def start_server(
     run: Path, data: Path, db: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], str, float]:
     port = _free_port()
     env = {**os.environ, **THREADS, "BASKETCAST_API_KEY": API_KEY}
-    command = [sys.executable, "-c", "from basketcast.cli import app; app(prog_name='basketcast')",
+    command = [sys.executable, "-c", "from basketcast._entry import main; main()",
                "serve", str(run), "--data", str(data), "--port", str(port), "--db", str(db),
                "--log-level", "info"]  # fmt: skip
     started = time.perf_counter()
@@ -396,8 +404,8 @@ def main(argv: list[str] | None = None) -> None:
         "startup_seconds": round(startup, 1),
         "settle_seconds": args.settle,
         "settle_rss_mb": settle_rss,
-        # Polars' allocator settings: Polars' own, then any the user appended (later ones win).
-        "jemalloc_conf": os.environ.get("_RJEM_MALLOC_CONF"),
+        # The server's allocator setting (Polars puts its own first; later pairs win).
+        "jemalloc_conf": server_allocator(),
         "server_rss_mb_idle": round(rss_idle[0], 1),
         **result,
         "server_cpu_seconds": round(server_cpu, 1),

@@ -82,6 +82,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # over this process's, for this server
 
     @property
     def url(self) -> str:
@@ -91,7 +92,7 @@ class Server:
         return BasketClient(self.url, api_key=api_key or self.api_key)
 
     def start(self) -> Server:
-        env = {**os.environ, **_ENV}
+        env = {**os.environ, **_ENV, **self.env}
         env.pop("BASKETCAST_API_KEY", None)
         if self.api_key:
             env["BASKETCAST_API_KEY"] = self.api_key
@@ -99,7 +100,7 @@ class Server:
         command = [
             sys.executable,
             "-c",
-            "from basketcast.cli import app; app(prog_name='basketcast')",
+            "from basketcast._entry import main; main()",
             "serve",
             str(self.run.out),
             "--data",

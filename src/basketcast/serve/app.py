@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -131,7 +132,14 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
         rebuilder = asyncio.create_task(rebuild_forever(service))
         await batcher.start()
         log.info(
-            "serving", extra={"event": "serving", "host": settings.host, "port": settings.port}
+            "serving",
+            extra={
+                "event": "serving",
+                "host": settings.host,
+                "port": settings.port,
+                # jemalloc's setting as Polars loaded it (see basketcast._entry)
+                "allocator": os.environ.get("_RJEM_MALLOC_CONF"),
+            },
         )
         try:
             yield
