@@ -5,15 +5,16 @@ a minute before handing it back to the system. Polars' own setting hands it
 back after half a second: right after the service starts, that is the ~5 GB
 that loading a full-scale run freed, while the first requests arrive, and
 GETs stalled for up to a second in the first 10 s of load. With a minute's
-decay the same load's first 10 s stayed under 120 ms at p99 (figures:
-benchmarks/README.md, "The sub-second stalls go when the allocator keeps
-freed memory"). The cost is memory: about 10.4 GB resident under load, against
-8.7 GB, for that minute.
+decay the same load's first 10 s stayed under 120 ms at p99, in 3 runs of 3
+(two still stalled once the minute was up); the cost was 0.9 GB more at peak,
+10.7 against 9.8 GB on a full-scale run (benchmarks/README.md, "A minute's
+decay is now `basketcast serve`'s setting").
 
 jemalloc reads ``_RJEM_MALLOC_CONF`` once, when Polars' library loads, so it
 is set here, before the CLI imports Polars. A value the user set is kept (and
 Polars puts it after its own, so it wins); what Polars itself wrote into the
-variable of a parent process is not the user's.
+variable of a parent process is not the user's. (``python -m basketcast.cli``
+skips this: Polars is loaded by then.)
 """
 
 from __future__ import annotations

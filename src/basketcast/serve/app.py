@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from basketcast._entry import ALLOCATOR_VARIABLE
 from basketcast.serve.batcher import Batcher
 from basketcast.serve.domain import MAX_ID, Context, NextBasket, PostedOrder, ServeError
 from basketcast.serve.fastpath import NextBasketFastPath, render_json
@@ -138,7 +139,7 @@ def create_app(settings: ServeSettings, *, state: ServiceState | None = None) ->
                 "host": settings.host,
                 "port": settings.port,
                 # jemalloc's setting as Polars loaded it (see basketcast._entry)
-                "allocator": os.environ.get("_RJEM_MALLOC_CONF"),
+                "allocator": os.environ.get(ALLOCATOR_VARIABLE),
             },
         )
         try:
